@@ -1,0 +1,80 @@
+"""The controller's belief about the robot: the nominal MuJoCo model (no reality profile).
+
+Gives what classical control needs: joint-space mass matrix, bias forces (Coriolis, centrifugal,
+gravity), passive forces, forward kinematics, the end-effector Jacobian and a position IK.
+"""
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from sim2real.robots.spec import RobotSpec
+from sim2real.sim.model_builder import build_model, joint_indices
+
+
+class NominalModel:
+    def __init__(self, robot: RobotSpec):
+        self.robot = robot
+        self.model = build_model(robot)
+        self.data = mujoco.MjData(self.model)
+        self.qadr, self.dadr = joint_indices(self.model, robot.joint_names)
+        gq, _ = joint_indices(self.model, robot.gripper_joints)
+        self.data.qpos[gq] = robot.gripper_hold
+        self.ee = self.model.body(robot.end_effector).id
+        self.frictionloss = self.model.dof_frictionloss[self.dadr].copy()
+        self._M = np.zeros((self.model.nv, self.model.nv))
+        self._jacp = np.zeros((3, self.model.nv))
+        self._ix = np.ix_(self.dadr, self.dadr)
+
+    def set_state(self, q: np.ndarray, qd: np.ndarray | None = None) -> None:
+        self.data.qpos[self.qadr] = q
+        self.data.qvel[self.dadr] = 0.0 if qd is None else qd
+        mujoco.mj_forward(self.model, self.data)
+
+    def dynamics(self, q, qd) -> tuple[np.ndarray, np.ndarray]:
+        """(M (n,n) kg m^2, h (n,) N m) with tau = M qdd + h; h = bias - passive (damping)."""
+        self.set_state(q, qd)
+        mujoco.mj_fullM(self.model, self.data, self._M)
+        d = self.dadr
+        return self._M[self._ix].copy(), self.data.qfrc_bias[d] - self.data.qfrc_passive[d]
+
+    def ee_position(self, q) -> np.ndarray:
+        self.data.qpos[self.qadr] = q
+        mujoco.mj_kinematics(self.model, self.data)
+        return self.data.xpos[self.ee].copy()
+
+    def ee_jacobian(self, q) -> np.ndarray:
+        """(3, n) positional Jacobian of the end effector, world frame."""
+        self.data.qpos[self.qadr] = q
+        mujoco.mj_kinematics(self.model, self.data)
+        mujoco.mj_comPos(self.model, self.data)
+        mujoco.mj_jacBody(self.model, self.data, self._jacp, None, self.ee)
+        return self._jacp[:, self.dadr].copy()
+
+    def ik(self, target: np.ndarray, q0: np.ndarray, iters: int = 200, tol: float = 1e-4,
+           posture: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """Position IK by damped least squares with a null-space pull to `posture` (home).
+
+        Returns (q, residual m). Joint limits are respected by clipping each iterate.
+        """
+        r = self.robot
+        q = np.array(q0, float)
+        posture = r.home if posture is None else posture
+        lo = np.where(np.isfinite(r.position_lower), r.position_lower + r.safety.position_margin, -np.inf)
+        hi = np.where(np.isfinite(r.position_upper), r.position_upper - r.safety.position_margin, np.inf)
+        lam2 = 1e-3
+        err = np.inf
+        for _ in range(iters):
+            e = target - self.ee_position(q)
+            err = float(np.linalg.norm(e))
+            if err < tol:
+                break
+            J = self.ee_jacobian(q)
+            JJt = J @ J.T + lam2 * np.eye(3)
+            Jpinv = J.T @ np.linalg.solve(JJt, np.eye(3))
+            dq = Jpinv @ e + 0.1 * (np.eye(r.n) - Jpinv @ J) @ (posture - q)
+            step = np.max(np.abs(dq))
+            if step > 0.2:           # keep iterates in the linear region
+                dq *= 0.2 / step
+            q = np.clip(q + dq, lo, hi)
+        return q, err
