@@ -33,6 +33,6 @@ setup(
     zip_safe=True,
     entry_points={"console_scripts": [
         "sim2real = sim2real.cli:main",
-        "node = sim2real.ros.run_node:main",
+        "sim2real_node = sim2real.ros.run_node:main",
     ]},
 )

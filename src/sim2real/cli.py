@@ -1,0 +1,154 @@
+"""`sim2real ...`: up, demo, record, teleop, bench, check. Errors print one line and exit 2."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from sim2real.errors import Sim2RealError
+
+
+def _graph_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--robot", default="jaco", help="registered robot (default: jaco)")
+    p.add_argument("--backend", default="mujoco", help="mujoco | twin | gazebo | hardware")
+    p.add_argument("--reality", default=None, help="reality profile YAML (twin backend)")
+    p.add_argument("--targets", type=int, default=5, help="reach targets the task cycles through")
+    p.add_argument("--seed", type=int, default=0, help="task seed")
+    p.add_argument("--no-camera", action="store_true", help="do not render the camera")
+    p.add_argument("--record", default=None, metavar="PATH", help="also record to this .mcap")
+
+
+def cmd_up(a) -> int:
+    from sim2real.graph import build_graph
+    if a.backend in ("gazebo", "hardware"):
+        raise Sim2RealError(f"backend '{a.backend}' runs its driver outside this process: on a full ROS 2 "
+                            f"install use `ros2 launch sim2real bringup.launch.py backend:={a.backend}`")
+    decls = build_graph(a.robot, a.backend, a.reality, record=a.record, duration_s=a.duration or 0.0,
+                        camera=not a.no_camera, targets=a.targets, task_seed=a.seed)
+    print(f"sim2real up: {a.robot} on {a.backend}{' with ' + a.reality if a.reality else ''}: "
+          f"{', '.join(d.name for d in decls)} ({'processes' if a.processes else 'one process'}); Ctrl-C stops")
+    if a.processes:
+        from sim2real.ros.compose import run_processes
+        return run_processes(decls, a.duration)
+    from sim2real.ros.compose import Composition
+    with Composition(decls) as c:
+        start = time.perf_counter()
+        c.spin(until_driver_done=bool(a.duration), timeout_s=None)
+        d = c.nodes.get("driver")
+        if d is not None:
+            wall = time.perf_counter() - start
+            print(f"ran {d.steps} control steps in {wall:.1f} s ({d.steps / max(wall, 1e-9):.0f} steps/s)")
+    return 0
+
+
+def cmd_demo(a) -> int:
+    from sim2real.graph import build_graph
+    from sim2real.report import reach_report
+    from sim2real.robots import load_robot
+    from sim2real.ros.compose import Composition
+    from sim2real.tasks.reach import ReachTask
+    robot = load_robot(a.robot)
+    task = ReachTask.from_robot(robot)
+    duration = a.targets * task.hold_s
+    out = Path(a.record or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
+    decls = build_graph(a.robot, "mujoco", record=str(out), duration_s=duration, camera=not a.no_camera,
+                        targets=a.targets, task_seed=a.seed)
+    print(f"demo: {a.robot} in MuJoCo (lockstep), baseline computed-torque controller, "
+          f"{a.targets} targets x {task.hold_s:.0f} s")
+    with Composition(decls) as c:
+        start = time.perf_counter()
+        c.spin(timeout_s=600)
+        wall = time.perf_counter() - start
+        d = c.nodes["driver"]
+        steps, timeouts = d.steps, d.timeouts
+    rep = reach_report(out, robot)
+    print("\n".join(rep.lines()))
+    print(f"control rate: {steps / wall:.0f} steps/s in lockstep ({steps} steps of {robot.dt * 1e3:.0f} ms, "
+          f"{steps * robot.dt / wall:.2f}x real time; {timeouts} command timeouts)")
+    print(f"recording: {out} ({rep.samples} joint states)")
+    return 0 if rep.results and rep.reached == len(rep.results) else 1
+
+
+def cmd_record(a) -> int:
+    from sim2real.graph import NodeDecl
+    from sim2real.ros.compose import Composition
+    params = {"path": a.output}
+    if a.topics:
+        params["topics"] = a.topics
+    with Composition([NodeDecl("recorder", "recorder", params)]) as c:
+        print(f"recording {', '.join(c.nodes['recorder'].wanted)} -> {a.output}; Ctrl-C stops")
+        try:
+            c.spin_for(a.duration) if a.duration else c.spin(until_driver_done=False)
+        except KeyboardInterrupt:
+            pass
+        print(f"{c.nodes['recorder'].rec.count} messages")
+    return 0
+
+
+def cmd_teleop(a) -> int:
+    from sim2real.graph import NodeDecl
+    from sim2real.ros.compose import Composition
+    kind = {"keyboard": "keyboard_teleop", "joy": "joy_teleop"}[a.device]
+    with Composition([NodeDecl(kind, kind, {"robot": a.robot})]) as c:
+        c.spin(until_driver_done=False)
+    return 0
+
+
+def cmd_bench(a) -> int:
+    from sim2real.bench_graph import main as bench_main
+    return bench_main(a)
+
+
+def cmd_check(a) -> int:
+    from sim2real.robots import load_robot
+    from sim2real.sim.reality import load_profile
+    robot = load_robot(a.robot)
+    for f in a.profiles:
+        prof = load_profile(f)
+        prof.resolve(robot)
+        print(f"{f}: ok ({prof.name})")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="sim2real", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("up", help="bring up the graph (in one process, or --processes)")
+    _graph_args(p)
+    p.add_argument("--processes", action="store_true", help="one OS process per node (topics cross DDS)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many sim seconds")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("demo", help="reach targets in MuJoCo with the baseline and print a report")
+    _graph_args(p)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("record", help="record topics of a running graph to .mcap")
+    p.add_argument("--output", "-o", default=f"runs/record-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
+    p.add_argument("--topics", nargs="*", default=None)
+    p.add_argument("--duration", type=float, default=None, help="wall seconds (default: until Ctrl-C)")
+    p.set_defaults(func=cmd_record)
+    p = sub.add_parser("teleop", help="take over a running graph from the keyboard or a joystick")
+    p.add_argument("device", choices=["keyboard", "joy"])
+    p.add_argument("--robot", default="jaco")
+    p.set_defaults(func=cmd_teleop)
+    p = sub.add_parser("bench", help="benchmarks that print figures")
+    p.add_argument("what", choices=["graph"])
+    p.add_argument("--seconds", type=float, default=5.0, help="sim seconds per lockstep measurement")
+    p.add_argument("--realtime-seconds", type=float, default=10.0, help="wall seconds of the real-time run")
+    p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("check", help="validate reality profiles against a robot")
+    p.add_argument("profiles", nargs="+")
+    p.add_argument("--robot", default="jaco")
+    p.set_defaults(func=cmd_check)
+    a = ap.parse_args(argv)
+    try:
+        return a.func(a)
+    except Sim2RealError as e:
+        print(f"sim2real: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""`sim2real up`: compose the graph's nodes in one process (ROS 2 manual composition) with the
+events executor, or start one process per node (--processes) so topics really cross DDS."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sim2real.graph import NODE_KINDS, NodeDecl
+from sim2real.ros import env
+
+
+def node_class(kind: str):
+    module, cls = NODE_KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def ros_args(decl: NodeDecl, with_params: bool) -> list[str]:
+    args = ["--ros-args", "-r", f"__node:={decl.name}"]
+    for a, b in decl.remaps.items():
+        args += ["-r", f"{a}:={b}"]
+    if with_params:
+        for k, v in decl.params.items():
+            args += ["-p", f"{k}:={json.dumps(v)}"]
+    return args
+
+
+def make_node(decl: NodeDecl, context=None):
+    from rclpy.parameter import Parameter
+    params = [Parameter(k, value=v) for k, v in decl.params.items()]
+    return node_class(decl.kind)(parameter_overrides=params, cli_args=ros_args(decl, False),
+                                 use_global_arguments=False, context=context)
+
+
+class Composition:
+    """The graph's nodes in this process. Use as a context manager; `spin()` runs it."""
+
+    def __init__(self, decls: list[NodeDecl]):
+        env.setup()
+        import rclpy
+        from rclpy.experimental import EventsExecutor
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.executor = EventsExecutor(context=self.context)
+        self.nodes = {}
+        try:
+            for d in decls:
+                self.nodes[d.name] = make_node(d, self.context)
+                self.executor.add_node(self.nodes[d.name])
+        except Exception:
+            self.close()
+            raise
+
+    def spin(self, until_driver_done: bool = True, timeout_s: float | None = None) -> None:
+        from rclpy.task import Future
+        fut = Future()
+        driver = self.nodes.get("driver")
+        if until_driver_done and driver is not None:
+            driver.on_done = lambda: fut.set_result(True)
+        try:
+            self.executor.spin_until_future_complete(fut, timeout_sec=timeout_s)
+        except KeyboardInterrupt:
+            pass
+
+    def spin_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=min(0.05, max(0.0, end - time.monotonic())))
+
+    def remove(self, name: str) -> None:
+        """Kill one node (as if its process died)."""
+        node = self.nodes.pop(name)
+        self.executor.remove_node(node)
+        node.destroy_node()
+
+    def add(self, decl: NodeDecl) -> None:
+        self.nodes[decl.name] = make_node(decl, self.context)
+        self.executor.add_node(self.nodes[decl.name])
+
+    def close(self) -> None:
+        for node in list(self.nodes.values()):
+            try:
+                node.destroy_node()
+            except Exception as e:  # noqa: BLE001 - keep closing the others
+                print(f"sim2real: closing {node.get_name()}: {e}", file=sys.stderr)
+        self.nodes.clear()
+        try:
+            self.executor.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+        if self.context.ok():
+            self.rclpy.shutdown(context=self.context)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run_processes(decls: list[NodeDecl], duration_s: float | None = None) -> int:
+    """One OS process per node; Ctrl-C (or duration_s) stops them all."""
+    env.setup()
+    procs = []
+    for d in decls:
+        cmd = [sys.executable, "-m", "sim2real.ros.run_node", d.kind, *ros_args(d, True)]
+        procs.append(subprocess.Popen(cmd, env=os.environ.copy()))
+    try:
+        end = None if duration_s is None else time.monotonic() + duration_s
+        while all(p.poll() is None for p in procs) and (end is None or time.monotonic() < end):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    rc = 0
+    for p in procs:
+        try:
+            rc = rc or (p.wait(timeout=5) or 0)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return rc

@@ -1,0 +1,234 @@
+"""Driver node for the `mujoco` and `twin` backends: the robot as ROS sees it.
+
+Publishes /joint_states, /clock (lockstep), /camera/image_raw + /camera/camera_info, /sim/target
+(the task's target, ground truth) and /diagnostics; takes /effort_controller/commands
+(std_msgs/Float64MultiArray, ros2_control JointGroupEffortController convention).
+
+mode=lockstep: publish the state of step k, wait for the command, step; deterministic and as
+fast as the graph answers. A command missing for `lockstep_timeout_s` (wall) steps with the
+driver's own damped hold. mode=realtime: a dedicated thread steps every control period against
+the wall clock, with whatever command has arrived (the twin: asynchronous, like hardware).
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PointStamped
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray
+
+from sim2real.control.safety import SafetyFilter
+from sim2real.robots import load_robot
+from sim2real.ros import convert
+from sim2real.ros.params import declare
+from sim2real.sim.reality import NOMINAL, load_profile
+from sim2real.sim.simulator import Simulator
+from sim2real.sim.twin_effects import TwinEffects
+from sim2real.tasks.reach import ReachTask
+
+CLOCK_EVERY = 5   # /clock at 100 Hz in lockstep: timers and timeouts need no finer sim time
+
+PARAMS = {
+    "robot": ("jaco", "registered robot name"),
+    "reality": ("", "reality profile YAML for the twin; empty = nominal"),
+    "mode": ("lockstep", "lockstep | realtime"),
+    "camera": (True, "render /camera/image_raw at the camera rate"),
+    "lockstep_timeout_s": (0.05, "wall time to wait for a command before stepping with the hold"),
+    "duration_s": (0.0, "stop stepping after this much sim time (0 = run forever)"),
+    "targets": (5, "number of reach targets the task cycles through"),
+    "task_seed": (0, "seed of the target sequence"),
+}
+
+
+class DriverNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("driver", **kwargs)
+        p = self.p = declare(self, PARAMS)
+        self.robot = load_robot(p.robot)
+        profile = load_profile(p.reality) if p.reality else NOMINAL
+        self.sim = Simulator(self.robot, profile)
+        self.twin = TwinEffects(profile.resolve(self.robot), self.robot.dt, self.robot.n)
+        self.hold = SafetyFilter(self.robot)
+        self.wire_names = [self.robot.joint_names[i] for i in self.twin.perm] + list(self.robot.gripper_joints)
+        self.task = ReachTask.from_robot(self.robot)
+        self.targets = self.task.sample_targets(max(p.targets, 1), p.task_seed)
+        self._target_idx = -1
+        self.lockstep = p.mode == "lockstep"
+        if p.mode not in ("lockstep", "realtime"):
+            raise ValueError(f"driver: mode must be lockstep or realtime, got {p.mode!r}")
+
+        self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
+        self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10) if self.lockstep else None
+        self.pub_target = self.create_publisher(PointStamped, "/sim/target", 10)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command,
+                                 QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self.camera = None
+        cam = self.robot.camera
+        if p.camera and cam is not None:
+            from sim2real.sim.camera import Camera
+            self.camera = Camera(self.sim.model, cam, profile.section("visuals"), profile.seed)
+            self.pub_img = self.create_publisher(Image, "/camera/image_raw", 2)
+            self.pub_info = self.create_publisher(CameraInfo, "/camera/camera_info", 2)
+            self._cam_every = max(1, round(self.robot.control_rate_hz / cam.rate_hz))
+
+        self.lock = threading.Lock()
+        self.steps = 0
+        self.commands = 0
+        self.timeouts = 0
+        self.done = False
+        self.on_done = None            # callable, set by whoever waits for the end of a run
+        self._awaiting = False
+        self._sent_at = 0.0
+        self._stale_checks = 0
+        self.missed_deadlines = 0
+        self.jitter = []               # realtime: wake-up lateness per step, s
+        self._t0_wall = time.monotonic()
+        self._hold_active = False
+        self.create_timer(1.0, self._diagnostics)
+        if self.lockstep:
+            # checked twice per timeout: a command queued behind a long callback is served first
+            self.create_timer(p.lockstep_timeout_s / 2, self._lockstep_watchdog,
+                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+            self._publish_state()
+        else:
+            self._thread = threading.Thread(target=self._realtime_loop, daemon=True)
+            self._thread.start()
+
+    # ---- time --------------------------------------------------------------------------------
+    def _stamp(self) -> float:
+        """Stamp for outgoing messages: sim time in lockstep, wall (ROS) time in real time."""
+        if self.lockstep:
+            return self.sim.time
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ---- command path -------------------------------------------------------------------------
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        tau = np.asarray(msg.data, float)
+        with self.lock:
+            if tau.shape != (self.robot.n,) or not np.all(np.isfinite(tau)):
+                # the safety filter should never let this through; a driver still refuses it
+                self.get_logger().error(f"rejected command with {tau.size} values / non-finite", throttle_duration_sec=1.0)
+                tau = None
+            else:
+                self.twin.command_received(self.sim.time, tau)
+                self.commands += 1
+                self._hold_active = False
+            if self.lockstep and self._awaiting and not self.done:
+                self._awaiting = False
+                self._step(hold=tau is None)
+                self._publish_state()
+
+    def _lockstep_watchdog(self) -> None:
+        with self.lock:
+            if not (self._awaiting and not self.done and time.monotonic() - self._sent_at > self.p.lockstep_timeout_s):
+                self._stale_checks = 0
+                return
+            self._stale_checks += 1
+            if self._stale_checks >= 2:
+                self._stale_checks = 0
+                self.timeouts += 1
+                self._awaiting = False
+                self._step(hold=True)
+                self._publish_state()
+
+    def _step(self, hold: bool = False) -> None:
+        if hold:
+            if not self._hold_active:
+                self.twin.hold()
+                self._hold_active = True
+            q, qd, _ = self.sim.joint_state()
+            tau = self.hold.hold(q, qd)
+        else:
+            self.hold.release()
+            tau = self.twin.motor_torque(self.sim.time)
+        self._update_target()
+        self.sim.step(tau)
+        self.steps += 1
+        if self.p.duration_s > 0 and self.sim.time >= self.p.duration_s - 1e-9:
+            self.done = True
+            if self.on_done:
+                self.on_done()
+
+    def _update_target(self) -> None:
+        i, tgt = self.task.target_at(self.targets, self.sim.time)
+        if i != self._target_idx:
+            self._target_idx = i
+            self.sim.set_target(tgt)
+            self.pub_target.publish(convert.point(self._stamp(), self.robot.base_link, tgt))
+
+    # ---- state path ---------------------------------------------------------------------------
+    def _publish_state(self) -> None:
+        t = self.sim.time
+        q, qd, eff = self.sim.joint_state()
+        self.twin.state_measured(t, q, qd, eff)
+        stamp = self._stamp()
+        if self.pub_clock is not None and self.steps % CLOCK_EVERY == 0:
+            clk = ClockMsg()
+            clk.clock = convert.to_time(t)
+            self.pub_clock.publish(clk)
+        grip = self.sim.data.qpos[self.sim._gqadr]
+        sent = False
+        for measured_at, wq, wqd, weff in self.twin.states_due(t):
+            # the stamp says when the sample was taken, as a hardware driver's would
+            st = measured_at if self.lockstep else stamp - (t - measured_at)
+            self.pub_js.publish(convert.joint_state(
+                st, self.wire_names, np.concatenate([wq, grip]),
+                np.concatenate([wqd, np.zeros(len(grip))]), np.concatenate([weff, np.zeros(len(grip))])))
+            sent = True
+        if self.camera is not None and self.steps % self._cam_every == 0:
+            rgb = self.camera.render(self.sim.data)
+            frame = self.robot.camera.name + "_optical_frame"
+            self.pub_img.publish(convert.image(stamp, frame, rgb))
+            self.pub_info.publish(convert.camera_info(stamp, frame, self.robot.camera.width,
+                                                      self.robot.camera.height, self.robot.camera.fovy_deg))
+        if self.lockstep:
+            if sent:
+                self._awaiting = True
+                self._sent_at = time.monotonic()
+            elif not self.done:   # state lost in transport: the motors keep the last command
+                self._step()
+                self._publish_state()
+
+    # ---- real time ----------------------------------------------------------------------------
+    def _realtime_loop(self) -> None:
+        dt = self.robot.dt
+        next_t = time.perf_counter()
+        while not self.done and self.context.ok():
+            next_t += dt
+            with self.lock:
+                self._step()
+                self._publish_state()
+            now = time.perf_counter()
+            if now < next_t:
+                time.sleep(next_t - now)   # no busy wait: it would hold the GIL from the executor
+            late = time.perf_counter() - next_t
+            self.jitter.append(late)
+            if late > dt:       # a whole period late: a missed deadline; resynchronise
+                self.missed_deadlines += 1
+                next_t = time.perf_counter()
+
+    def _diagnostics(self) -> None:
+        st = DiagnosticStatus(name="sim2real/driver", hardware_id=self.robot.name)
+        st.level = DiagnosticStatus.WARN if self._hold_active else DiagnosticStatus.OK
+        st.message = "holding (no command)" if self._hold_active else "running"
+        st.values = [KeyValue(key=k, value=str(v)) for k, v in (
+            ("sim_time", f"{self.sim.time:.3f}"), ("steps", self.steps), ("commands", self.commands),
+            ("lockstep_timeouts", self.timeouts), ("missed_deadlines", self.missed_deadlines),
+            ("reality", self.p.reality or "nominal"))]
+        arr = DiagnosticArray(status=[st])
+        arr.header.stamp = convert.to_time(self._stamp())
+        self.pub_diag.publish(arr)
+
+    def destroy_node(self):
+        self.done = True
+        if self.camera is not None:
+            self.camera.close()
+        return super().destroy_node()

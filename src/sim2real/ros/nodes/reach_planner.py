@@ -1,0 +1,56 @@
+"""The baseline reach policy node: target (PointStamped) + joint state -> /policy/desired at the
+policy rate, decimated by state stamps so it runs the same in lockstep and real time."""
+from __future__ import annotations
+
+import numpy as np
+from geometry_msgs.msg import PointStamped
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+
+from sim2real.control.nominal_model import NominalModel
+from sim2real.control.reach_planner import ReachPlanner
+from sim2real.robots import load_robot
+from sim2real.ros import convert
+from sim2real.ros.params import declare
+
+PARAMS = {"robot": ("jaco", "registered robot name")}
+
+
+class ReachPlannerNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("policy", **kwargs)
+        p = declare(self, PARAMS)
+        self.robot = load_robot(p.robot)
+        self.planner = ReachPlanner(NominalModel(self.robot))
+        self.map = convert.JointMap(self.robot.joint_names)
+        self.period = 1.0 / self.robot.policy_rate_hz
+        self.next_t = None
+        self.pending_target = None
+        self.pub = self.create_publisher(JointState, "/policy/desired", 10)
+        self.create_subscription(PointStamped, "/perception/target", self._on_target, 10)
+        self.create_subscription(JointState, "/joint_states", self._on_state, 10)
+
+    def _on_target(self, msg: PointStamped) -> None:
+        tgt = convert.from_point(msg)
+        if not np.all(np.isfinite(tgt)):
+            self.get_logger().error("ignored non-finite target", throttle_duration_sec=1.0)
+            return
+        self.pending_target = tgt
+
+    def _on_state(self, msg: JointState) -> None:
+        t = convert.from_time(msg.header.stamp)
+        if self.next_t is not None and t < self.next_t:
+            return
+        q, _, problem = self.map.extract(msg)
+        if problem:
+            return
+        self.next_t = (self.next_t or t) + self.period
+        if self.next_t < t:       # fell behind (a pause): resynchronise
+            self.next_t = t + self.period
+        if self.pending_target is not None:
+            self.planner.set_target(self.pending_target, q, t)
+            if self.planner.ik_residual > 0.01:
+                self.get_logger().warning(f"target not reachable: IK residual {self.planner.ik_residual:.3f} m")
+            self.pending_target = None
+        q_d, qd_d, _ = self.planner.desired(t, q)
+        self.pub.publish(convert.joint_state(t, self.robot.joint_names, q_d, qd_d))

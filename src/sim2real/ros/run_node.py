@@ -1,0 +1,42 @@
+"""One graph node in its own process: `python -m sim2real.ros.run_node KIND --ros-args ...`.
+Also the `sim2real_node` executable the launch files start."""
+from __future__ import annotations
+
+import sys
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from sim2real.graph import NODE_KINDS
+    if not argv or argv[0] not in NODE_KINDS:
+        print(f"usage: sim2real_node {{{','.join(NODE_KINDS)}}} [--ros-args ...]", file=sys.stderr)
+        return 2
+    from sim2real.ros import env
+    env.setup()
+    import rclpy
+    from rclpy.experimental import EventsExecutor
+
+    from sim2real.errors import Sim2RealError
+    from sim2real.ros.compose import node_class
+    rclpy.init(args=[sys.argv[0], *argv[1:]])
+    try:
+        node = node_class(argv[0])()
+    except (Sim2RealError, ValueError) as e:
+        print(f"sim2real_node {argv[0]}: error: {e}", file=sys.stderr)
+        rclpy.shutdown()
+        return 2
+    ex = EventsExecutor()
+    ex.add_node(node)
+    try:
+        ex.spin()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

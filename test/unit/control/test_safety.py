@@ -1,0 +1,56 @@
+"""The safety filter against adversarial commands: nothing outside the limits gets out."""
+import numpy as np
+import pytest
+
+from sim2real.control.safety import SafetyFilter
+
+
+@pytest.fixture
+def f(jaco):
+    return SafetyFilter(jaco)
+
+
+def test_nan_and_wrong_size_become_the_hold(f, jaco):
+    q, qd = jaco.home.copy(), np.zeros(7)
+    for bad in (np.full(7, np.nan), np.array([np.inf] + [0] * 6), np.zeros(3), np.zeros(9)):
+        tau, reasons = f.filter(bad, q, qd)
+        assert np.all(np.isfinite(tau)) and reasons
+        np.testing.assert_allclose(tau, 0, atol=1e-12)   # at the latched position, no motion: zero
+    tau = f.hold(q + 0.1, np.zeros(7))                   # pushed away: pulls back to the latch
+    assert np.all(tau < 0)
+
+
+def test_effort_clipped(f, jaco):
+    tau, reasons = f.filter(np.full(7, 1e6), jaco.home, np.zeros(7))
+    np.testing.assert_allclose(tau, jaco.effort_limit)
+    assert "effort limit" in reasons
+
+
+def test_position_wall_pushes_back(f, jaco):
+    q = jaco.home.copy()
+    q[1] = jaco.position_upper[1] - 0.01           # inside the margin
+    tau, reasons = f.filter(np.full(7, 5.0), q, np.zeros(7))
+    assert tau[1] < 0 and "position limit" in reasons
+    assert tau[0] == 5.0                           # continuous joints are never walled
+
+
+def test_velocity_brake(f, jaco):
+    qd = np.zeros(7)
+    qd[4] = 2 * jaco.velocity_limit[4]
+    tau, reasons = f.filter(np.full(7, 1.0), jaco.home, qd)
+    assert tau[4] < 0 and "velocity limit" in reasons
+
+
+def test_hold_with_nan_state_is_zero_torque(f):
+    np.testing.assert_array_equal(f.hold(np.full(7, np.nan), np.zeros(7)), 0.0)
+
+
+def test_random_adversarial_commands_stay_in_limits(f, jaco):
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        tau = rng.normal(0, 100, 7)
+        tau[rng.random(7) < 0.05] = np.nan
+        q = rng.uniform(-3, 3, 7)
+        qd = rng.normal(0, 2, 7)
+        out, _ = f.filter(tau, q, qd)
+        assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= jaco.effort_limit + 1e-9)
