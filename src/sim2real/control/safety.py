@@ -24,7 +24,10 @@ class SafetyFilter:
         self.lo = robot.position_lower + s.position_margin   # -inf stays -inf
         self.hi = robot.position_upper - s.position_margin
         self.margin = s.position_margin
-        self.kp_hold, self.kd_hold = s.hold_kp, s.hold_kd
+        # hold gains are given for the strongest joint and scale with each joint's effort limit,
+        # so weak wrist joints get gains their small inertia can take at the control rate
+        scale = self.limit / self.limit.max()
+        self.kp_hold, self.kd_hold = s.hold_kp * scale, s.hold_kd * scale
         self.k_wall = self.limit / max(s.position_margin, 1e-3)   # full torque at the hard limit
         self._hold_q: np.ndarray | None = None
 

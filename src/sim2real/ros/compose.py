@@ -76,6 +76,8 @@ class Composition:
         """Kill one node (as if its process died)."""
         node = self.nodes.pop(name)
         self.executor.remove_node(node)
+        for _ in range(3):   # let events already queued for it drain before its handles go
+            self.executor.spin_once(timeout_sec=0.01)
         node.destroy_node()
 
     def add(self, decl: NodeDecl) -> None:

@@ -83,8 +83,10 @@ class SafetyNode(Node):
     def _send(self, tau, mode: str) -> None:
         self.served = True
         if mode != self.mode:
-            log = self.get_logger().info if mode == "pass" else self.get_logger().warning
-            log(f"safety: {mode}")
+            if mode == "pass":
+                self.get_logger().info("safety: pass")
+            else:
+                self.get_logger().warning(f"safety: {mode}")
             self.mode = mode
         self.pub.publish(convert.effort_command(tau))
 
