@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -71,10 +72,11 @@ class DriverNode(Node):
         self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command,
                                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.camera = None
+        self._camera_args = None
         cam = self.robot.camera
         if p.camera and cam is not None:
-            from sim2real.sim.camera import Camera
-            self.camera = Camera(self.sim.model, cam, profile.section("visuals"), profile.seed)
+            # the renderer is made in the thread that renders (an EGL context is per thread)
+            self._camera_args = (cam, profile.section("visuals"), profile.seed)
             self.pub_img = self.create_publisher(Image, "/camera/image_raw", 2)
             self.pub_info = self.create_publisher(CameraInfo, "/camera/camera_info", 2)
             self._cam_every = max(1, round(self.robot.control_rate_hz / cam.rate_hz))
@@ -89,7 +91,8 @@ class DriverNode(Node):
         self._sent_at = 0.0
         self._stale_checks = 0
         self.missed_deadlines = 0
-        self.jitter = []               # realtime: wake-up lateness per step, s
+        self.jitter = deque(maxlen=1_000_000)   # realtime: wake-up lateness per step, s
+        self.rtt = deque(maxlen=1_000_000)      # state published -> next command received, s
         self._t0_wall = time.monotonic()
         self._hold_active = False
         self.create_timer(1.0, self._diagnostics)
@@ -101,6 +104,10 @@ class DriverNode(Node):
         else:
             self._thread = threading.Thread(target=self._realtime_loop, daemon=True)
             self._thread.start()
+            self._cam_thread = None
+            if self._camera_args:
+                self._cam_thread = threading.Thread(target=self._camera_loop, daemon=True)
+                self._cam_thread.start()
 
     # ---- time --------------------------------------------------------------------------------
     def _stamp(self) -> float:
@@ -113,6 +120,7 @@ class DriverNode(Node):
     def _on_command(self, msg: Float64MultiArray) -> None:
         tau = np.asarray(msg.data, float)
         with self.lock:
+            self.rtt.append(time.monotonic() - self._sent_at)
             if tau.shape != (self.robot.n,) or not np.all(np.isfinite(tau)):
                 # the safety filter should never let this through; a driver still refuses it
                 self.get_logger().error(f"rejected command with {tau.size} values / non-finite", throttle_duration_sec=1.0)
@@ -183,19 +191,46 @@ class DriverNode(Node):
                 st, self.wire_names, np.concatenate([wq, grip]),
                 np.concatenate([wqd, np.zeros(len(grip))]), np.concatenate([weff, np.zeros(len(grip))])))
             sent = True
-        if self.camera is not None and self.steps % self._cam_every == 0:
-            rgb = self.camera.render(self.sim.data)
-            frame = self.robot.camera.name + "_optical_frame"
-            self.pub_img.publish(convert.image(stamp, frame, rgb))
-            self.pub_info.publish(convert.camera_info(stamp, frame, self.robot.camera.width,
-                                                      self.robot.camera.height, self.robot.camera.fovy_deg))
+        if self.lockstep and self._camera_args and self.steps % self._cam_every == 0:
+            self._render(self.sim.data, stamp)   # lockstep: in step, deterministic
+        if sent:
+            self._sent_at = time.monotonic()
         if self.lockstep:
             if sent:
                 self._awaiting = True
-                self._sent_at = time.monotonic()
             elif not self.done:   # state lost in transport: the motors keep the last command
                 self._step()
                 self._publish_state()
+
+    def _render(self, data, stamp: float) -> None:
+        if self.camera is None:
+            from sim2real.sim.camera import Camera
+            cam, visuals, seed = self._camera_args
+            self.camera = Camera(self.sim.model, cam, visuals, seed)
+        rgb = self.camera.render(data)
+        frame = self.robot.camera.name + "_optical_frame"
+        self.pub_img.publish(convert.image(stamp, frame, rgb))
+        self.pub_info.publish(convert.camera_info(stamp, frame, self.robot.camera.width,
+                                                  self.robot.camera.height, self.robot.camera.fovy_deg))
+
+    def _camera_loop(self) -> None:
+        """Real time: render from a snapshot of the pose in its own thread, off the control loop."""
+        import mujoco
+        snap = mujoco.MjData(self.sim.model)
+        period = 1.0 / self.robot.camera.rate_hz
+        next_t = time.perf_counter()
+        while not self.done and self.context.ok():
+            with self.lock:
+                snap.qpos[:] = self.sim.data.qpos
+                snap.mocap_pos[:] = self.sim.data.mocap_pos
+                stamp = self._stamp()
+            mujoco.mj_kinematics(self.sim.model, snap)
+            self._render(snap, stamp)
+            next_t += period
+            time.sleep(max(0.0, next_t - time.perf_counter()))
+        if self.camera is not None:
+            self.camera.close()    # in the thread that owns the GL context
+            self.camera = None
 
     # ---- real time ----------------------------------------------------------------------------
     def _realtime_loop(self) -> None:
@@ -229,6 +264,11 @@ class DriverNode(Node):
 
     def destroy_node(self):
         self.done = True
+        if not self.lockstep:
+            self._thread.join(timeout=1.0)
+            if self._cam_thread is not None:
+                self._cam_thread.join(timeout=2.0)
         if self.camera is not None:
             self.camera.close()
+            self.camera = None
         return super().destroy_node()
