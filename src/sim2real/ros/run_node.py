@@ -14,6 +14,7 @@ def main(argv=None) -> int:
     from sim2real.ros import env
     env.setup()
     import rclpy
+    import rclpy.executors
     from rclpy.experimental import EventsExecutor
 
     from sim2real.errors import Sim2RealError
@@ -28,8 +29,9 @@ def main(argv=None) -> int:
     ex = EventsExecutor()
     ex.add_node(node)
     try:
-        ex.spin()
-    except KeyboardInterrupt:
+        while rclpy.ok():      # returns once SIGINT/SIGTERM shut the context down
+            ex.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:
         node.destroy_node()

@@ -33,6 +33,7 @@ from sim2real.sim.reality import NOMINAL, load_profile
 from sim2real.sim.simulator import Simulator
 from sim2real.sim.twin_effects import TwinEffects
 from sim2real.tasks.reach import ReachTask
+from sim2real.timing import LatencyHistogram
 
 CLOCK_EVERY = 5   # /clock at 100 Hz in lockstep: timers and timeouts need no finer sim time
 
@@ -91,7 +92,7 @@ class DriverNode(Node):
         self._sent_at = 0.0
         self._stale_checks = 0
         self.missed_deadlines = 0
-        self.jitter = deque(maxlen=1_000_000)   # realtime: wake-up lateness per step, s
+        self.jitter = LatencyHistogram()        # realtime: wake-up lateness per step, s
         self.rtt = deque(maxlen=1_000_000)      # state published -> next command received, s
         self._t0_wall = time.monotonic()
         self._hold_active = False
@@ -240,12 +241,17 @@ class DriverNode(Node):
             next_t += dt
             with self.lock:
                 self._step()
-                self._publish_state()
+                try:
+                    self._publish_state()
+                except Exception:  # noqa: BLE001 - the context went down under us: stop quietly
+                    if self.context.ok():
+                        raise
+                    return
             now = time.perf_counter()
             if now < next_t:
                 time.sleep(next_t - now)   # no busy wait: it would hold the GIL from the executor
             late = time.perf_counter() - next_t
-            self.jitter.append(late)
+            self.jitter.add(late)
             if late > dt:       # a whole period late: a missed deadline; resynchronise
                 self.missed_deadlines += 1
                 next_t = time.perf_counter()
@@ -257,6 +263,9 @@ class DriverNode(Node):
         st.values = [KeyValue(key=k, value=str(v)) for k, v in (
             ("sim_time", f"{self.sim.time:.3f}"), ("steps", self.steps), ("commands", self.commands),
             ("lockstep_timeouts", self.timeouts), ("missed_deadlines", self.missed_deadlines),
+            ("jitter_p50_ms", f"{1e3 * self.jitter.percentile(50):.3f}"),
+            ("jitter_p99_ms", f"{1e3 * self.jitter.percentile(99):.3f}"),
+            ("jitter_max_ms", f"{1e3 * self.jitter.max:.3f}"),
             ("reality", self.p.reality or "nominal"))]
         arr = DiagnosticArray(status=[st])
         arr.header.stamp = convert.to_time(self._stamp())
