@@ -62,8 +62,10 @@ class Composition:
         driver = self.nodes.get("driver")
         if until_driver_done and driver is not None:
             driver.on_done = lambda: fut.set_result(True)
-        try:
-            self.executor.spin_until_future_complete(fut, timeout_sec=timeout_s)
+        end = None if timeout_s is None else time.monotonic() + timeout_s
+        try:   # short waits: the events executor only notices Ctrl-C between them
+            while not fut.done() and self.context.ok() and (end is None or time.monotonic() < end):
+                self.executor.spin_until_future_complete(fut, timeout_sec=0.2)
         except KeyboardInterrupt:
             pass
 
@@ -105,13 +107,22 @@ class Composition:
         self.close()
 
 
+def _die_with_parent() -> None:
+    """Linux: a node process gets SIGTERM when `sim2real up` dies, so none is left orphaned."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def run_processes(decls: list[NodeDecl], duration_s: float | None = None) -> int:
     """One OS process per node; Ctrl-C (or duration_s) stops them all."""
     env.setup()
     procs = []
     for d in decls:
         cmd = [sys.executable, "-m", "sim2real.ros.run_node", d.kind, *ros_args(d, True)]
-        procs.append(subprocess.Popen(cmd, env=os.environ.copy()))
+        procs.append(subprocess.Popen(cmd, env=os.environ.copy(), preexec_fn=_die_with_parent))
     try:
         end = None if duration_s is None else time.monotonic() + duration_s
         while all(p.poll() is None for p in procs) and (end is None or time.monotonic() < end):

@@ -2,6 +2,7 @@
 Also the `sim2real_node` executable the launch files start."""
 from __future__ import annotations
 
+import signal
 import sys
 
 
@@ -16,10 +17,12 @@ def main(argv=None) -> int:
     import rclpy
     import rclpy.executors
     from rclpy.experimental import EventsExecutor
+    from rclpy.task import Future
 
     from sim2real.errors import Sim2RealError
     from sim2real.ros.compose import node_class
     rclpy.init(args=[sys.argv[0], *argv[1:]])
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         node = node_class(argv[0])()
     except (Sim2RealError, ValueError) as e:
@@ -29,8 +32,10 @@ def main(argv=None) -> int:
     ex = EventsExecutor()
     ex.add_node(node)
     try:
-        while rclpy.ok():      # returns once SIGINT/SIGTERM shut the context down
-            ex.spin_once(timeout_sec=0.1)
+        # EventsExecutor.spin() does not wake on a signal; short waits do (KeyboardInterrupt)
+        done = Future()
+        while rclpy.ok():
+            ex.spin_until_future_complete(done, timeout_sec=0.2)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
         pass
     finally:
