@@ -2,9 +2,12 @@
 policy rate, decimated by state stamps so it runs the same in lockstep and real time."""
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 
 from sim2real.control.nominal_model import NominalModel
@@ -28,7 +31,8 @@ class ReachPlannerNode(Node):
         self.pending_target = None
         self.pub = self.create_publisher(JointState, "/policy/desired", 10)
         self.create_subscription(PointStamped, "/perception/target", self._on_target, 10)
-        self.create_subscription(JointState, "/joint_states", self._on_state, 10)
+        # raw: at 500 Hz in, 50 Hz out, only the states it uses are deserialized
+        self.create_subscription(JointState, "/joint_states", self._on_raw_state, 10, raw=True)
 
     def _on_target(self, msg: PointStamped) -> None:
         tgt = convert.from_point(msg)
@@ -37,10 +41,15 @@ class ReachPlannerNode(Node):
             return
         self.pending_target = tgt
 
+    def _on_raw_state(self, data: bytes) -> None:
+        # CDR: 4-byte encapsulation header, then header.stamp (int32 sec, uint32 nanosec)
+        sec, nsec = struct.unpack_from("<iI" if data[1] & 1 else ">iI", data, 4)   # byte 1: CDR_LE = 1
+        if self.next_t is not None and sec + 1e-9 * nsec < self.next_t:
+            return
+        self._on_state(deserialize_message(data, JointState))
+
     def _on_state(self, msg: JointState) -> None:
         t = convert.from_time(msg.header.stamp)
-        if self.next_t is not None and t < self.next_t:
-            return
         q, _, problem = self.map.extract(msg)
         if problem:
             return
