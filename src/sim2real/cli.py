@@ -100,6 +100,55 @@ def cmd_bench(a) -> int:
     return bench_main(a)
 
 
+def cmd_doctor(a) -> int:
+    import numpy as np
+
+    from sim2real.control.nominal_model import NominalModel
+    from sim2real.doctor.contract import check_contract
+    from sim2real.doctor.findings import WRONG, Finding, worst
+    from sim2real.doctor.identify import identify
+    from sim2real.doctor.report import corrections, joint_findings, table, to_json, to_yaml
+    from sim2real.graph import doctor_graph
+    from sim2real.robots import load_robot
+    from sim2real.ros.compose import Composition
+    robot = load_robot(a.robot)
+    decls = doctor_graph(a.robot, a.backend, a.reality, lockstep=a.lockstep)
+    if not a.json:
+        print(f"doctor: {a.robot} via {a.backend}{' (' + a.reality + ')' if a.reality else ''}: "
+              f"contract, then a small pulse on each joint with the safety filter active", file=sys.stderr)
+    with Composition(decls) as c:
+        doc = c.nodes["doctor"]
+        from rclpy.task import Future
+        fut = Future()
+        doc.on_done = lambda: fut.set_result(True)
+        deadline = time.monotonic() + a.timeout
+        while not fut.done() and time.monotonic() < deadline:
+            c.executor.spin_until_future_complete(fut, timeout_sec=0.2)
+        samples, order, exc = list(doc.samples), doc.order, doc.exc
+    findings, reported = check_contract(samples, robot)
+    corr, aborted = None, None
+    if exc is None or not doc.finished:
+        findings.append(Finding("excitation", "-", WRONG, "did not run", "complete",
+                                "no usable /joint_states" if exc is None else "timed out"))
+        aborted = "not run"
+    elif exc.aborted:
+        findings.append(Finding("excitation", "-", WRONG, "aborted", "complete", exc.aborted))
+        aborted = exc.aborted
+    else:
+        ids, grav = identify(exc.record(), order, robot, NominalModel(robot))
+        findings += joint_findings(ids, grav)
+        corr = corrections(robot, order, ids, grav)
+    if a.json:
+        print(to_json(findings, corr, aborted))
+    else:
+        print(table(findings))
+        if corr:
+            print("\nsuggested corrections:\n" + to_yaml(corr))
+    if corr and a.out:
+        Path(a.out).write_text(to_yaml(corr))
+    return 1 if worst(findings) == WRONG or aborted else 0
+
+
 def cmd_check(a) -> int:
     from sim2real.robots import load_robot
     from sim2real.sim.reality import load_profile
@@ -136,6 +185,15 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=5.0, help="sim seconds per lockstep measurement")
     p.add_argument("--realtime-seconds", type=float, default=10.0, help="wall seconds of the real-time run")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("doctor", help="check a driver against the robot model before arming a policy")
+    p.add_argument("--robot", default="jaco")
+    p.add_argument("--backend", default="twin", help="twin | gazebo | hardware (connects to a running driver)")
+    p.add_argument("--reality", default=None, help="reality profile for the twin")
+    p.add_argument("--lockstep", action="store_true", help="twin only: step in lockstep (fast, deterministic)")
+    p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
+    p.add_argument("--out", default=None, help="write the suggested corrections YAML here")
+    p.add_argument("--timeout", type=float, default=120.0, help="wall seconds to wait for the experiment")
+    p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("check", help="validate reality profiles against a robot")
     p.add_argument("profiles", nargs="+")
     p.add_argument("--robot", default="jaco")

@@ -27,6 +27,8 @@ NODE_KINDS: dict[str, str] = {
     "recorder": "sim2real.ros.nodes.recorder:RecorderNode",
     "keyboard_teleop": "sim2real.ros.nodes.keyboard_teleop:KeyboardTeleopNode",
     "joy_teleop": "sim2real.ros.nodes.joy_teleop:JoyTeleopNode",
+    "doctor": "sim2real.ros.nodes.doctor:DoctorNode",
+    "driver_adapter": "sim2real.ros.nodes.driver_adapter:DriverAdapterNode",
 }
 
 # backend -> (driver node kind or None when the driver lives outside, timing mode)
@@ -46,10 +48,22 @@ class NodeDecl:
     remaps: dict = field(default_factory=dict)
 
 
+def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool = False) -> list[NodeDecl]:
+    """What `sim2real doctor` runs: the driver (when it is ours), the safety filter, the doctor."""
+    full = build_graph(robot, backend, reality, camera=False)
+    nodes = [d for d in full if d.name in ("driver", "safety_filter")]
+    if lockstep:
+        nodes = [NodeDecl(d.name, d.kind, {**d.params, "use_sim_time": True,
+                                           **({"mode": "lockstep"} if d.name == "driver" else {})}, d.remaps)
+                 for d in nodes]
+    sim_time = any(d.params.get("use_sim_time") for d in nodes)
+    return nodes + [NodeDecl("doctor", "doctor", {"robot": robot, "use_sim_time": sim_time})]
+
+
 def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | None = None, *,
                 record: str | None = None, record_topics: list[str] | None = None,
                 duration_s: float = 0.0, camera: bool = True, targets: int = 5, task_seed: int = 0,
-                controller: str = "computed_torque") -> list[NodeDecl]:
+                controller: str = "computed_torque", corrections: str | None = None) -> list[NodeDecl]:
     """The node declarations for one bring-up. Raises ConfigError on unknown robot/backend/files."""
     spec = load_robot(robot)
     if backend not in BACKENDS:
@@ -68,10 +82,18 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
         raise ConfigError(f"{teleop_cfg}: no teleop config for robot '{robot}'")
 
     nodes = []
+    # with doctor corrections, an adapter stands between the driver's topics and the graph's
+    driver_remaps = {"/joint_states": "/driver/joint_states",
+                     "/effort_controller/commands": "/driver/effort_commands"} if corrections else {}
+    if corrections:
+        from sim2real.doctor.adapter import DriverAdapter
+        DriverAdapter.load(paths.resolve(corrections), spec)   # fail here, naming the key
+        nodes.append(NodeDecl("driver_adapter", "driver_adapter",
+                              {**common, "corrections": str(paths.resolve(corrections))}))
     if driver_kind:
-        nodes.append(NodeDecl("driver", driver_kind, {
+        nodes.insert(0, NodeDecl("driver", driver_kind, {
             **common, "reality": reality or "", "mode": mode, "camera": camera and spec.camera is not None,
-            "duration_s": float(duration_s), "targets": targets, "task_seed": task_seed}))
+            "duration_s": float(duration_s), "targets": targets, "task_seed": task_seed}, driver_remaps))
     nodes += [
         NodeDecl("policy", "policy", dict(common), {"/perception/target": "/sim/target"}),
         NodeDecl("teleop_mux", "mux", {"config": teleop_cfg, "use_sim_time": sim_time},

@@ -1,0 +1,24 @@
+"""What the doctor reports: one Finding per check (and joint), OK / suspicious / wrong."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+OK, SUSPICIOUS, WRONG = "OK", "suspicious", "wrong"
+
+
+@dataclass
+class Finding:
+    check: str          # e.g. "joint order", "direction", "torque gain"
+    joint: str          # joint name, or "-" for whole-driver checks
+    status: str         # OK | suspicious | wrong
+    measured: str
+    model: str
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def worst(findings) -> str:
+    states = {f.status for f in findings}
+    return WRONG if WRONG in states else SUSPICIOUS if SUSPICIOUS in states else OK

@@ -1,0 +1,71 @@
+"""Doctor node: contract checks on /joint_states, then the per-joint excitation through the
+safety filter (/controller/effort), honouring /teleop/lock. Results are read by `sim2real doctor`."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Float64MultiArray
+
+from sim2real.control.nominal_model import NominalModel
+from sim2real.doctor.excitation import Excitation
+from sim2real.robots import load_robot
+from sim2real.ros import convert
+from sim2real.ros.params import declare
+
+PARAMS = {"robot": ("jaco", "registered robot name"),
+          "pulse_fraction": (0.12, "pulse torque as a fraction of each joint's effort limit")}
+
+
+class DoctorNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("doctor", **kwargs)
+        p = declare(self, PARAMS)
+        self.robot = load_robot(p.robot)
+        self.pulse_fraction = p.pulse_fraction
+        self.model = NominalModel(self.robot)
+        self.samples = []
+        self.order: list[str] | None = None
+        self.idx = None
+        self.exc: Excitation | None = None
+        self.locked = False
+        self.finished = False
+        self.on_done = None
+        self.pub = self.create_publisher(Float64MultiArray, "/controller/effort", 10)
+        self.create_subscription(JointState, "/joint_states", self._on_state, 10)
+        self.create_subscription(Bool, "/teleop/lock", lambda m: setattr(self, "locked", bool(m.data)),
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+
+    def _on_state(self, msg: JointState) -> None:
+        if self.finished:
+            return
+        t = convert.from_time(msg.header.stamp)
+        self.samples.append((time.monotonic(), t, list(msg.name), list(msg.position), list(msg.velocity),
+                             list(msg.effort)))
+        arm = self.robot.joint_names
+        if self.order is None:
+            if not all(n in msg.name for n in arm):
+                return      # contract check reports it
+            self.order = [n for n in msg.name if n in arm]
+            self.idx = np.array([list(msg.name).index(n) for n in self.order])
+            cfg = [arm.index(n) for n in self.order]
+            q0 = np.asarray(msg.position)[self.idx]
+            q_cfg = np.empty(len(arm))
+            q_cfg[cfg] = q0
+            M, _ = self.model.dynamics(q_cfg, np.zeros(len(arm)))
+            self.exc = Excitation(self.robot.effort_limit[cfg], np.diag(M)[cfg], self.model.frictionloss[cfg],
+                                  self.pulse_fraction)
+        q = np.asarray(msg.position)[self.idx]
+        qd = np.asarray(msg.velocity)[self.idx] if len(msg.velocity) else np.zeros(len(self.idx))
+        tau = self.exc.command(t, q, qd, self.locked)
+        if tau is None:
+            self.finished = True
+            if self.exc.aborted:
+                self.get_logger().error(f"excitation aborted: {self.exc.aborted}")
+            if self.on_done:
+                self.on_done()
+            return
+        self.pub.publish(convert.effort_command(tau))

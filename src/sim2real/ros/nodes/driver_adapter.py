@@ -1,0 +1,42 @@
+"""Driver adapter: applies doctor corrections between a vendor driver and the graph.
+/driver/joint_states -> /joint_states (config order and conventions);
+/effort_controller/commands -> /driver/effort_commands (the driver's order, sense and scale)."""
+from __future__ import annotations
+
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+
+from sim2real import paths
+from sim2real.doctor.adapter import DriverAdapter
+from sim2real.robots import load_robot
+from sim2real.ros import convert
+from sim2real.ros.params import declare
+
+PARAMS = {"robot": ("jaco", "registered robot name"),
+          "corrections": ("", "driver corrections YAML (from `sim2real doctor --out`)")}
+
+
+class DriverAdapterNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("driver_adapter", **kwargs)
+        p = declare(self, PARAMS)
+        self.robot = load_robot(p.robot)
+        self.adapter = DriverAdapter.load(paths.resolve(p.corrections), self.robot)
+        self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
+        self.pub_cmd = self.create_publisher(Float64MultiArray, "/driver/effort_commands", 10)
+        self.create_subscription(JointState, "/driver/joint_states", self._on_state, 10)
+        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command, 10)
+
+    def _on_state(self, msg: JointState) -> None:
+        try:
+            q, qd, e = self.adapter.state_to_robot(msg.name, msg.position, msg.velocity, msg.effort)
+        except ValueError as err:
+            self.get_logger().error(f"driver state does not match the corrections: {err}", throttle_duration_sec=1.0)
+            return
+        self.pub_js.publish(convert.joint_state(convert.from_time(msg.header.stamp), self.robot.joint_names, q, qd, e))
+
+    def _on_command(self, msg: Float64MultiArray) -> None:
+        if len(msg.data) != self.robot.n:
+            return   # the safety filter never sends this; refuse rather than guess
+        self.pub_cmd.publish(convert.effort_command(self.adapter.command_to_driver(msg.data)))

@@ -1,0 +1,46 @@
+"""Driver corrections undo exactly what a mis-configured driver does; the contract check sees order."""
+import numpy as np
+import pytest
+
+from sim2real.doctor.adapter import DriverAdapter
+from sim2real.doctor.contract import check_contract
+from sim2real.errors import ConfigError
+from sim2real.sim.reality import SCHEMA, parse_profile
+from sim2real.sim.twin_effects import TwinEffects
+
+FAULTS = {"joint_order": ["joint_1", "joint_2", "joint_4", "joint_3", "joint_5", "joint_6", "joint_7"],
+          "sign": {"joint_6": -1}, "offset": {"joint_2": 0.05}, "command_scale": {"joint_4": 0.5}}
+
+
+def test_corrections_invert_the_twins_faults(jaco):
+    fx = TwinEffects(parse_profile({"schema": SCHEMA, "driver": FAULTS}).resolve(jaco), 0.002, 7)
+    ad = DriverAdapter.from_dict({"schema": "sim2real/driver-corrections/v1", "joint_order": FAULTS["joint_order"],
+                                  "sign": {"joint_6": -1}, "offset": {"joint_2": 0.05},
+                                  "command_scale": {"joint_4": 2.0}}, jaco)
+    q = np.linspace(-1, 1, 7)
+    fx.state_measured(0.0, q, 2 * q, 3 * q)
+    (_, wq, wqd, we), = fx.states_due(0.0)
+    rq, rqd, re = ad.state_to_robot(FAULTS["joint_order"], wq, wqd, we)
+    np.testing.assert_allclose(rq, q, atol=1e-12)
+    np.testing.assert_allclose(rqd, 2 * q, atol=1e-12)
+    tau = np.arange(1.0, 8.0)
+    fx.command_received(0.0, ad.command_to_driver(tau))
+    np.testing.assert_allclose(fx.motor_torque(0.0), tau, atol=1e-12)
+
+
+def test_bad_corrections(jaco):
+    with pytest.raises(ConfigError, match="joint_order"):
+        DriverAdapter.from_dict({"schema": "sim2real/driver-corrections/v1", "joint_order": ["joint_1"]}, jaco)
+    with pytest.raises(ConfigError, match="schema"):
+        DriverAdapter.from_dict({}, jaco)
+
+
+def test_contract_sees_order_stamps_and_units(jaco):
+    names = FAULTS["joint_order"]
+    samples = [(0.002 * k, 0.002 * k, names, [0.1] * 7, [0.0] * 7, [0.0] * 7) for k in range(100)]
+    samples[50] = (0.1, 0.0, names, [100.0] * 7, [0.0] * 7, [0.0] * 7)   # a stamp backwards, degrees?
+    findings, order = check_contract(samples, jaco)
+    by = {(f.check, f.joint): f.status for f in findings}
+    assert order == names and by[("joint order", "-")] == "wrong"
+    assert by[("stamps", "-")] == "wrong" and by[("units", "joint_1")] == "wrong"
+    assert by[("rate", "-")] == "OK"
