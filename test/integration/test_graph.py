@@ -126,21 +126,38 @@ def test_truncated_recording_reads_to_last_chunk(tmp_path):
     assert [m.position[0] for _, m, _ in msgs[:3]] == [0.0, 1.0, 2.0]
 
 
-def test_twin_runs_in_real_time_with_a_profile():
-    """The twin backend: asynchronous, wall-clock paced, the profile's hidden dynamics applied."""
-    import time
+TWIN_SCRIPT = """
+import json, time, numpy as np
+from sim2real import paths
+from sim2real.graph import build_graph
+from sim2real.ros.compose import Composition
+prof = str(paths.resolve("config/reality/heavy-sticky.yaml"))
+with Composition(build_graph("jaco", "twin", prof, camera=False, targets=1)) as g:
+    d = g.nodes["driver"]
+    g.spin_for(1.0)
+    s0, c0, t0 = d.steps, d.commands, time.monotonic()
+    g.spin_for(3.0)
+    out = {"rate": (d.steps - s0) / (time.monotonic() - t0), "answered": (d.commands - c0) / max(d.steps - s0, 1),
+           "payload": float(d.sim.model.body("payload").mass[0]),
+           "err": float(np.linalg.norm(d.sim.ee_position() - d.sim.target()))}
+print("RESULT" + json.dumps(out))
+"""
 
-    from sim2real import paths
-    prof = str(paths.resolve("config/reality/heavy-sticky.yaml"))
-    with graph(backend="twin", reality=prof, targets=1) as g:
-        d = g.nodes["driver"]
-        g.spin_for(1.0)
-        start_err = np.linalg.norm(ee(g) - target(g))
-        s0, t0 = d.steps, time.monotonic()
-        g.spin_for(3.0)
-        rate = (d.steps - s0) / (time.monotonic() - t0)
-        assert 400 < rate < 510                     # paced by the wall clock, not by the graph
-        assert d.commands > 0.5 * (d.steps - s0)
-        assert d.sim.model.body("payload").mass[0] == pytest.approx(0.8)
-        # the nominal baseline heads for the target (how close it gets is the adaptive controller's job)
-        assert np.linalg.norm(ee(g) - target(g)) < 0.5 * start_err
+
+def test_twin_runs_in_real_time_with_a_profile():
+    """The twin backend: asynchronous, wall-clock paced, the profile's hidden dynamics applied.
+
+    Runs in its own process: a real-time graph composed after another composition in the same
+    process answers only ~2/3 of the states (an open issue, see the foundation note), and
+    `sim2real up` never does that.
+    """
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", TWIN_SCRIPT], capture_output=True, text=True, timeout=120)
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("RESULT"))
+    out = json.loads(line[len("RESULT"):])
+    assert 400 < out["rate"] < 510                 # paced by the wall clock, not by the graph
+    assert out["answered"] > 0.8                   # the graph answers most states in time
+    assert out["payload"] == pytest.approx(0.8)
+    assert out["err"] < 0.05                       # the nominal baseline still gets near the target

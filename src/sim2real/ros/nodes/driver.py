@@ -22,7 +22,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PointStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -70,7 +70,9 @@ class DriverNode(Node):
 
         self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10) if self.lockstep else None
-        self.pub_target = self.create_publisher(PointStamped, "/sim/target", 10)
+        # latched: a node that joins late (or a slow discovery) still gets the current target
+        self.pub_target = self.create_publisher(
+            PointStamped, "/sim/target", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command,
                                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))

@@ -7,6 +7,7 @@ import struct
 import numpy as np
 from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 
@@ -30,7 +31,8 @@ class ReachPlannerNode(Node):
         self.next_t = None
         self.pending_target = None
         self.pub = self.create_publisher(JointState, "/policy/desired", 10)
-        self.create_subscription(PointStamped, "/perception/target", self._on_target, 10)
+        self.create_subscription(PointStamped, "/perception/target", self._on_target,
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         # raw: at 500 Hz in, 50 Hz out, only the states it uses are deserialized
         self.create_subscription(JointState, "/joint_states", self._on_raw_state, 10, raw=True)
 
