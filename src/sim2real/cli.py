@@ -17,6 +17,8 @@ def _graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="task seed")
     p.add_argument("--no-camera", action="store_true", help="do not render the camera")
     p.add_argument("--record", default=None, metavar="PATH", help="also record to this .mcap")
+    p.add_argument("--corrections", default=None, metavar="YAML",
+                   help="driver corrections from `sim2real doctor --out` (adds the driver adapter)")
 
 
 def cmd_up(a) -> int:
@@ -25,7 +27,7 @@ def cmd_up(a) -> int:
         raise Sim2RealError(f"backend '{a.backend}' runs its driver outside this process: on a full ROS 2 "
                             f"install use `ros2 launch sim2real bringup.launch.py backend:={a.backend}`")
     decls = build_graph(a.robot, a.backend, a.reality, record=a.record, duration_s=a.duration or 0.0,
-                        camera=not a.no_camera, targets=a.targets, task_seed=a.seed)
+                        camera=not a.no_camera, targets=a.targets, task_seed=a.seed, corrections=a.corrections)
     print(f"sim2real up: {a.robot} on {a.backend}{' with ' + a.reality if a.reality else ''}: "
           f"{', '.join(d.name for d in decls)} ({'processes' if a.processes else 'one process'}); Ctrl-C stops")
     if a.processes:

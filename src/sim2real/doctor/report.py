@@ -25,9 +25,12 @@ def joint_findings(ids, grav) -> list[Finding]:
             bad = i.name in grav["offset"]
             out.append(Finding("offset at rest", i.name, WRONG if bad else OK, f"{i.offset:+.4f} rad", "0",
                                "from the torque holding it against gravity"))
+        elif abs(abs(i.gain) - 1.0) > GAIN_WRONG:
+            out.append(Finding("offset at rest", i.name, SUSPICIOUS, "n/a", "0",
+                               "not measurable while the torque gain is wrong: fix the gain, run again"))
         else:
             out.append(Finding("offset at rest", i.name, OK, "n/a", "0",
-                               "gravity cannot tell at this pose (roll joint): check against a camera"))
+                               "gravity cannot tell at this pose: check against a camera"))
         dev = abs(abs(i.gain) - 1.0)
         st = WRONG if dev > GAIN_WRONG else SUSPICIOUS if dev > GAIN_SUSPICIOUS else OK
         out.append(Finding("torque gain", i.name, st, f"{abs(i.gain):.2f} (fit r2 {i.fit_r2:.2f})", "1.00",

@@ -29,6 +29,7 @@ class TwinEffects:
         lag = r.actuator_lag
         self._alpha = np.where(lag > 0, 1.0 - np.exp(-dt / np.maximum(lag, 1e-12)), 1.0)
         self._motor_pos: np.ndarray | None = None   # backlash: encoder side of the gear
+        self.delivered = False           # has any command reached the motors yet
         self.identity = (
             not np.any(lag) and r.latency_command == 0 and r.latency_state == 0 and r.drop_command == 0
             and r.drop_state == 0 and r.control_jitter == 0 and np.all(r.motor_strength == 1)
@@ -55,6 +56,7 @@ class TwinEffects:
         """Torque the motors produce during the step starting at t (N m, model order)."""
         while self._cmd_q and self._cmd_q[0][0] <= t + 1e-9:
             self._applied = self._cmd_q.popleft()[1]
+            self.delivered = True
         self._torque += self._alpha * (self._applied - self._torque)
         return self._torque * self.r.motor_strength
 

@@ -55,9 +55,9 @@ class DoctorNode(Node):
             q0 = np.asarray(msg.position)[self.idx]
             q_cfg = np.empty(len(arm))
             q_cfg[cfg] = q0
-            M, _ = self.model.dynamics(q_cfg, np.zeros(len(arm)))
+            M, g = self.model.dynamics(q_cfg, np.zeros(len(arm)))
             self.exc = Excitation(self.robot.effort_limit[cfg], np.diag(M)[cfg], self.model.frictionloss[cfg],
-                                  self.pulse_fraction)
+                                  g[cfg], self.pulse_fraction)
         q = np.asarray(msg.position)[self.idx]
         qd = np.asarray(msg.velocity)[self.idx] if len(msg.velocity) else np.zeros(len(self.idx))
         tau = self.exc.command(t, q, qd, self.locked)

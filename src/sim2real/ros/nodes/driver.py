@@ -160,8 +160,12 @@ class DriverNode(Node):
             q, qd, _ = self.sim.joint_state()
             tau = self.hold.hold(q, qd)
         else:
-            self.hold.release()
             tau = self.twin.motor_torque(self.sim.time)
+            if self.twin.delivered:
+                self.hold.release()
+            else:   # nothing has reached the motors yet: stay on the brakes, as hardware does
+                q, qd, _ = self.sim.joint_state()
+                tau = self.hold.hold(q, qd)
         self._update_target()
         self.sim.step(tau)
         self.steps += 1
