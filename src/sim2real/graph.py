@@ -83,11 +83,13 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
 
     nodes = []
     # with doctor corrections, an adapter stands between the driver's topics and the graph's
+    if corrections:
+        from sim2real.doctor.adapter import DriverAdapter
+        if DriverAdapter.load(paths.resolve(corrections), spec).identity:   # fail here, naming the key
+            corrections = None   # no hop the control loop does not need
     driver_remaps = {"/joint_states": "/driver/joint_states",
                      "/effort_controller/commands": "/driver/effort_commands"} if corrections else {}
     if corrections:
-        from sim2real.doctor.adapter import DriverAdapter
-        DriverAdapter.load(paths.resolve(corrections), spec)   # fail here, naming the key
         nodes.append(NodeDecl("driver_adapter", "driver_adapter",
                               {**common, "corrections": str(paths.resolve(corrections))}))
     if driver_kind:

@@ -40,6 +40,12 @@ class DriverAdapter:
     def load(cls, path, robot) -> "DriverAdapter":
         return cls.from_dict(load_yaml(path), robot, str(path))
 
+    @property
+    def identity(self) -> bool:
+        """Nothing to translate: latency, lag and noise figures are for randomization, not here."""
+        return (self.wire_order == self.names and np.all(self.sign == 1) and not np.any(self.offset)
+                and np.all(self.command_scale == 1))
+
     def state_to_robot(self, wire_names, q, qd, effort):
         """A driver JointState's arrays -> (q, qd, effort) of the robot's joints, config order."""
         wire_names = list(wire_names)

@@ -53,13 +53,13 @@ def corrections(robot, order, ids, grav) -> dict:
     if sign:
         c["sign"] = sign
     if grav["offset"]:
-        c["offset"] = {k: round(v, 4) for k, v in grav["offset"].items()}
-    scale = {i.name: round(1.0 / abs(i.gain), 3) for i in ids if abs(abs(i.gain) - 1) > GAIN_WRONG}
+        c["offset"] = {k: round(float(v), 4) for k, v in grav["offset"].items()}
+    scale = {i.name: round(float(1.0 / abs(i.gain)), 3) for i in ids if abs(abs(i.gain) - 1) > GAIN_WRONG}
     if scale:
         c["command_scale"] = scale
     c["latency_s"] = round(float(np.median([i.latency_s for i in ids])), 4)
-    c["actuator_lag_s"] = {i.name: i.lag_s for i in ids}
-    c["position_noise"] = {i.name: round(i.noise, 5) for i in ids}
+    c["actuator_lag_s"] = {i.name: float(i.lag_s) for i in ids}
+    c["position_noise"] = {i.name: round(float(i.noise), 5) for i in ids}
     return c
 
 

@@ -44,3 +44,18 @@ def test_contract_sees_order_stamps_and_units(jaco):
     assert order == names and by[("joint order", "-")] == "wrong"
     assert by[("stamps", "-")] == "wrong" and by[("units", "joint_1")] == "wrong"
     assert by[("rate", "-")] == "OK"
+
+
+def test_corrections_yaml_round_trips_through_the_adapter(jaco):
+    """What the doctor writes, the adapter reads (numpy scalars included)."""
+    import yaml
+
+    from sim2real.doctor.identify import JointID
+    from sim2real.doctor.report import corrections, to_yaml
+    ids = [JointID(n, np.float64(0.5 if n == "joint_2" else 1.0), np.float64(0.004), np.float64(0.01),
+                   np.float64(0.99), 0.0, 0.0, 0.0, np.float64(0.001)) for n in jaco.joint_names]
+    grav = {"sign": {"joint_6": -1}, "offset": {"joint_4": np.float64(0.03)}}
+    text = to_yaml(corrections(jaco, list(jaco.joint_names), ids, grav))
+    ad = DriverAdapter.from_dict(yaml.safe_load(text), jaco)
+    assert ad.command_scale[1] == pytest.approx(2.0) and ad.sign[5] == -1 and ad.offset[3] == pytest.approx(0.03)
+    assert not ad.identity
