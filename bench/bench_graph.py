@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from sim2real.bench_graph import main
+from sim2real.ros.bench_graph import main
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()

@@ -98,13 +98,11 @@ def cmd_teleop(a) -> int:
 
 
 def cmd_bench(a) -> int:
-    from sim2real.bench_graph import main as bench_main
+    from sim2real.ros.bench_graph import main as bench_main
     return bench_main(a)
 
 
 def cmd_doctor(a) -> int:
-    import numpy as np
-
     from sim2real.control.nominal_model import NominalModel
     from sim2real.doctor.contract import check_contract
     from sim2real.doctor.findings import WRONG, Finding, worst
@@ -120,12 +118,7 @@ def cmd_doctor(a) -> int:
               f"contract, then a small pulse on each joint with the safety filter active", file=sys.stderr)
     with Composition(decls) as c:
         doc = c.nodes["doctor"]
-        from rclpy.task import Future
-        fut = Future()
-        doc.on_done = lambda: fut.set_result(True)
-        deadline = time.monotonic() + a.timeout
-        while not fut.done() and time.monotonic() < deadline:
-            c.executor.spin_until_future_complete(fut, timeout_sec=0.2)
+        c.spin(timeout_s=a.timeout, until="doctor")
         samples, order, exc = list(doc.samples), doc.order, doc.exc
     findings, reported = check_contract(samples, robot)
     corr, aborted = None, None

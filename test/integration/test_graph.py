@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sim2real.graph import NodeDecl, build_graph
+from sim2real.graph import build_graph
 from sim2real.ros import convert
 
 from .helpers import Probe, graph, spin_sim

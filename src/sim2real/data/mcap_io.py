@@ -69,7 +69,6 @@ def read_messages(path: str | Path, topics: list[str] | None = None) -> Iterator
     with open(path, "rb") as f:
         try:
             reader = make_reader(f, decoder_factories=[DecoderFactory()])
-            reader.get_summary()
             if reader.get_summary() is None:
                 raise McapError("no summary")
             for _, channel, message, decoded in reader.iter_decoded_messages(topics=topics, log_time_order=True):
@@ -100,10 +99,8 @@ def _read_streaming(path, wanted) -> Iterator[tuple[str, object, int]]:
                     if ch.id not in decoders:
                         decoders[ch.id] = factory.decoder_for(ch.message_encoding, schemas[ch.schema_id])
                     yield ch.topic, decoders[ch.id](rec.data), rec.log_time
-        except (McapError, EOFError, ValueError, AssertionError, KeyError, Exception) as e:  # noqa: BLE001
-            if isinstance(e, GeneratorExit):
-                raise
-            return   # truncated tail: everything before it has been yielded
+        except Exception:  # noqa: BLE001 - any parse error in the tail means: truncated there
+            return   # everything before it has been yielded
 
 
 def topic_counts(path: str | Path) -> dict[str, int]:

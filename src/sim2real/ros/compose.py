@@ -56,12 +56,14 @@ class Composition:
             self.close()
             raise
 
-    def spin(self, until_driver_done: bool = True, timeout_s: float | None = None) -> None:
+    def spin(self, until_driver_done: bool = True, timeout_s: float | None = None, until: str = "driver") -> None:
+        """Spin until node `until` calls its on_done (the driver's end of run, the doctor's end of
+        experiment), Ctrl-C, or timeout_s wall seconds."""
         from rclpy.task import Future
         fut = Future()
-        driver = self.nodes.get("driver")
-        if until_driver_done and driver is not None:
-            driver.on_done = lambda: fut.set_result(True)
+        node = self.nodes.get(until)
+        if until_driver_done and node is not None:
+            node.on_done = lambda: fut.set_result(True)
         end = None if timeout_s is None else time.monotonic() + timeout_s
         try:   # short waits: the events executor only notices Ctrl-C between them
             while not fut.done() and self.context.ok() and (end is None or time.monotonic() < end):

@@ -1,5 +1,4 @@
 """URDF -> MuJoCo: the profile's hidden dynamics land in the model; the camera sees the scene."""
-import mujoco
 import numpy as np
 import pytest
 
