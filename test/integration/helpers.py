@@ -1,6 +1,8 @@
 """Bring up the real graph in-process and poke it from a test node."""
 from __future__ import annotations
 
+import itertools
+import os
 import time
 
 import numpy as np
@@ -30,9 +32,14 @@ class Probe:
         self.effort = self.node.create_publisher(Float64MultiArray, "/controller/effort", 10)
 
 
+_domains = itertools.count(int(os.environ.get("ROS_DOMAIN_ID", "0")) + 101)
+
+
 def graph(**kw) -> Composition:
+    """Each test's graph on a domain of its own (see Composition: closed participants linger)."""
     kw.setdefault("camera", False)
-    return Composition(build_graph("jaco", kw.pop("backend", "mujoco"), kw.pop("reality", None), **kw))
+    return Composition(build_graph("jaco", kw.pop("backend", "mujoco"), kw.pop("reality", None), **kw),
+                       domain_id=next(_domains) % 232)
 
 
 def spin_sim(comp: Composition, sim_seconds: float, wall_limit: float = 120.0) -> None:

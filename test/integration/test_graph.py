@@ -147,9 +147,8 @@ print("RESULT" + json.dumps(out))
 def test_twin_runs_in_real_time_with_a_profile():
     """The twin backend: asynchronous, wall-clock paced, the profile's hidden dynamics applied.
 
-    Runs in its own process: a real-time graph composed after another composition in the same
-    process answers only ~2/3 of the states (an open issue, see the foundation note), and
-    `sim2real up` never does that.
+    Runs in its own process, as `sim2real up` does, so the timing is not shared with the other
+    tests' graphs.
     """
     import json
     import subprocess

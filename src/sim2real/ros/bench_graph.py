@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import itertools
+import os
 import time
 
 import numpy as np
@@ -61,7 +63,7 @@ def bench_bare_chain(steps=5000):
 
     from sim2real.ros import convert
     ctx = rclpy.Context()
-    rclpy.init(context=ctx)
+    rclpy.init(context=ctx, domain_id=_fresh_domain())
     names = [f"joint_{i}" for i in range(1, 8)]
     drv, ctl, saf = (Node(n, context=ctx) for n in ("bare_driver", "bare_controller", "bare_safety"))
     state = {"k": 0, "t0": None, "done": False}
@@ -102,11 +104,20 @@ def bench_bare_chain(steps=5000):
     return rate
 
 
+_DOMAINS = itertools.count(int(os.environ.get("ROS_DOMAIN_ID", "0")) + 120)
+
+
+def _fresh_domain() -> int:
+    """A DDS domain per measured graph: participants of a graph closed a moment ago linger for
+    their 20 s lease and would tax the next one."""
+    return next(_DOMAINS) % 232
+
+
 def bench_graph_lockstep(seconds, camera):
     from sim2real.graph import build_graph
     from sim2real.ros.compose import Composition
     decls = build_graph("jaco", "mujoco", duration_s=seconds + 0.5, camera=camera, targets=3)
-    with Composition(decls) as c:
+    with Composition(decls, domain_id=_fresh_domain()) as c:
         d = c.nodes["driver"]
         c.spin_for(1.0)                     # discovery, first steps
         while d.sim.time < 0.5 and not d.done:
@@ -125,7 +136,6 @@ def bench_twin_process(seconds, reality, camera=True):
     Its timing comes back on /diagnostics, as a real robot's would: figures over the whole
     measured window from the driver's own histogram.
     """
-    import os
     import signal
     import subprocess
     import sys
@@ -137,8 +147,10 @@ def bench_twin_process(seconds, reality, camera=True):
     from sim2real.ros.compose import Composition, _die_with_parent, ros_args
     decls = build_graph("jaco", "twin", reality, camera=camera, targets=200)
     drv = next(d for d in decls if d.name == "driver")
+    domain = _fresh_domain()
     proc = subprocess.Popen([sys.executable, "-m", "sim2real.ros.run_node", "driver", *ros_args(drv, True)],
-                            env=os.environ.copy(), stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                            env={**os.environ, "ROS_DOMAIN_ID": str(domain)}, stderr=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)
     status: dict = {}
 
     def on_diag(m):
@@ -146,7 +158,7 @@ def bench_twin_process(seconds, reality, camera=True):
             if st.name == "sim2real/driver":
                 status.update({kv.key: kv.value for kv in st.values})
     try:
-        with Composition([d for d in decls if d.name != "driver"]) as c:
+        with Composition([d for d in decls if d.name != "driver"], domain_id=domain) as c:
             probe = Node("bench_probe", context=c.context)
             probe.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 10)
             c.executor.add_node(probe)
