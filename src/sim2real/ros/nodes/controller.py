@@ -17,6 +17,7 @@ from sim2real.control.nominal_model import NominalModel
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
+from sim2real.ros.qos import LATEST
 
 PARAMS = {
     "robot": ("jaco", "registered robot name"),
@@ -41,7 +42,7 @@ class ControllerNode(Node):
         self.horizon = 2.0 / self.robot.policy_rate_hz
         self.pub = self.create_publisher(Float64MultiArray, "/controller/effort", 10)
         self.create_subscription(JointState, "/controller/desired", self._on_desired, 10)
-        self.create_subscription(JointState, "/joint_states", self._on_state, 10)
+        self.create_subscription(JointState, "/joint_states", self._on_state, LATEST)
 
     def _on_desired(self, msg: JointState) -> None:
         q, qd, problem = self.desired_map.extract(msg)

@@ -22,7 +22,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PointStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray
@@ -31,6 +31,7 @@ from sim2real.control.safety import SafetyFilter
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
+from sim2real.ros.qos import LATEST
 from sim2real.sim.reality import NOMINAL, load_profile
 from sim2real.sim.simulator import Simulator
 from sim2real.sim.twin_effects import TwinEffects
@@ -74,8 +75,7 @@ class DriverNode(Node):
         self.pub_target = self.create_publisher(
             PointStamped, "/sim/target", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command,
-                                 QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command, LATEST)
         self.camera = None
         self._camera_args = None
         cam = self.robot.camera

@@ -18,6 +18,7 @@ from sim2real.control.safety import SafetyFilter
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
+from sim2real.ros.qos import LATEST
 
 PARAMS = {
     "robot": ("jaco", "registered robot name"),
@@ -41,8 +42,8 @@ class SafetyNode(Node):
         self.reasons: dict[str, int] = {}
         self.pub = self.create_publisher(Float64MultiArray, "/effort_controller/commands", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(JointState, "/joint_states", self._on_state, 10)
-        self.create_subscription(Float64MultiArray, "/controller/effort", self._on_command, 10)
+        self.create_subscription(JointState, "/joint_states", self._on_state, LATEST)
+        self.create_subscription(Float64MultiArray, "/controller/effort", self._on_command, LATEST)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.create_subscription(Bool, "/teleop/lock", self._on_lock, latched)
         self.create_timer(1.0, self._diagnostics)
