@@ -63,7 +63,7 @@ class KeyboardTeleopNode(Node):
             stamp = self.get_clock().now().nanoseconds * 1e-9
             self.pub.publish(convert.joint_state(stamp, self.robot.joint_names, self.q_des, np.zeros(self.robot.n)))
 
-    def handle(self, key: str) -> None:
+    def on_key(self, key: str) -> None:
         if self.q_meas is None:
             print("no /joint_states yet", flush=True)
             return
@@ -88,6 +88,6 @@ class KeyboardTeleopNode(Node):
             while self.context.ok():
                 if select.select([fd], [], [], 0.1)[0]:
                     key = os.read(fd, 3).decode(errors="ignore")
-                    self.handle(key)
+                    self.on_key(key)
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, old)
