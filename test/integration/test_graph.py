@@ -160,3 +160,18 @@ def test_twin_runs_in_real_time_with_a_profile():
     assert out["answered"] > 0.8                   # the graph answers most states in time
     assert out["payload"] == pytest.approx(0.8)
     assert out["err"] < 0.05                       # the nominal baseline still gets near the target
+
+
+def test_teleop_nodes_start(tmp_path):
+    """Every teleop/tool node constructs and spins (a name clash with rclpy once crashed one)."""
+    from sim2real.graph import NodeDecl
+    from sim2real.ros.compose import Composition
+    corr = tmp_path / "c.yaml"
+    corr.write_text("schema: sim2real/driver-corrections/v1\nrobot: jaco\nsign: {joint_6: -1}\n")
+    decls = [NodeDecl("keyboard_teleop", "keyboard_teleop", {"robot": "jaco"}),
+             NodeDecl("joy_teleop", "joy_teleop", {"robot": "jaco"}),
+             NodeDecl("doctor", "doctor", {"robot": "jaco"}),
+             NodeDecl("driver_adapter", "driver_adapter", {"robot": "jaco", "corrections": str(corr)})]
+    with Composition(decls, domain_id=230) as c:
+        c.spin_for(0.3)
+        assert set(c.nodes) == {d.name for d in decls}
