@@ -103,13 +103,6 @@ def _read_streaming(path, wanted) -> Iterator[tuple[str, object, int]]:
             return   # everything before it has been yielded
 
 
-def topic_counts(path: str | Path) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for topic, _, _ in read_messages(path):
-        counts[topic] = counts.get(topic, 0) + 1
-    return counts
-
-
 def load_joint_states(path: str | Path, topic: str = "/joint_states") -> dict[str, np.ndarray | list]:
     """A recording's joint states as arrays: t (T,) s from the header stamps, q/qd/effort (T, n)."""
     t, q, qd, eff, names = [], [], [], [], None

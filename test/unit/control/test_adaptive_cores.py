@@ -1,6 +1,5 @@
 """Cores for the adaptive controller (issue 3): each against a closed form or scipy."""
 import numpy as np
-import pytest
 from scipy.linalg import solve_discrete_are
 
 from sim2real.control.dynamics_prior import NIWPrior, RunningGaussian, condition, posterior
