@@ -23,7 +23,8 @@ def _nodes(context):
 
     robot, backend, reality, record = arg("robot"), arg("backend"), arg("reality"), arg("record")
     spec = load_robot(robot)
-    decls = build_graph(robot, backend, reality or None, record=record or None)
+    decls = build_graph(robot, backend, reality or None, record=record or None, controller=arg("controller"),
+                        controller_checkpoint=arg("controller_checkpoint") or None)
     actions = [Node(package="sim2real", executable="sim2real_node", name=d.name, arguments=[d.kind],
                     parameters=[d.params], remappings=list(d.remaps.items()), output="screen")
                for d in decls]
@@ -40,5 +41,9 @@ def generate_launch_description():
         DeclareLaunchArgument("backend", default_value="mujoco", description="mujoco | twin | gazebo | hardware"),
         DeclareLaunchArgument("reality", default_value="", description="reality profile YAML (twin)"),
         DeclareLaunchArgument("record", default_value="", description="record to this .mcap"),
+        DeclareLaunchArgument("controller", default_value="computed_torque",
+                              description="computed_torque | local_linear | nn_prior_lqr | inverse_dynamics"),
+        DeclareLaunchArgument("controller_checkpoint", default_value="",
+                              description="learned controller modes: checkpoint (default under models/ROBOT/)"),
         OpaqueFunction(function=_nodes),
     ])

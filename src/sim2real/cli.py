@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,10 @@ def _graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="task seed")
     p.add_argument("--no-camera", action="store_true", help="do not render the camera")
     p.add_argument("--record", default=None, metavar="PATH", help="also record to this .mcap")
+    p.add_argument("--controller", default="computed_torque",
+                   help="controller mode: computed_torque | local_linear | nn_prior_lqr | inverse_dynamics")
+    p.add_argument("--controller-checkpoint", default=None, metavar="PT",
+                   help="learned controller modes: checkpoint (default under models/ROBOT/)")
     p.add_argument("--corrections", default=None, metavar="YAML",
                    help="driver corrections from `sim2real doctor --out` (adds the driver adapter)")
 
@@ -27,7 +32,8 @@ def cmd_up(a) -> int:
         raise Sim2RealError(f"backend '{a.backend}' runs its driver outside this process: on a full ROS 2 "
                             f"install use `ros2 launch sim2real bringup.launch.py backend:={a.backend}`")
     decls = build_graph(a.robot, a.backend, a.reality, record=a.record, duration_s=a.duration or 0.0,
-                        camera=not a.no_camera, targets=a.targets, task_seed=a.seed, corrections=a.corrections)
+                        camera=not a.no_camera, targets=a.targets, task_seed=a.seed, corrections=a.corrections,
+                        controller=a.controller, controller_checkpoint=a.controller_checkpoint)
     print(f"sim2real up: {a.robot} on {a.backend}{' with ' + a.reality if a.reality else ''}: "
           f"{', '.join(d.name for d in decls)} ({'processes' if a.processes else 'one process'}); Ctrl-C stops")
     if a.processes:
@@ -98,8 +104,66 @@ def cmd_teleop(a) -> int:
 
 
 def cmd_bench(a) -> int:
+    if a.what == "controller":
+        return cmd_bench_controller(a)
     from sim2real.ros.bench_graph import main as bench_main
     return bench_main(a)
+
+
+def cmd_bench_controller(a) -> int:
+    import platform
+
+    from sim2real.control.benchmark import BENCH_MODES, plot, run_benchmark, summary_lines
+    from sim2real.robots import load_robot
+    from sim2real.sim.reality import NOMINAL, load_profile
+    robot = load_robot(a.robot)
+    profile = load_profile(a.reality) if a.reality else NOMINAL
+    modes = a.modes or list(BENCH_MODES)
+    unknown = set(modes) - set(BENCH_MODES)
+    if unknown:
+        raise Sim2RealError(f"unknown mode(s) {', '.join(sorted(unknown))}; choose from {', '.join(BENCH_MODES)}")
+    out_dir = Path(a.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = {"nn_prior_lqr": a.prior_checkpoint}
+    if "inverse_dynamics" in modes:
+        ckpt["inverse_dynamics"] = a.inverse_checkpoint or _inverse_model_for(robot, profile, out_dir, a)
+    print(f"bench controller: {robot.name} on the twin ({profile.name}), lockstep; machine: "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", flush=True)
+    episodes = run_benchmark(robot, profile, modes, ckpt, seed=a.seed)
+    print("\n".join(summary_lines(episodes, profile.name)))
+    png = out_dir / f"controller-{profile.name}.png"
+    plot(episodes, png, f"tracking error per mode, {robot.name} twin ({profile.name})")
+    print(f"plot: {png}")
+    return 0
+
+
+def _inverse_model_for(robot, profile, out_dir: Path, a) -> str:
+    """The inverse model is learned from the robot itself: record the twin, train on the file."""
+    from sim2real.control.collect import record_twin
+    from sim2real.control.train import train_inverse_dynamics
+    rec = out_dir / f"twin-{profile.name}.mcap"
+    print(f"inverse_dynamics: recording {a.record_seconds:.0f} s of the twin ({profile.name}) -> {rec}", flush=True)
+    record_twin(robot, profile, rec, a.record_seconds, seed=a.seed + 1)
+    path, val = train_inverse_dynamics(robot, rec, out_dir / f"inverse_dynamics-{profile.name}", epochs=a.epochs)
+    print(f"inverse_dynamics: trained on the recording only -> {path} (validation MSE {val:.4f}, normalised)")
+    return path
+
+
+def cmd_train(a) -> int:
+    from sim2real.control.train import train_dynamics_prior, train_inverse_dynamics
+    from sim2real.robots import load_robot
+    robot = load_robot(a.robot)
+    if a.what == "dynamics-prior":
+        out = a.out or f"models/{robot.name}/dynamics_prior.pt"
+        path, val = train_dynamics_prior(robot, out, seconds=a.seconds, epochs=a.epochs, seed=a.seed)
+    else:
+        if not a.mcap:
+            raise Sim2RealError("train inverse-dynamics needs --mcap RECORDING (/joint_states + /effort_controller/commands)")
+        out = a.out or f"models/{robot.name}/inverse_dynamics.pt"
+        path, val = train_inverse_dynamics(robot, a.mcap, out, history=a.history, lookahead=a.lookahead,
+                                           epochs=a.epochs, seed=a.seed)
+    print(f"checkpoint: {path} (+ .json metadata); validation MSE {val:.4f} (normalised units)")
+    return 0
 
 
 def cmd_doctor(a) -> int:
@@ -176,10 +240,32 @@ def main(argv=None) -> int:
     p.add_argument("--robot", default="jaco")
     p.set_defaults(func=cmd_teleop)
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["graph"])
-    p.add_argument("--seconds", type=float, default=5.0, help="sim seconds per lockstep measurement")
-    p.add_argument("--realtime-seconds", type=float, default=10.0, help="wall seconds of the real-time run")
+    p.add_argument("what", choices=["graph", "controller"])
+    p.add_argument("--seconds", type=float, default=5.0, help="graph: sim seconds per lockstep measurement")
+    p.add_argument("--realtime-seconds", type=float, default=10.0, help="graph: wall seconds of the real-time run")
+    p.add_argument("--robot", default="jaco")
+    p.add_argument("--reality", default=None, help="controller: the twin's reality profile")
+    p.add_argument("--modes", nargs="*", default=None, help="controller: modes to run (default: all + oracle)")
+    p.add_argument("--prior-checkpoint", default=None, help="controller: dynamics prior (default models/ROBOT/)")
+    p.add_argument("--inverse-checkpoint", default=None,
+                   help="controller: inverse model (default: record the twin and train one on the recording)")
+    p.add_argument("--record-seconds", type=float, default=60.0, help="controller: twin recording for the inverse model")
+    p.add_argument("--epochs", type=int, default=30, help="controller: inverse model training epochs")
+    p.add_argument("--seed", type=int, default=0, help="controller: trajectory seed")
+    p.add_argument("--out", default="runs/bench", help="controller: folder for the plot and recordings")
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("train", help="train the controller's networks")
+    p.add_argument("what", choices=["dynamics-prior", "inverse-dynamics"])
+    p.add_argument("--robot", default="jaco")
+    p.add_argument("--out", default=None, help="checkpoint path (default models/ROBOT/<name>.pt)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seconds", type=float, default=240.0, help="dynamics-prior: simulated seconds of data")
+    p.add_argument("--mcap", default=None, help="inverse-dynamics: recording of the robot")
+    p.add_argument("--history", type=int, default=8, help="inverse-dynamics: k observations, k-1 actions")
+    p.add_argument("--lookahead", type=int, default=8,
+                   help="inverse-dynamics: desired observation L steps ahead (1 in the paper; ~ the command delay)")
+    p.set_defaults(func=cmd_train)
     p = sub.add_parser("doctor", help="check a driver against the robot model before arming a policy")
     p.add_argument("--robot", default="jaco")
     p.add_argument("--backend", default="twin", help="twin | gazebo | hardware (connects to a running driver)")

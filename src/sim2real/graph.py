@@ -63,9 +63,13 @@ def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool =
 def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | None = None, *,
                 record: str | None = None, record_topics: list[str] | None = None,
                 duration_s: float = 0.0, camera: bool = True, targets: int = 5, task_seed: int = 0,
-                controller: str = "computed_torque", corrections: str | None = None) -> list[NodeDecl]:
+                controller: str = "computed_torque", controller_checkpoint: str | None = None,
+                corrections: str | None = None) -> list[NodeDecl]:
     """The node declarations for one bring-up. Raises ConfigError on unknown robot/backend/files."""
     spec = load_robot(robot)
+    from sim2real.control.modes import MODES
+    if controller not in MODES:
+        raise ConfigError(f"controller mode '{controller}' unknown; choose one of: {', '.join(MODES)}")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
     if reality:
@@ -100,7 +104,9 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
         NodeDecl("policy", "policy", dict(common), {"/perception/target": "/sim/target"}),
         NodeDecl("teleop_mux", "mux", {"config": teleop_cfg, "use_sim_time": sim_time},
                  {"/gat/desired": "/policy/desired"}),
-        NodeDecl("controller", "controller", {**common, "mode": controller}),
+        NodeDecl("controller", "controller", {**common, "mode": controller,
+                                              "checkpoint": str(paths.resolve(controller_checkpoint))
+                                              if controller_checkpoint else ""}),
         NodeDecl("safety_filter", "safety", dict(common)),
     ]
     if record:

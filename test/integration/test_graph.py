@@ -175,3 +175,10 @@ def test_teleop_nodes_start(tmp_path):
     with Composition(decls, domain_id=230) as c:
         c.spin_for(0.3)
         assert set(c.nodes) == {d.name for d in decls}
+
+
+def test_adaptive_controller_reaches_targets_in_the_graph():
+    """The controller node runs the local_linear mode on the live graph (lockstep, nominal)."""
+    with graph(targets=1, task_seed=3, controller="local_linear") as g:
+        spin_sim(g, 3.9)
+        assert np.linalg.norm(ee(g) - target(g)) < 0.01   # m, the baseline's tolerance

@@ -50,10 +50,11 @@ class LocalLinearFit:
     def add(self, x, u, x_next) -> None:
         self.data.append((np.asarray(x, float), np.asarray(u, float), np.asarray(x_next, float)))
 
-    def fit(self, prior: LinearModel) -> tuple[LinearModel, float]:
+    def fit(self, prior: LinearModel, weights: np.ndarray | None = None) -> tuple[LinearModel, float]:
         """(model, condition number of the regressor Gram matrix). Closed form:
 
-            W = (X'^T Z + r W0) (Z^T Z + r I)^-1,  Z = [x u 1] rows, W0 the prior's [J_x J_u c]
+            W = (X'^T Z + W0 R) (Z^T Z + R)^-1,  Z = [x u 1] rows, W0 the prior's [J_x J_u c],
+            R = r diag(weights): how strongly each column of W is held to the prior
         """
         W0 = prior.stacked()
         if not self.data:
@@ -62,8 +63,9 @@ class LocalLinearFit:
         Xn = np.array([xn for _, _, xn in self.data])                          # (N, dx)
         G = Z.T @ Z
         r = self.ridge * max(1.0, np.trace(G) / G.shape[0])
-        A = G + r * np.eye(G.shape[0])
-        W = np.linalg.solve(A.T, (Xn.T @ Z + r * W0).T).T
+        R = r * (np.ones(G.shape[0]) if weights is None else np.asarray(weights, float))
+        A = G + np.diag(R)
+        W = np.linalg.solve(A.T, (Xn.T @ Z + W0 * R).T).T
         return LinearModel.from_stacked(W, self.dx, self.du), float(np.linalg.cond(G))
 
 
@@ -75,3 +77,129 @@ def solve_torque(model: LinearModel, x, x_bar, u_max, lam: float = 1e-4, u_ref=N
     b = np.concatenate([r, np.sqrt(lam) * u_ref])
     u_max = np.asarray(u_max, float)
     return lsq_linear(A, b, bounds=(-u_max, u_max), method="bvls").x
+
+
+class LocalLinearMode:
+    """Controller mode `local_linear`.
+
+    The prior is the nominal model's one-step map: qd' = qd + dt M^-1 (u - h - f), q' = q + dt qd'.
+    Online, the velocity rows are corrected by a local linear model of the prior's residual,
+    fitted over the last `window` transitions:  qd'(measured) - qd'(prior) = dJ_x x + dJ_u u + dc.
+    The position rows are the integrator q' = q + dt qd' (kinematics, not dynamics: fitting them
+    would fit encoder noise), so reaching qd_bar(t+1) reaches x_bar(t+1). dc is cheap to estimate
+    (successive-difference noise telescopes over the window); dJ_x, dJ_u are held near zero by a
+    strong prior weight and only move where the window excites them.
+
+    u in a transition is the torque the joints *measured* (JointState.effort) when the driver
+    reports it: a command reaches the motors only after transport latency and actuator lag, and
+    fitting against the command would read that delay as a model error and feed it back (it made
+    the loop unstable with 34 ms of delay). The measured torque hides a weak motor, so a slow
+    estimate of produced/commanded torque per joint (motor strength) scales the command.
+
+    Safety: a non-finite or implausible fit (a correction needing more torque than the motors
+    have, as a stuck joint or a collision produces) is limited, `status` says why, and the
+    torque stays within the limits.
+    """
+    name = "local_linear"
+
+    def __init__(self, model, window: int = 10, prior_weight: float = 1e4, lam: float = 1e-3,
+                 residual_limit: float = 0.75, strength_tau: float = 0.2):
+        from sim2real.control.reference import ReferenceModel
+        self.m, r = model, model.robot
+        self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
+        self.ref = ReferenceModel(r.kp, r.kd, r.dt)
+        self.fit = LocalLinearFit(2 * r.n, r.n, window=window, ridge=1.0)
+        # hold dJ_x, dJ_u to the prior (zero correction); the constant dc is nearly free
+        self.weights = np.concatenate([np.full(3 * r.n, prior_weight), [1e-6]])
+        self.zero = LinearModel(np.zeros((r.n, 2 * r.n)), np.zeros((r.n, r.n)), np.zeros(r.n))
+        self.lam, self.residual_limit = lam, residual_limit
+        self.strength = MotorStrength(r.n, r.dt, strength_tau, r.effort_limit)
+        self.status = "ok"
+        self._prev = None   # (stamp, x, u commanded, qd' of the prior at u = 0, d qd'/d u)
+
+    def reset(self) -> None:
+        self.fit.data.clear()
+        self._prev = None
+
+    def command(self, t, q, qd, d, effort=None) -> np.ndarray:
+        n, dt = self.n, self.dt
+        x = np.concatenate([q, qd])
+        if not np.all(np.isfinite(x)):
+            self.status = "fallback: non-finite state"
+            self._prev = None
+            return np.zeros(n)
+        measured = effort is not None and len(effort) == n and np.all(np.isfinite(effort))
+        if self._prev is not None:
+            pt, px, pu, pfree, pB = self._prev
+            if abs(t - pt - dt) < 0.5 * dt:          # consecutive states only (drops break the pair)
+                u_applied = effort if measured else pu
+                self.fit.add(px, u_applied, qd - (pfree + pB @ u_applied))
+        if measured:
+            self.strength.update(effort)
+        M, h = self.m.dynamics(q, qd)
+        Minv = np.linalg.inv(M)
+        x_bar = self.ref.next_state(q, qd, d)
+        qd_bar = x_bar[n:]
+        fric = self.m.frictionloss * np.tanh(qd_bar / 0.02)
+        free = qd - dt * Minv @ (h + fric)           # prior qd' with u = 0
+        B0 = dt * Minv                                # prior d qd' / d u
+        corr, status = self._correction(B0, M)
+        B = B0 + corr.J_u
+        c = free + corr.J_x @ x + corr.c
+        # least squares on accelerations (rows / dt), regularised toward the computed torque
+        u_ct = M @ ((qd_bar - free) / dt)
+        A = np.vstack([B / dt, np.sqrt(self.lam) * np.diag(1.0 / self.limit)])
+        b = np.concatenate([(qd_bar - c) / dt, np.sqrt(self.lam) * u_ct / self.limit])
+        u = np.linalg.lstsq(A, b, rcond=None)[0]
+        if not np.all(np.isfinite(u)):
+            u, status = u_ct, "fallback: non-finite torque"
+        cmd = u / self.strength.value if measured else u
+        if np.any(np.abs(cmd) > self.limit):
+            cmd = np.clip(cmd, -self.limit, self.limit)
+        self.status = status
+        self.strength.commanded(cmd)
+        self._prev = (t, x, cmd, free, B0)
+        return cmd
+
+    def _correction(self, B0, M):
+        if len(self.fit.data) < 5:
+            return self.zero, "ok"
+        corr, _ = self.fit.fit(self.zero, self.weights)
+        W = corr.stacked()
+        if not np.all(np.isfinite(W)):
+            self.fit.data.clear()
+            return self.zero, "fallback: non-finite fit (window cleared)"
+        if np.linalg.norm(corr.J_u, 2) > 0.5 * np.linalg.norm(B0, 2):
+            corr = LinearModel(self.zero.J_x, self.zero.J_u, corr.c)
+        need = np.abs(M @ corr.c / self.dt)           # torque the correction asks for
+        over = need > self.residual_limit * self.limit
+        if np.any(over):
+            joints = ", ".join(self.m.robot.joint_names[i] for i in np.flatnonzero(over))
+            scale = np.minimum(1.0, self.residual_limit * self.limit / np.maximum(need, 1e-12))
+            c = np.linalg.solve(M, (M @ corr.c) * scale)
+            return (LinearModel(corr.J_x, corr.J_u, c),
+                    f"limited: model residual beyond the torque limits on {joints} (stuck joint or collision?)")
+        return corr, "ok"
+
+
+class MotorStrength:
+    """Produced / commanded torque per joint, from slow averages of both (exponential, time
+    constant tau), so the few tens of ms between a command and its torque hardly matter. Only
+    joints that carry a clear torque update; the estimate stays within [0.3, 1.5]."""
+
+    def __init__(self, n: int, dt: float, tau: float, limit: np.ndarray):
+        self.a = dt / tau
+        self.value = np.ones(n)
+        self._cmd = np.zeros(n)
+        self._eff = np.zeros(n)
+        self._min = 0.05 * limit
+
+    def commanded(self, u) -> None:
+        self._cmd += self.a * (u - self._cmd)
+
+    def update(self, effort) -> None:
+        self._eff += self.a * (effort - self._eff)
+        ok = np.abs(self._cmd) > self._min
+        if np.any(ok):
+            ratio = np.clip(self._eff[ok] / self._cmd[ok], 0.3, 1.5)
+            self.value[ok] += self.a * (ratio - self.value[ok])

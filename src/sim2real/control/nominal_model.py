@@ -1,4 +1,7 @@
-"""The controller's belief about the robot: the nominal MuJoCo model (no reality profile).
+"""The controller's belief about the robot: the nominal MuJoCo model.
+
+Controllers use it without a reality profile. Only the benchmark's oracle is built with one
+(`reality=`): it is the yardstick that knows the truth, never a controller that ships.
 
 Gives what classical control needs: joint-space mass matrix, bias forces (Coriolis, centrifugal,
 gravity), passive forces, forward kinematics, the end-effector Jacobian and a position IK.
@@ -9,13 +12,14 @@ import mujoco
 import numpy as np
 
 from sim2real.robots.spec import RobotSpec
-from sim2real.sim.model_builder import build_model, joint_indices
+from sim2real.sim.model_builder import PAYLOAD_BODY, build_model, joint_indices
+from sim2real.sim.reality import NOMINAL, RealityProfile
 
 
 class NominalModel:
-    def __init__(self, robot: RobotSpec):
+    def __init__(self, robot: RobotSpec, reality: RealityProfile = NOMINAL):
         self.robot = robot
-        self.model = build_model(robot)
+        self.model = build_model(robot, reality)
         self.data = mujoco.MjData(self.model)
         self.qadr, self.dadr = joint_indices(self.model, robot.joint_names)
         gq, _ = joint_indices(self.model, robot.gripper_joints)
@@ -25,6 +29,15 @@ class NominalModel:
         self._M = np.zeros((self.model.nv, self.model.nv))
         self._jacp = np.zeros((3, self.model.nv))
         self._ix = np.ix_(self.dadr, self.dadr)
+
+    def set_payload_mass(self, mass: float) -> None:
+        b = self.model.body(PAYLOAD_BODY).id
+        m = max(mass, 1e-6)
+        self.model.body_mass[b] = m
+        self.model.body_inertia[b] = m * 4e-4
+        # mj_setConst works in the MjData it is given (it leaves qpos at qpos0): give it a scratch one
+        mujoco.mj_setConst(self.model, mujoco.MjData(self.model))
+        mujoco.mj_forward(self.model, self.data)
 
     def set_state(self, q: np.ndarray, qd: np.ndarray | None = None) -> None:
         self.data.qpos[self.qadr] = q

@@ -62,6 +62,14 @@ class JointMap:
             return q, qd, "NaN/inf in joint state"
         return q, qd, None
 
+    def effort(self, msg: JointState) -> np.ndarray | None:
+        """Measured joint torques in the robot's order, or None when the message carries none."""
+        idx = self.indices(msg.name)
+        eff = np.asarray(msg.effort)
+        if idx is None or eff.size != len(msg.name):
+            return None
+        return eff[idx]
+
 
 def floats(x) -> array:
     return array("d", np.asarray(x, dtype=np.float64).tobytes())

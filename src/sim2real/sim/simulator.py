@@ -44,15 +44,23 @@ class Simulator:
         """Advance one control period with joint torques tau (n,) N m (clipped to the motor range)."""
         self.data.ctrl[: self.n] = tau
         while self._next_event < len(self._schedule) and self._schedule[self._next_event][0] <= self.data.time:
-            self._set_payload_mass(self._schedule[self._next_event][1])
+            self.set_payload_mass(self._schedule[self._next_event][1])
             self._next_event += 1
         mujoco.mj_step(self.model, self.data)
 
-    def _set_payload_mass(self, mass: float) -> None:
+    def set_payload_mass(self, mass: float) -> None:
+        """Change the payload on the end effector (kg); 0 removes it."""
         m = max(mass, 1e-6)
         self.model.body_mass[self._payload] = m
         self.model.body_inertia[self._payload] = m * 4e-4
-        mujoco.mj_setConst(self.model, self.data)
+        # mj_setConst works in the MjData it is given (it leaves qpos at qpos0): give it a scratch one
+        mujoco.mj_setConst(self.model, mujoco.MjData(self.model))
+        mujoco.mj_forward(self.model, self.data)
+
+    @property
+    def payload_mass(self) -> float:
+        m = float(self.model.body_mass[self._payload])
+        return 0.0 if m <= 1e-6 else m
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(q rad, qd rad/s, effort N m) of the arm joints, true values."""

@@ -1,0 +1,133 @@
+"""Controller mode `inverse_dynamics`: Christiano et al. 2016, a learned inverse dynamics model.
+
+The network maps the k most recent observations o = [q, qd], the k-1 most recent actions and the
+desired next observation to the action: a_t = f(o_{t-k+1..t}, a_{t-k+1..t-1}, o_bar_{t+L}).
+It is trained only on a recording of the target robot (`sim2real train inverse-dynamics --mcap`):
+/joint_states and the /effort_controller/commands that answered them. Observations enter as
+o_t and differences to o_t (the same information, better conditioned for a small network);
+L (lookahead, 1 in the paper) is stored in the checkpoint. The desired observation comes from
+the reference model (reference.py), like every other mode's.
+
+Until k consecutive states have been seen (start, after a dropped state) or when the network
+returns something non-finite, the computed torque on the nominal model runs instead and `status`
+says so.
+"""
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from sim2real.control.computed_torque import ComputedTorque
+from sim2real.control.mlp import load_checkpoint
+from sim2real.control.reference import ReferenceModel
+from sim2real.data.mcap_io import read_messages
+from sim2real.errors import ConfigError
+
+
+def features(obs_hist: np.ndarray, act_hist: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """obs_hist (k, 2n) oldest first, act_hist (k-1, n), target (2n,) -> network input."""
+    o_t = obs_hist[-1]
+    return np.concatenate([o_t, (obs_hist[:-1] - o_t).ravel(), act_hist.ravel(), target - o_t])
+
+
+def dataset_from_mcap(path: str | Path, robot, k: int = 3, lookahead: int = 1,
+                      state_topic: str = "/joint_states",
+                      command_topic: str = "/effort_controller/commands") -> tuple[np.ndarray, np.ndarray]:
+    """(inputs (N, d), actions (N, n)) from a recording; pairs each command with the newest state
+    logged before it and keeps only samples whose history and target are gap-free."""
+    names, n, dt = list(robot.joint_names), robot.n, robot.dt
+    st_log, st_stamp, obs, cmd_log, cmds = [], [], [], [], []
+    idx = None
+    for topic, msg, log_ns in read_messages(path, [state_topic, command_topic]):
+        if topic == state_topic:
+            if idx is None:
+                try:
+                    idx = [list(msg.name).index(j) for j in names]
+                except ValueError:
+                    raise ConfigError(f"{path}: {state_topic} lacks joints of {robot.name}") from None
+            st_log.append(log_ns)
+            st_stamp.append(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec)
+            obs.append(np.concatenate([np.asarray(msg.position)[idx], np.asarray(msg.velocity)[idx]]))
+        else:
+            if len(msg.data) != n:
+                continue
+            cmd_log.append(log_ns)
+            cmds.append(np.asarray(msg.data, float))
+    if not obs or not cmds:
+        raise ConfigError(f"{path}: needs {state_topic} and {command_topic} messages")
+    st_log, st_stamp, obs = np.array(st_log), np.array(st_stamp), np.array(obs)
+    cmd_log, cmds = np.array(cmd_log), np.array(cmds)
+    s_of = np.searchsorted(st_log, cmd_log, side="right") - 1          # state each command answers
+    cmd_of_state = -np.ones(len(obs), int)
+    ok = s_of >= 0
+    cmd_of_state[s_of[ok]] = np.flatnonzero(ok)
+    X, Y = [], []
+    for i in np.flatnonzero(ok):
+        s = s_of[i]
+        if s - k + 1 < 0 or s + lookahead >= len(obs):
+            continue
+        span = st_stamp[s - k + 1:s + lookahead + 1]
+        if np.any(np.abs(np.diff(span) - dt) > 0.5 * dt):
+            continue                                       # a dropped or late state inside
+        prev = cmd_of_state[s - k + 1:s]
+        if np.any(prev < 0):
+            continue
+        X.append(features(obs[s - k + 1:s + 1], cmds[prev], obs[s + lookahead]))
+        Y.append(cmds[i])
+    if not X:
+        raise ConfigError(f"{path}: no gap-free samples (k={k}, lookahead={lookahead})")
+    return np.array(X), np.array(Y)
+
+
+def default_checkpoint(robot) -> str:
+    from sim2real import paths
+    return str(paths.data_root() / "models" / robot.name / "inverse_dynamics.pt")
+
+
+class InverseDynamicsMode:
+    name = "inverse_dynamics"
+
+    def __init__(self, model, checkpoint=None):
+        r = model.robot
+        self.robot, self.n, self.dt, self.limit = r, r.n, r.dt, r.effort_limit
+        self.net, self.meta = load_checkpoint(checkpoint or default_checkpoint(r), "inverse_dynamics", r)
+        self.k, self.lookahead = int(self.meta["history"]), int(self.meta["lookahead"])
+        expect = 2 * r.n * (self.k + 1) + r.n * (self.k - 1)
+        if self.meta["n_in"] != expect or self.meta["n_out"] != r.n:
+            raise ConfigError(f"inverse dynamics: checkpoint is {self.meta['n_in']} -> {self.meta['n_out']}, "
+                              f"k={self.k} needs {expect} -> {r.n}")
+        self.ref = ReferenceModel(r.kp, r.kd, r.dt)
+        self.fallback = ComputedTorque(model)
+        self.obs: deque = deque(maxlen=self.k)     # (stamp, o)
+        self.acts: deque = deque(maxlen=self.k - 1)
+        self.status = "ok"
+
+    def reset(self) -> None:
+        self.obs.clear()
+        self.acts.clear()
+
+    def command(self, t, q, qd, d, effort=None) -> np.ndarray:
+        o = np.concatenate([q, qd])
+        if not np.all(np.isfinite(o)):
+            self.reset()
+            self.status = "fallback: non-finite state"
+            return np.zeros(self.n)
+        if self.obs and abs(t - self.obs[-1][0] - self.dt) > 0.5 * self.dt:
+            self.reset()                                  # a gap: the history no longer fits
+        self.obs.append((t, o))
+        u = None
+        if len(self.obs) == self.k and len(self.acts) == self.k - 1:
+            target = self.ref.rollout(q, qd, d, self.lookahead)[-1]
+            x = features(np.array([ob for _, ob in self.obs]), np.array(self.acts).reshape(self.k - 1, self.n), target)
+            u = self.net(x)
+            self.status = "ok" if np.all(np.isfinite(u)) else "fallback: non-finite network output"
+        else:
+            self.status = "warming up: computed torque until the history is full"
+        if u is None or not np.all(np.isfinite(u)):
+            u = self.fallback.torque(q, qd, d.q, d.qd, d.qdd)
+        u = np.clip(u, -self.limit, self.limit)
+        if self.k > 1:
+            self.acts.append(u)
+        return u

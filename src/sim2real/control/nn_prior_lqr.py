@@ -1,0 +1,132 @@
+"""Controller mode `nn_prior_lqr`: Fu, Levine, Abbeel 2015, Algorithm 1, on joint torques.
+
+Every control step:
+  1. add the last transition xi = [x; u; qd'] to a running Gaussian with forgetting gamma;
+  2. linearise the global neural-network dynamics prior (trained on simulated randomized data,
+     `sim2real train dynamics-prior`) at the current (x, u): qd' ~ F [x; u] + f0;
+  3. build the normal-inverse-Wishart prior whose conditional is that linearisation, centred on
+     the empirical mean: mu0 = [mu_xu; F mu_xu + f0], Phi = n0 [[S, S F^T], [F S, F S F^T + N]];
+  4. posterior (dynamics_prior.posterior), condition on [x; u] -> f_xu, f_c;
+  5. LQR over a short horizon on x' = A x + B u + c (positions integrate the velocities) toward
+     the reference model's rollout x_bar(t..t+H) (reference.py); apply u = K_0 x + k_0.
+
+As in local_linear, u in a transition is the measured joint torque when the driver reports it
+(the command reaches the motors only after latency and lag), a slow motor-strength estimate
+scales the command, and the dynamic rows are the velocity rows (q' = q + dt qd' is kinematics).
+Safety: a non-finite or implausible posterior falls back to the prior's linearisation, and a
+non-finite LQR solution to the computed torque on the prior; `status` says which.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sim2real.control.dynamics_prior import NIWPrior, RunningGaussian, condition, posterior
+from sim2real.control.local_linear import MotorStrength
+from sim2real.control.lqr import lqr
+from sim2real.control.mlp import load_checkpoint
+from sim2real.control.reference import ReferenceModel
+from sim2real.errors import ConfigError
+
+
+def default_checkpoint(robot) -> str:
+    from sim2real import paths
+    return str(paths.data_root() / "models" / robot.name / "dynamics_prior.pt")
+
+
+class NNPriorLQRMode:
+    name = "nn_prior_lqr"
+
+    def __init__(self, model, checkpoint=None, gamma: float = 0.9, strength: float = 1.0, horizon: int = 5,
+                 q_weight: float = 1.0, r_weight: float = 1e-6, strength_tau: float = 0.2,
+                 residual_limit: float = 0.75):
+        r = model.robot
+        self.m, self.robot = model, r
+        self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
+        self.net, self.meta = load_checkpoint(checkpoint or default_checkpoint(r), "dynamics_prior", r)
+        if self.meta["n_in"] != 3 * r.n or self.meta["n_out"] != r.n:
+            raise ConfigError(f"dynamics prior: expects {3 * r.n} -> {r.n}, checkpoint is "
+                              f"{self.meta['n_in']} -> {self.meta['n_out']}")
+        self.ref = ReferenceModel(r.kp, r.kd, r.dt)
+        self.stats = RunningGaussian(4 * r.n, gamma)
+        self.n0 = strength
+        self.horizon, self.residual_limit = horizon, residual_limit
+        # scale floor of the prior's input covariance: unexcited directions keep the NN's slopes
+        self.floor = np.concatenate([np.full(r.n, 0.05 ** 2), np.full(r.n, 0.2 ** 2), (0.1 * r.effort_limit) ** 2])
+        self.noise = np.full(r.n, (0.05) ** 2)
+        n2 = 2 * r.n
+        # cost in acceleration-like units: a position error weighs as that error over a step
+        self.Q = np.diag(np.concatenate([np.full(r.n, q_weight / self.dt ** 2), np.ones(r.n)]))
+        self.R = np.diag(r_weight / r.effort_limit ** 2)
+        self.A = np.zeros((horizon, n2, n2))
+        self.B = np.zeros((horizon, n2, r.n))
+        self.c = np.zeros((horizon, n2))
+        self.strength = MotorStrength(r.n, r.dt, strength_tau, r.effort_limit)
+        self.status = "ok"
+        self._prev = None   # (stamp, x, u commanded)
+
+    def reset(self) -> None:
+        self.stats = RunningGaussian(4 * self.n, self.stats.gamma)
+        self._prev = None
+
+    def command(self, t, q, qd, d, effort=None) -> np.ndarray:
+        n, dt = self.n, self.dt
+        x = np.concatenate([q, qd])
+        if not np.all(np.isfinite(x)):
+            self.status = "fallback: non-finite state"
+            self._prev = None
+            return np.zeros(n)
+        measured = effort is not None and len(effort) == n and np.all(np.isfinite(effort))
+        u_now = effort if measured else (self._prev[2] if self._prev is not None else np.zeros(n))
+        if self._prev is not None and abs(t - self._prev[0] - dt) < 0.5 * dt:
+            self.stats.add(np.concatenate([self._prev[1], u_now, qd]))
+        if measured:
+            self.strength.update(effort)
+        # 2. the prior's linearisation at (x, u)
+        xu = np.concatenate([x, u_now])
+        acc, J = self.net.value_and_jacobian(xu)
+        F = dt * J
+        F[:, n:2 * n] += np.eye(n)
+        f0 = qd + dt * acc - F @ xu
+        f_xu, f_c, status = self._posterior(F, f0, xu)
+        # 5. LQR on the full state
+        A_v, B_v = f_xu[:, :2 * n], f_xu[:, 2 * n:]
+        self.A[:, :n, :] = dt * A_v
+        self.A[:, :n, :n] += np.eye(n)
+        self.A[:, n:, :] = A_v
+        self.B[:, :n, :], self.B[:, n:, :] = dt * B_v, B_v
+        self.c[:, :n], self.c[:, n:] = dt * f_c, f_c
+        x_bar = self.ref.rollout(q, qd, d, self.horizon)
+        K, k = lqr(self.A, self.B, self.c, self.Q, self.R, x_bar)
+        u = K[0] @ x + k[0]
+        if not np.all(np.isfinite(u)):
+            M, h = self.m.dynamics(q, qd)
+            u, status = M @ self.ref.accel(q, qd, d) + h, "fallback: non-finite LQR solution (computed torque)"
+        cmd = np.clip(u / self.strength.value if measured else u, -self.limit, self.limit)
+        self.strength.commanded(cmd)
+        self.status = status
+        self._prev = (t, x, cmd)
+        return cmd
+
+    def _posterior(self, F, f0, xu):
+        n = self.n
+        if self.stats.w < 2:
+            return F, f0, "ok"
+        mu_xu = self.stats.mean[:3 * n]
+        S = self.stats.cov[:3 * n, :3 * n] + np.diag(self.floor)
+        SF = S @ F.T
+        Sigma0 = np.block([[S, SF], [SF.T, F @ SF + np.diag(self.noise)]])
+        mu0 = np.concatenate([mu_xu, F @ mu_xu + f0])
+        mu, Sigma = posterior(self.stats, NIWPrior(mu0, self.n0 * Sigma0, self.n0, self.n0))
+        f_xu, f_c, _ = condition(mu, Sigma, 3 * n)
+        if not (np.all(np.isfinite(f_xu)) and np.all(np.isfinite(f_c))):
+            return F, f0, "fallback: non-finite posterior (prior linearisation)"
+        B, B0 = f_xu[:, 2 * n:], F[:, 2 * n:]
+        if np.linalg.norm(B - B0, 2) > 0.5 * np.linalg.norm(B0, 2):
+            f_xu = np.hstack([f_xu[:, :2 * n], B0])   # keep the prior's torque gain
+        # the bias the posterior asks for, as torque against the prior at this point
+        M, _ = self.m.dynamics(xu[:n], xu[n:2 * n])
+        need = np.abs(M @ ((f_xu @ xu + f_c) - (F @ xu + f0)) / self.dt)
+        if np.any(need > self.residual_limit * self.limit):
+            joints = ", ".join(self.robot.joint_names[i] for i in np.flatnonzero(need > self.residual_limit * self.limit))
+            return F, f0, f"fallback: model residual beyond the torque limits on {joints} (stuck joint or collision?)"
+        return f_xu, f_c, "ok"

@@ -1,0 +1,93 @@
+"""`sim2real train dynamics-prior | inverse-dynamics`: fit the controller's networks.
+
+dynamics-prior (Fu et al. 2015): MLP (q, qd, tau) -> joint acceleration, on simulated randomized
+data (dynamics_data.py). inverse-dynamics (Christiano et al. 2016): MLP (k recent observations,
+k-1 recent actions, desired next observation) -> action, on an .mcap recording of the robot
+(/joint_states and /effort_controller/commands), never on a reality profile.
+Both: Adam, a held-out 10% for validation, tqdm progress, checkpoint + metadata under models/.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from sim2real import __version__ as VERSION
+from sim2real.control.mlp import build_torch, save_checkpoint
+
+
+def fit_mlp(X: np.ndarray, Y: np.ndarray, hidden=(256, 256), epochs: int = 30, batch: int = 512,
+            lr: float = 1e-3, seed: int = 0, desc: str = "train"):
+    """Normalised regression; returns (torch net, norm dict, validation MSE in normalised units)."""
+    import torch
+    from tqdm import tqdm
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(X))
+    n_val = max(1, len(X) // 10)
+    val, tr = idx[:n_val], idx[n_val:]
+    norm = {"in_mean": X[tr].mean(0), "in_std": X[tr].std(0) + 1e-6,
+            "out_mean": Y[tr].mean(0), "out_std": Y[tr].std(0) + 1e-6}
+    Xn = torch.tensor((X - norm["in_mean"]) / norm["in_std"], dtype=torch.float32)
+    Yn = torch.tensor((Y - norm["out_mean"]) / norm["out_std"], dtype=torch.float32)
+    net = build_torch(X.shape[1], Y.shape[1], tuple(hidden))
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    tr_t, val_t = torch.tensor(tr), torch.tensor(val)
+    bar = tqdm(range(epochs), desc=desc, unit="epoch")
+    val_loss = float("nan")
+    for _ in bar:
+        net.train()
+        perm = tr_t[torch.randperm(len(tr_t))]
+        for i in range(0, len(perm), batch):
+            b = perm[i:i + batch]
+            loss = torch.mean((net(Xn[b]) - Yn[b]) ** 2)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+        net.eval()
+        with torch.no_grad():
+            val_loss = float(torch.mean((net(Xn[val_t]) - Yn[val_t]) ** 2))
+        bar.set_postfix(train=f"{loss.item():.4f}", val=f"{val_loss:.4f}")
+    return net, norm, val_loss
+
+
+def _meta(kind: str, robot, n_in: int, n_out: int, hidden, norm, **extra) -> dict:
+    return {"kind": kind, "robot": robot.name, "joint_names": list(robot.joint_names), "n_in": n_in,
+            "n_out": n_out, "hidden": list(hidden), "norm": norm, "sim2real": VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
+
+
+def train_dynamics_prior(robot, out, seconds: float = 300.0, epochs: int = 30, seed: int = 0,
+                         hidden=(256, 256)) -> tuple[str, float]:
+    from tqdm import tqdm
+
+    from sim2real.control.dynamics_data import simulate
+    bar = tqdm(total=1, desc="simulate randomized episodes", unit="episode")
+
+    def progress(i, total):
+        bar.total = total
+        bar.n = i
+        bar.refresh()
+    data = simulate(robot, seconds, seed, progress=progress)
+    bar.close()
+    X = np.hstack([data["x"], data["u"]])
+    net, norm, val = fit_mlp(X, data["acc"], hidden, epochs, seed=seed, desc="dynamics prior")
+    meta = _meta("dynamics_prior", robot, X.shape[1], robot.n, hidden, norm,
+                 inputs="q (n), qd (n), tau applied (n)", outputs="joint acceleration (n), rad/s^2",
+                 samples=len(X), sim_seconds=seconds, seed=seed, val_mse_normalised=val)
+    return str(save_checkpoint(out, net, meta)), val
+
+
+def train_inverse_dynamics(robot, mcap, out, history: int = 8, lookahead: int = 8, epochs: int = 30,
+                           seed: int = 0, hidden=(256, 256)) -> tuple[str, float]:
+    from sim2real.control.inverse_dynamics import dataset_from_mcap
+    X, Y = dataset_from_mcap(mcap, robot, history, lookahead)
+    net, norm, val = fit_mlp(X, Y, hidden, epochs, seed=seed, desc="inverse dynamics")
+    meta = _meta("inverse_dynamics", robot, X.shape[1], robot.n, hidden, norm, history=history,
+                 lookahead=lookahead, inputs="o_t, o_(t-j) - o_t, a_(t-j), o_bar_(t+L) - o_t; o = [q, qd]",
+                 outputs="joint torque command (n), N m", samples=len(X), recording=str(mcap), seed=seed,
+                 val_mse_normalised=val)
+    return str(save_checkpoint(out, net, meta)), val
