@@ -161,7 +161,7 @@ def cmd_train(a) -> int:
             raise Sim2RealError("train inverse-dynamics needs --mcap RECORDING (/joint_states + /effort_controller/commands)")
         out = a.out or f"models/{robot.name}/inverse_dynamics.pt"
         path, val = train_inverse_dynamics(robot, a.mcap, out, history=a.history, lookahead=a.lookahead,
-                                           epochs=a.epochs, seed=a.seed)
+                                           epochs=a.epochs, seed=a.seed, action=a.action)
     print(f"checkpoint: {path} (+ .json metadata); validation MSE {val:.4f} (normalised units)")
     return 0
 
@@ -262,8 +262,10 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seconds", type=float, default=240.0, help="dynamics-prior: simulated seconds of data")
     p.add_argument("--mcap", default=None, help="inverse-dynamics: recording of the robot")
-    p.add_argument("--history", type=int, default=8, help="inverse-dynamics: k observations, k-1 actions")
-    p.add_argument("--lookahead", type=int, default=8,
+    p.add_argument("--history", type=int, default=1, help="inverse-dynamics: k observations, k-1 actions")
+    p.add_argument("--action", default="effort", choices=["effort", "command"],
+                   help="inverse-dynamics: learn the applied joint torque (default) or the command (the paper's)")
+    p.add_argument("--lookahead", type=int, default=16,
                    help="inverse-dynamics: desired observation L steps ahead (1 in the paper; ~ the command delay)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("doctor", help="check a driver against the robot model before arming a policy")

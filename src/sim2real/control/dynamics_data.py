@@ -3,7 +3,8 @@
 Each episode draws a randomized robot (config/randomization/ROBOT.yaml: masses, friction,
 damping, armature, payload) and tracks an excitation trajectory with the baseline controller plus
 Ornstein-Uhlenbeck torque noise, so the data covers torques the tracking alone would not.
-Returned arrays: x = [q, qd] (N, 2n), u = joint torque applied (N, n), acc = (qd' - qd) / dt.
+Returned arrays: x = [q, qd] (N, 2n), u = joint torque applied (N, n), acc = (qd' - qd) / dt,
+acc_nominal = what the nominal model predicts for (x, u): M^-1 (u - h) (the prior learns the rest).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def random_profile(robot, rng: np.random.Generator, ranges: dict):
     return parse_profile({"schema": SCHEMA, "name": "randomized", "robot": robot.name, "dynamics": dyn})
 
 
-def simulate(robot, seconds: float, seed: int = 0, episode_s: float = 10.0, noise: float = 0.05,
+def simulate(robot, seconds: float, seed: int = 0, episode_s: float = 10.0, noise: float = 0.25,
              progress=None) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     ranges = randomization(robot)
@@ -41,13 +42,14 @@ def simulate(robot, seconds: float, seed: int = 0, episode_s: float = 10.0, nois
     law = ComputedTorque(nominal)
     safety = SafetyFilter(robot)   # as on the robot: over-speed is braked, limits are held
     dt, n = robot.dt, robot.n
-    xs, us, accs = [], [], []
+    xs, us, accs, noms = [], [], [], []
     episodes = max(1, int(round(seconds / episode_s)))
     for ep in range(episodes):
         sim = Simulator(robot, random_profile(robot, rng, ranges))
         traj = excitation(nominal, int(rng.integers(1 << 30)), episode_s)
         ou = np.zeros(n)
-        theta, sigma = 20.0, noise * robot.effort_limit * np.sqrt(2 * 20.0)
+        theta = 50.0   # 1/s: decorrelates in ~20 ms, so torque varies independently of the state
+        sigma = noise * robot.effort_limit * np.sqrt(2 * theta)
         for _ in range(int(episode_s / dt)):
             q, qd, _ = sim.joint_state()
             d = traj.sample(sim.time)
@@ -60,6 +62,8 @@ def simulate(robot, seconds: float, seed: int = 0, episode_s: float = 10.0, nois
             xs.append(np.concatenate([q, qd]))
             us.append(eff)
             accs.append((qd1 - qd) / dt)
+            M, h = nominal.dynamics(q, qd)
+            noms.append(np.linalg.solve(M, eff - h))
         if progress:
             progress(ep + 1, episodes)
-    return {"x": np.array(xs), "u": np.array(us), "acc": np.array(accs)}
+    return {"x": np.array(xs), "u": np.array(us), "acc": np.array(accs), "acc_nominal": np.array(noms)}

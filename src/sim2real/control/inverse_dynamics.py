@@ -2,11 +2,21 @@
 
 The network maps the k most recent observations o = [q, qd], the k-1 most recent actions and the
 desired next observation to the action: a_t = f(o_{t-k+1..t}, a_{t-k+1..t-1}, o_bar_{t+L}).
-It is trained only on a recording of the target robot (`sim2real train inverse-dynamics --mcap`):
-/joint_states and the /effort_controller/commands that answered them. Observations enter as
-o_t and differences to o_t (the same information, better conditioned for a small network);
-L (lookahead, 1 in the paper) is stored in the checkpoint. The desired observation comes from
-the reference model (reference.py), like every other mode's.
+It is trained only on a recording of the target robot (`sim2real train inverse-dynamics --mcap`).
+Observations enter as o_t and differences to o_t (the same information, better conditioned for a
+small network); the desired observation comes from the reference model (reference.py), like
+every other mode's. L and the action kind are stored in the checkpoint.
+
+Which action (`--action`):
+  command  the /effort_controller/commands that answered each state (the paper's setting).
+           With transport latency and actuator lag the command at t barely moves o_(t+1), and a
+           smooth command is best predicted by the previous ones: the network learns to imitate
+           the recording's controller rather than the robot's inverse dynamics (measured: it
+           diverges in closed loop on the twin).
+  effort   the joint torque the robot *applied*, as /joint_states reports it (Jaco has joint
+           torque sensors): the mean over t+1..t+L is what moved o_t to o_(t+L), a well-posed
+           inverse dynamics target free of the transport delay. The command is then that torque
+           over a slow motor-strength estimate (produced / commanded torque). Default.
 
 Until k consecutive states have been seen (start, after a dropped state) or when the network
 returns something non-finite, the computed torque on the nominal model runs instead and `status`
@@ -20,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from sim2real.control.computed_torque import ComputedTorque
+from sim2real.control.local_linear import MotorStrength
 from sim2real.control.mlp import load_checkpoint
 from sim2real.control.reference import ReferenceModel
 from sim2real.data.mcap_io import read_messages
@@ -32,13 +43,15 @@ def features(obs_hist: np.ndarray, act_hist: np.ndarray, target: np.ndarray) -> 
     return np.concatenate([o_t, (obs_hist[:-1] - o_t).ravel(), act_hist.ravel(), target - o_t])
 
 
-def dataset_from_mcap(path: str | Path, robot, k: int = 3, lookahead: int = 1,
+def dataset_from_mcap(path: str | Path, robot, k: int = 3, lookahead: int = 1, action: str = "effort",
                       state_topic: str = "/joint_states",
                       command_topic: str = "/effort_controller/commands") -> tuple[np.ndarray, np.ndarray]:
     """(inputs (N, d), actions (N, n)) from a recording; pairs each command with the newest state
     logged before it and keeps only samples whose history and target are gap-free."""
     names, n, dt = list(robot.joint_names), robot.n, robot.dt
-    st_log, st_stamp, obs, cmd_log, cmds = [], [], [], [], []
+    if action not in ("effort", "command"):
+        raise ConfigError(f"inverse dynamics: action must be 'effort' or 'command', not {action!r}")
+    st_log, st_stamp, obs, eff, cmd_log, cmds = [], [], [], [], [], []
     idx = None
     for topic, msg, log_ns in read_messages(path, [state_topic, command_topic]):
         if topic == state_topic:
@@ -50,14 +63,20 @@ def dataset_from_mcap(path: str | Path, robot, k: int = 3, lookahead: int = 1,
             st_log.append(log_ns)
             st_stamp.append(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec)
             obs.append(np.concatenate([np.asarray(msg.position)[idx], np.asarray(msg.velocity)[idx]]))
+            e = np.asarray(msg.effort)
+            eff.append(e[idx] if e.size == len(msg.name) else np.full(n, np.nan))
         else:
             if len(msg.data) != n:
                 continue
             cmd_log.append(log_ns)
             cmds.append(np.asarray(msg.data, float))
-    if not obs or not cmds:
-        raise ConfigError(f"{path}: needs {state_topic} and {command_topic} messages")
-    st_log, st_stamp, obs = np.array(st_log), np.array(st_stamp), np.array(obs)
+    if not obs:
+        raise ConfigError(f"{path}: no {state_topic} messages")
+    st_log, st_stamp, obs, eff = np.array(st_log), np.array(st_stamp), np.array(obs), np.array(eff)
+    if action == "effort":
+        return _effort_samples(path, obs, eff, st_stamp, k, lookahead, dt)
+    if not cmds:
+        raise ConfigError(f"{path}: no {command_topic} messages (or use action 'effort')")
     cmd_log, cmds = np.array(cmd_log), np.array(cmds)
     s_of = np.searchsorted(st_log, cmd_log, side="right") - 1          # state each command answers
     cmd_of_state = -np.ones(len(obs), int)
@@ -81,6 +100,29 @@ def dataset_from_mcap(path: str | Path, robot, k: int = 3, lookahead: int = 1,
     return np.array(X), np.array(Y)
 
 
+def _effort_samples(path, obs, eff, stamps, k, lookahead, dt):
+    """Samples whose action is the applied torque: the effort a state reports acted during the step
+    before it, so the mean of efforts s+1..s+L moved o_s to o_(s+L); the action history is the
+    efforts s-k+2..s."""
+    if np.isnan(eff).all():
+        raise ConfigError(f"{path}: /joint_states carry no effort; use action 'command'")
+    X, Y = [], []
+    gaps = np.abs(np.diff(stamps) - dt) > 0.5 * dt
+    bad = np.concatenate([[False], gaps])       # bad[i]: state i does not follow i-1 by one period
+    for s in range(k - 1, len(obs) - lookahead):
+        if bad[s - k + 2:s + lookahead + 1].any():
+            continue
+        window = eff[s + 1:s + lookahead + 1]
+        hist = eff[s - k + 2:s + 1]
+        if np.isnan(window).any() or np.isnan(hist).any():
+            continue
+        X.append(features(obs[s - k + 1:s + 1], hist, obs[s + lookahead]))
+        Y.append(window.mean(0))
+    if not X:
+        raise ConfigError(f"{path}: no gap-free samples (k={k}, lookahead={lookahead})")
+    return np.array(X), np.array(Y)
+
+
 def default_checkpoint(robot) -> str:
     from sim2real import paths
     return str(paths.data_root() / "models" / robot.name / "inverse_dynamics.pt")
@@ -94,6 +136,8 @@ class InverseDynamicsMode:
         self.robot, self.n, self.dt, self.limit = r, r.n, r.dt, r.effort_limit
         self.net, self.meta = load_checkpoint(checkpoint or default_checkpoint(r), "inverse_dynamics", r)
         self.k, self.lookahead = int(self.meta["history"]), int(self.meta["lookahead"])
+        self.action = self.meta.get("action", "command")
+        self.strength = MotorStrength(r.n, r.dt, 0.5, r.effort_limit)
         expect = 2 * r.n * (self.k + 1) + r.n * (self.k - 1)
         if self.meta["n_in"] != expect or self.meta["n_out"] != r.n:
             raise ConfigError(f"inverse dynamics: checkpoint is {self.meta['n_in']} -> {self.meta['n_out']}, "
@@ -114,9 +158,18 @@ class InverseDynamicsMode:
             self.reset()
             self.status = "fallback: non-finite state"
             return np.zeros(self.n)
+        measured = effort is not None and len(effort) == self.n and np.all(np.isfinite(effort))
+        if self.action == "effort" and not measured:
+            self.reset()
+            self.status = "fallback: this model needs measured joint torques (JointState.effort)"
+            return np.clip(self.fallback.torque(q, qd, d.q, d.qd, d.qdd), -self.limit, self.limit)
         if self.obs and abs(t - self.obs[-1][0] - self.dt) > 0.5 * self.dt:
             self.reset()                                  # a gap: the history no longer fits
         self.obs.append((t, o))
+        if self.action == "effort":
+            self.strength.update(effort)
+            if self.k > 1:
+                self.acts.append(np.asarray(effort, float))
         u = None
         if len(self.obs) == self.k and len(self.acts) == self.k - 1:
             target = self.ref.rollout(q, qd, d, self.lookahead)[-1]
@@ -127,7 +180,11 @@ class InverseDynamicsMode:
             self.status = "warming up: computed torque until the history is full"
         if u is None or not np.all(np.isfinite(u)):
             u = self.fallback.torque(q, qd, d.q, d.qd, d.qdd)
+        elif self.action == "effort":
+            u = u / self.strength.value         # the torque wanted at the joint -> the command
         u = np.clip(u, -self.limit, self.limit)
-        if self.k > 1:
+        if self.action == "effort":
+            self.strength.commanded(u)
+        elif self.k > 1:
             self.acts.append(u)
         return u

@@ -103,7 +103,7 @@ class LocalLinearMode:
     name = "local_linear"
 
     def __init__(self, model, window: int = 10, prior_weight: float = 1e4, lam: float = 1e-3,
-                 residual_limit: float = 0.75, strength_tau: float = 0.2):
+                 residual_limit: float = 0.75, strength_tau: float = 0.5):
         from sim2real.control.reference import ReferenceModel
         self.m, r = model, model.robot
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit

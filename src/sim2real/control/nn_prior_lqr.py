@@ -2,8 +2,10 @@
 
 Every control step:
   1. add the last transition xi = [x; u; qd'] to a running Gaussian with forgetting gamma;
-  2. linearise the global neural-network dynamics prior (trained on simulated randomized data,
-     `sim2real train dynamics-prior`) at the current (x, u): qd' ~ F [x; u] + f0;
+  2. linearise the global dynamics prior at the current (x, u): qd' ~ F [x; u] + f0. The prior is
+     the nominal rigid-body model plus a neural network trained on simulated randomized data for
+     what that model misses (`sim2real train dynamics-prior`; see train.py for why not the NN
+     alone);
   3. build the normal-inverse-Wishart prior whose conditional is that linearisation, centred on
      the empirical mean: mu0 = [mu_xu; F mu_xu + f0], Phi = n0 [[S, S F^T], [F S, F S F^T + N]];
   4. posterior (dynamics_prior.posterior), condition on [x; u] -> f_xu, f_c;
@@ -36,19 +38,24 @@ def default_checkpoint(robot) -> str:
 class NNPriorLQRMode:
     name = "nn_prior_lqr"
 
-    def __init__(self, model, checkpoint=None, gamma: float = 0.9, strength: float = 1.0, horizon: int = 5,
-                 q_weight: float = 1.0, r_weight: float = 1e-6, strength_tau: float = 0.2,
+    def __init__(self, model, checkpoint=None, gamma: float = 0.9, mean_strength: float = 1.0,
+                 cov_strength: float = 20.0, horizon: int = 2,
+                 q_weight: float = 1.0, r_weight: float = 1e-6, strength_tau: float = 0.5,
                  residual_limit: float = 0.75):
         r = model.robot
         self.m, self.robot = model, r
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
         self.net, self.meta = load_checkpoint(checkpoint or default_checkpoint(r), "dynamics_prior", r)
-        if self.meta["n_in"] != 3 * r.n or self.meta["n_out"] != r.n:
-            raise ConfigError(f"dynamics prior: expects {3 * r.n} -> {r.n}, checkpoint is "
-                              f"{self.meta['n_in']} -> {self.meta['n_out']}")
+        if self.meta["n_in"] != 2 * r.n or self.meta["n_out"] != r.n or self.meta.get("target") != "residual":
+            raise ConfigError(f"dynamics prior: expects {2 * r.n} -> {r.n} residual accelerations, checkpoint is "
+                              f"{self.meta['n_in']} -> {self.meta['n_out']} ({self.meta.get('target', 'full')}); retrain it")
         self.ref = ReferenceModel(r.kp, r.kd, r.dt)
         self.stats = RunningGaussian(4 * r.n, gamma)
-        self.n0 = strength
+        # NIW strengths: the mean (the bias the arm needs now) follows the data within a few steps;
+        # the covariance, whose conditional gives the slopes, leans on the prior, because slopes
+        # fitted from 500 Hz noisy velocities are attenuated (errors in variables) and a wrong
+        # velocity slope turned into negative damping that 34 ms of delay made unstable
+        self.m0, self.n0 = mean_strength, cov_strength
         self.horizon, self.residual_limit = horizon, residual_limit
         # scale floor of the prior's input covariance: unexcited directions keep the NN's slopes
         self.floor = np.concatenate([np.full(r.n, 0.05 ** 2), np.full(r.n, 0.2 ** 2), (0.1 * r.effort_limit) ** 2])
@@ -83,11 +90,16 @@ class NNPriorLQRMode:
             self.strength.update(effort)
         # 2. the prior's linearisation at (x, u)
         xu = np.concatenate([x, u_now])
-        acc, J = self.net.value_and_jacobian(xu)
-        F = dt * J
+        M, h = self.m.dynamics(q, qd)
+        Minv = np.linalg.inv(M)
+        res, J = self.net.value_and_jacobian(x)
+        acc = Minv @ (u_now - h) + res
+        F = np.zeros((n, 3 * n))
+        F[:, :2 * n] = dt * J
+        F[:, 2 * n:] = dt * Minv
         F[:, n:2 * n] += np.eye(n)
         f0 = qd + dt * acc - F @ xu
-        f_xu, f_c, status = self._posterior(F, f0, xu)
+        f_xu, f_c, status = self._posterior(F, f0, xu, M)
         # 5. LQR on the full state
         A_v, B_v = f_xu[:, :2 * n], f_xu[:, 2 * n:]
         self.A[:, :n, :] = dt * A_v
@@ -99,7 +111,6 @@ class NNPriorLQRMode:
         K, k = lqr(self.A, self.B, self.c, self.Q, self.R, x_bar)
         u = K[0] @ x + k[0]
         if not np.all(np.isfinite(u)):
-            M, h = self.m.dynamics(q, qd)
             u, status = M @ self.ref.accel(q, qd, d) + h, "fallback: non-finite LQR solution (computed torque)"
         cmd = np.clip(u / self.strength.value if measured else u, -self.limit, self.limit)
         self.strength.commanded(cmd)
@@ -107,7 +118,7 @@ class NNPriorLQRMode:
         self._prev = (t, x, cmd)
         return cmd
 
-    def _posterior(self, F, f0, xu):
+    def _posterior(self, F, f0, xu, M):
         n = self.n
         if self.stats.w < 2:
             return F, f0, "ok"
@@ -116,7 +127,7 @@ class NNPriorLQRMode:
         SF = S @ F.T
         Sigma0 = np.block([[S, SF], [SF.T, F @ SF + np.diag(self.noise)]])
         mu0 = np.concatenate([mu_xu, F @ mu_xu + f0])
-        mu, Sigma = posterior(self.stats, NIWPrior(mu0, self.n0 * Sigma0, self.n0, self.n0))
+        mu, Sigma = posterior(self.stats, NIWPrior(mu0, self.n0 * Sigma0, self.m0, self.n0))
         f_xu, f_c, _ = condition(mu, Sigma, 3 * n)
         if not (np.all(np.isfinite(f_xu)) and np.all(np.isfinite(f_c))):
             return F, f0, "fallback: non-finite posterior (prior linearisation)"
@@ -124,7 +135,6 @@ class NNPriorLQRMode:
         if np.linalg.norm(B - B0, 2) > 0.5 * np.linalg.norm(B0, 2):
             f_xu = np.hstack([f_xu[:, :2 * n], B0])   # keep the prior's torque gain
         # the bias the posterior asks for, as torque against the prior at this point
-        M, _ = self.m.dynamics(xu[:n], xu[n:2 * n])
         need = np.abs(M @ ((f_xu @ xu + f_c) - (F @ xu + f0)) / self.dt)
         if np.any(need > self.residual_limit * self.limit):
             joints = ", ".join(self.robot.joint_names[i] for i in np.flatnonzero(need > self.residual_limit * self.limit))

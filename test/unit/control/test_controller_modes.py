@@ -126,11 +126,15 @@ def test_inverse_dynamics_learns_from_a_recording_and_refuses_wrong_checkpoints(
     assert X.shape[1] == 2 * 7 * 4 + 7 * 2 and Y.shape[1] == 7 and len(X) > 1000
     path, _ = train_inverse_dynamics(jaco, rec, tmp_path / "inv", history=3, lookahead=2, epochs=2, hidden=(32,))
     mode = make_mode("inverse_dynamics", jaco, path)
-    taus = feed(mode, [(HOME, np.zeros(7))] * 10)
+    _, h = NominalModel(jaco).dynamics(HOME, np.zeros(7))
+    taus = feed(mode, [(HOME, np.zeros(7))] * 10, efforts=[h] * 10)
     assert mode.status == "ok" and all(np.all(np.abs(t) <= jaco.effort_limit) for t in taus)
     # a gap in the stamps (a dropped state) empties the history: computed torque until it refills
-    mode.command(1.0, HOME, np.zeros(7), STILL)
+    mode.command(1.0, HOME, np.zeros(7), STILL, h)
     assert mode.status.startswith("warming up")
+    # a model of applied torques cannot run without measured torques: it says so, stays bounded
+    tau = mode.command(1.002, HOME, np.zeros(7), STILL)
+    assert "needs measured joint torques" in mode.status and np.all(np.abs(tau) <= jaco.effort_limit)
     # wrong kind, wrong robot, missing file: clear errors
     with pytest.raises(ConfigError, match="dynamics_prior"):
         make_mode("nn_prior_lqr", jaco, path)
