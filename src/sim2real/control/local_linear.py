@@ -15,7 +15,6 @@ model's linearisation), so a window without excitation returns the prior instead
 """
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,29 +43,45 @@ class LocalLinearFit:
     """Sliding-window ridge regression of (x, u) -> x', toward a prior model."""
 
     def __init__(self, dx: int, du: int, window: int = 50, ridge: float = 1e-3):
-        self.dx, self.du, self.ridge = dx, du, ridge
-        self.data: deque = deque(maxlen=window)
+        self.dx, self.du, self.ridge, self.window = dx, du, ridge, window
+        self._Z: np.ndarray | None = None   # ring buffer of regressor rows [x u 1]
+        self._Y: np.ndarray | None = None   # and of targets x'
+        self._n = 0                         # samples added so far
+
+    def __len__(self) -> int:
+        return min(self._n, self.window)
+
+    def clear(self) -> None:
+        self._n = 0
 
     def add(self, x, u, x_next) -> None:
-        self.data.append((np.asarray(x, float), np.asarray(u, float), np.asarray(x_next, float)))
+        x_next = np.asarray(x_next, float)
+        if self._Z is None:
+            self._Z = np.empty((self.window, self.dx + self.du + 1))
+            self._Y = np.empty((self.window, x_next.size))
+        i = self._n % self.window
+        self._Z[i, :self.dx], self._Z[i, self.dx:-1], self._Z[i, -1] = x, u, 1.0
+        self._Y[i] = x_next
+        self._n += 1
 
-    def fit(self, prior: LinearModel, weights: np.ndarray | None = None) -> tuple[LinearModel, float]:
-        """(model, condition number of the regressor Gram matrix). Closed form:
+    def fit(self, prior: LinearModel, weights: np.ndarray | None = None,
+            with_cond: bool = True) -> tuple[LinearModel, float]:
+        """(model, condition number of the regressor Gram matrix, or nan without with_cond: an SVD
+        the control loop does not need every step). Closed form:
 
             W = (X'^T Z + W0 R) (Z^T Z + R)^-1,  Z = [x u 1] rows, W0 the prior's [J_x J_u c],
             R = r diag(weights): how strongly each column of W is held to the prior
         """
         W0 = prior.stacked()
-        if not self.data:
+        if not len(self):
             return prior, np.inf
-        Z = np.array([np.concatenate([x, u, [1.0]]) for x, u, _ in self.data])   # (N, dx+du+1)
-        Xn = np.array([xn for _, _, xn in self.data])                          # (N, dx)
+        Z, Xn = self._Z[:len(self)], self._Y[:len(self)]    # (N, dx+du+1), (N, dx')
         G = Z.T @ Z
         r = self.ridge * max(1.0, np.trace(G) / G.shape[0])
         R = r * (np.ones(G.shape[0]) if weights is None else np.asarray(weights, float))
         A = G + np.diag(R)
         W = np.linalg.solve(A.T, (Xn.T @ Z + W0 * R).T).T
-        return LinearModel.from_stacked(W, self.dx, self.du), float(np.linalg.cond(G))
+        return LinearModel.from_stacked(W, self.dx, self.du), float(np.linalg.cond(G)) if with_cond else float("nan")
 
 
 def solve_torque(model: LinearModel, x, x_bar, u_max, lam: float = 1e-4, u_ref=None) -> np.ndarray:
@@ -123,7 +138,7 @@ class LocalLinearMode:
         self._prev = None   # (stamp, x, u commanded, qd' of the prior at u = 0, d qd'/d u)
 
     def reset(self) -> None:
-        self.fit.data.clear()
+        self.fit.clear()
         self._prev = None
 
     def command(self, t, q, qd, d, effort=None) -> np.ndarray:
@@ -158,9 +173,10 @@ class LocalLinearMode:
         c = free + corr.J_x @ x + corr.c
         # least squares on accelerations (rows / dt), regularised toward the computed torque
         u_ct = M @ ((qd_bar - free) / dt)
-        A = np.vstack([B / dt, np.sqrt(self.lam) * np.diag(1.0 / self.limit)])
-        b = np.concatenate([(qd_bar - c) / dt, np.sqrt(self.lam) * u_ct / self.limit])
-        u = np.linalg.lstsq(A, b, rcond=None)[0]
+        # normal equations of  || B u / dt - (qd_bar - c) / dt ||^2 + lam || (u - u_ct) / u_max ||^2
+        Bs = B / dt
+        reg = self.lam / self.limit ** 2
+        u = np.linalg.solve(Bs.T @ Bs + np.diag(reg), Bs.T @ ((qd_bar - c) / dt) + reg * u_ct)
         if not np.all(np.isfinite(u)):
             u, status = u_ct, "fallback: non-finite torque"
         cmd = u / self.strength.value if measured else u
@@ -172,14 +188,14 @@ class LocalLinearMode:
         return cmd
 
     def _correction(self, B0, M):
-        if len(self.fit.data) < 5:
+        if len(self.fit) < 5:
             return self.zero, "ok"
-        corr, _ = self.fit.fit(self.zero, self.weights)
+        corr, _ = self.fit.fit(self.zero, self.weights, with_cond=False)
         W = corr.stacked()
         if not np.all(np.isfinite(W)):
-            self.fit.data.clear()
+            self.fit.clear()
             return self.zero, "fallback: non-finite fit (window cleared)"
-        if np.linalg.norm(corr.J_u, 2) > 0.5 * np.linalg.norm(B0, 2):
+        if np.linalg.norm(corr.J_u) > 0.5 * np.linalg.norm(B0):   # Frobenius: cheap, and enough here
             corr = LinearModel(self.zero.J_x, self.zero.J_u, corr.c)
         need = np.abs(M @ corr.c / self.dt)           # torque the correction asks for
         over = need > self.residual_limit * self.limit

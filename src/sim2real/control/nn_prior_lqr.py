@@ -132,7 +132,7 @@ class NNPriorLQRMode:
         if not (np.all(np.isfinite(f_xu)) and np.all(np.isfinite(f_c))):
             return F, f0, "fallback: non-finite posterior (prior linearisation)"
         B, B0 = f_xu[:, 2 * n:], F[:, 2 * n:]
-        if np.linalg.norm(B - B0, 2) > 0.5 * np.linalg.norm(B0, 2):
+        if np.linalg.norm(B - B0) > 0.5 * np.linalg.norm(B0):   # Frobenius: cheap, and enough here
             f_xu = np.hstack([f_xu[:, :2 * n], B0])   # keep the prior's torque gain
         # the bias the posterior asks for, as torque against the prior at this point
         need = np.abs(M @ ((f_xu @ xu + f_c) - (F @ xu + f0)) / self.dt)
