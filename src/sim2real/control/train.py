@@ -66,7 +66,9 @@ def _meta(kind: str, robot, n_in: int, n_out: int, hidden, norm, **extra) -> dic
 
 
 def train_dynamics_prior(robot, out, seconds: float = 300.0, epochs: int = 30, seed: int = 0,
-                         hidden=(256, 256)) -> tuple[str, float]:
+                         hidden=(64, 64)) -> tuple[str, float]:
+    """64-unit layers: the residual is mostly the randomized spread (validation MSE ~0.7 of its
+    variance with 256 units too), and its Jacobian is evaluated every control step."""
     from tqdm import tqdm
 
     from sim2real.control.dynamics_data import simulate
