@@ -57,9 +57,15 @@ class NumpyMLP:
         return y.astype(np.float64), J.astype(np.float64) / self.in_std
 
 
+def _pt(path: str | Path) -> Path:
+    """NAME or NAME.pt -> NAME.pt (a dot inside NAME, as in 'model-0.25', is kept)."""
+    path = Path(path)
+    return path if path.suffix == ".pt" else path.with_name(path.name + ".pt")
+
+
 def save_checkpoint(path: str | Path, net, meta: dict) -> Path:
     import torch
-    path = Path(path).with_suffix(".pt")
+    path = _pt(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), path)
     meta = dict(meta, torch=torch.__version__, numpy=np.__version__)
@@ -76,7 +82,7 @@ def _jsonable(o):
 def load_checkpoint(path: str | Path, kind: str, robot) -> tuple[NumpyMLP, dict]:
     """(network for the control loop, metadata); ConfigError naming what does not match."""
     import torch
-    path = Path(path).with_suffix(".pt")
+    path = _pt(path)
     meta_path = path.with_suffix(".json")
     if not path.is_file() or not meta_path.is_file():
         raise ConfigError(f"{path}: checkpoint missing (need {path.name} and {meta_path.name}); "

@@ -42,7 +42,7 @@ def test_unknown_robot():
 
 def test_malformed_config_names_key(tmp_path):
     bad = tmp_path / "bad.yaml"
-    text = open(load_robot("jaco").config_path).read().replace("kp: 500.0, kd: 45.0, armature: 0.04}", "kp: fast}", 1)
+    text = open(load_robot("jaco").config_path).read().replace("kp: 225.0, kd: 30.0, armature: 0.04}", "kp: fast}", 1)
     bad.write_text(text)
     with pytest.raises(ConfigError, match=r"arm_joints.joint_1.*kp"):
         load_spec(bad)
