@@ -249,7 +249,7 @@ def main(argv=None) -> int:
     p.add_argument("--prior-checkpoint", default=None, help="controller: dynamics prior (default models/ROBOT/)")
     p.add_argument("--inverse-checkpoint", default=None,
                    help="controller: inverse model (default: record the twin and train one on the recording)")
-    p.add_argument("--record-seconds", type=float, default=60.0, help="controller: twin recording for the inverse model")
+    p.add_argument("--record-seconds", type=float, default=180.0, help="controller: twin recording for the inverse model")
     p.add_argument("--epochs", type=int, default=30, help="controller: inverse model training epochs")
     p.add_argument("--seed", type=int, default=0, help="controller: trajectory seed")
     p.add_argument("--out", default="runs/bench", help="controller: folder for the plot and recordings")
