@@ -12,6 +12,9 @@ Every control step:
   5. LQR over a short horizon on x' = A x + B u + c (positions integrate the velocities) toward
      the reference model's rollout x_bar(t..t+H) (reference.py); apply u = K_0 x + k_0.
 
+The prior's torque gain is corrected per joint on a slower time scale (250 transitions,
+local_linear.TorqueGainFit): with gamma = 0.9 the Gaussian sees ten samples, too few to tell a
+heavier arm from a bias, and its slopes must lean on the prior (below).
 As in local_linear, u in a transition is the measured joint torque when the driver reports it
 (the command reaches the motors only after latency and lag), a slow motor-strength estimate
 scales the command, and the dynamic rows are the velocity rows (q' = q + dt qd' is kinematics).
@@ -23,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim2real.control.dynamics_prior import NIWPrior, RunningGaussian, condition, posterior
-from sim2real.control.local_linear import MotorStrength
+from sim2real.control.local_linear import MotorStrength, TorqueGainFit
 from sim2real.control.lqr import lqr
 from sim2real.control.mlp import load_checkpoint
 from sim2real.control.reference import ReferenceModel
@@ -41,7 +44,7 @@ class NNPriorLQRMode:
     def __init__(self, model, checkpoint=None, gamma: float = 0.9, mean_strength: float = 1.0,
                  cov_strength: float = 20.0, horizon: int = 2,
                  q_weight: float = 1.0, r_weight: float = 1e-6, strength_tau: float = 0.5,
-                 residual_limit: float = 0.75):
+                 residual_limit: float = 0.75, gain_window: int = 250):
         r = model.robot
         self.m, self.robot = model, r
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
@@ -68,6 +71,8 @@ class NNPriorLQRMode:
         self.B = np.zeros((horizon, n2, r.n))
         self.c = np.zeros((horizon, n2))
         self.strength = MotorStrength(r.n, r.dt, strength_tau, r.effort_limit)
+        self.gain = TorqueGainFit(r.n, gain_window) if gain_window else None
+        self._last_prior = None   # (qd' of the prior at u = 0, d qd' / d u) at the previous step
         self.status = "ok"
         self._prev = None   # (stamp, x, u commanded)
 
@@ -86,6 +91,10 @@ class NNPriorLQRMode:
         u_now = effort if measured else (self._prev[2] if self._prev is not None else np.zeros(n))
         if self._prev is not None and abs(t - self._prev[0] - dt) < 0.5 * dt:
             self.stats.add(np.concatenate([self._prev[1], u_now, qd]))
+            if self.gain is not None and self._last_prior is not None:
+                free, Bu = self._last_prior
+                z = Bu @ u_now
+                self.gain.add(z, qd - free - z)
         if measured:
             self.strength.update(effort)
         # 2. the prior's linearisation at (x, u)
@@ -99,6 +108,10 @@ class NNPriorLQRMode:
         F[:, 2 * n:] = dt * Minv
         F[:, n:2 * n] += np.eye(n)
         f0 = qd + dt * acc - F @ xu
+        self._last_prior = (f0 + F[:, :2 * n] @ x, F[:, 2 * n:].copy())   # prior qd'(u) = free + B u
+        if self.gain is not None:
+            # the prior's torque gain, corrected per joint on a slower time scale (local_linear.py)
+            F[:, 2 * n:] *= (1.0 + self.gain.beta)[:, None]   # qd'(u) = free + (1 + beta) B u
         f_xu, f_c, status = self._posterior(F, f0, xu, M)
         # 5. LQR on the full state
         A_v, B_v = f_xu[:, :2 * n], f_xu[:, 2 * n:]
