@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from sim2real.control.computed_torque import ComputedTorque
-from sim2real.control.local_linear import MotorStrength
+from sim2real.control.local_linear import MotorStrength, measured_torques
 from sim2real.control.mlp import load_checkpoint
 from sim2real.control.reference import ReferenceModel
 from sim2real.data.mcap_io import read_messages
@@ -158,7 +158,7 @@ class InverseDynamicsMode:
             self.reset()
             self.status = "fallback: non-finite state"
             return np.zeros(self.n)
-        measured = effort is not None and len(effort) == self.n and np.all(np.isfinite(effort))
+        measured = measured_torques(effort, self.n)
         if self.action == "effort" and not measured:
             self.reset()
             self.status = "fallback: this model needs measured joint torques (JointState.effort)"

@@ -148,7 +148,7 @@ class LocalLinearMode:
             self.status = "fallback: non-finite state"
             self._prev = None
             return np.zeros(n)
-        measured = effort is not None and len(effort) == n and np.all(np.isfinite(effort))
+        measured = measured_torques(effort, n)
         if self._prev is not None:
             pt, px, pu, pfree, pB = self._prev
             if abs(t - pt - dt) < 0.5 * dt:          # consecutive states only (drops break the pair)
@@ -231,6 +231,11 @@ class TorqueGainFit:
         self.szr = self.g * self.szr + dz * (r - self.mr)
         if self.w > 20:
             self.beta = np.clip(self.szr / (self.szz + 1e-12), -0.5, 1.0)
+
+
+def measured_torques(effort, n: int) -> bool:
+    """Does this state carry usable measured joint torques (n finite values)?"""
+    return effort is not None and len(effort) == n and bool(np.all(np.isfinite(effort)))
 
 
 class MotorStrength:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim2real.control.dynamics_prior import NIWPrior, RunningGaussian, condition, posterior
-from sim2real.control.local_linear import MotorStrength, TorqueGainFit
+from sim2real.control.local_linear import MotorStrength, TorqueGainFit, measured_torques
 from sim2real.control.lqr import lqr
 from sim2real.control.mlp import load_checkpoint
 from sim2real.control.reference import ReferenceModel
@@ -87,7 +87,7 @@ class NNPriorLQRMode:
             self.status = "fallback: non-finite state"
             self._prev = None
             return np.zeros(n)
-        measured = effort is not None and len(effort) == n and np.all(np.isfinite(effort))
+        measured = measured_torques(effort, n)
         u_now = effort if measured else (self._prev[2] if self._prev is not None else np.zeros(n))
         if self._prev is not None and abs(t - self._prev[0] - dt) < 0.5 * dt:
             self.stats.add(np.concatenate([self._prev[1], u_now, qd]))
