@@ -179,9 +179,13 @@ class LocalLinearMode:
         u = np.linalg.solve(Bs.T @ Bs + np.diag(reg), Bs.T @ ((qd_bar - c) / dt) + reg * u_ct)
         if not np.all(np.isfinite(u)):
             u, status = u_ct, "fallback: non-finite torque"
-        cmd = u / self.strength.value if measured else u
-        if np.any(np.abs(cmd) > self.limit):
-            cmd = np.clip(cmd, -self.limit, self.limit)
+        gain = self.strength.value if measured else np.ones(n)
+        if np.any(np.abs(u) > self.limit * gain):
+            # saturating: the box-constrained optimum, not a clip (the joints are coupled through B)
+            A = np.vstack([Bs, np.diag(np.sqrt(reg))])
+            b = np.concatenate([(qd_bar - c) / dt, np.sqrt(reg) * u_ct])
+            u = lsq_linear(A, b, bounds=(-self.limit * gain, self.limit * gain), method="bvls").x
+        cmd = np.clip(u / gain, -self.limit, self.limit)
         self.status = status
         self.strength.commanded(cmd)
         self._prev = (t, x, cmd, free, B0)
