@@ -1,6 +1,6 @@
 """`sim2real bench controller`: the same desired trajectories on the twin for every mode.
 
-Runs each mode on the lockstep twin (sim/lockstep_twin.py) and measures, against the *true*
+Runs each mode on the lockstep twin (sim/twin.py) and measures, against the *true*
 joint state (not the noisy measurement): joint tracking RMS error, end-effector error, time to
 re-converge after the payload appears, and the controller's compute time per step.
 """
@@ -15,7 +15,7 @@ import numpy as np
 from sim2real.control.modes import Mode
 from sim2real.control.nominal_model import NominalModel
 from sim2real.control.trajectories import Trajectory
-from sim2real.sim.lockstep_twin import LockstepTwin
+from sim2real.sim.twin import Twin, run_lockstep
 
 SKIP_S = 0.3          # start-up (first commands in flight) is not scored
 RECONVERGE_TOL = 2e-3  # rad of joint error norm above the pre-payload level that counts as converged
@@ -63,7 +63,7 @@ class Episode:
 
 
 def run_episode(robot, profile, mode: Mode, traj: Trajectory, kin: NominalModel) -> Episode:
-    twin = LockstepTwin(robot, profile)
+    twin = Twin(robot, profile)
     ts, errs, ee, comp, status = [], [], [], [], []
 
     def controller(stamp, q, qd, effort):
@@ -80,7 +80,7 @@ def run_episode(robot, profile, mode: Mode, traj: Trajectory, kin: NominalModel)
         errs.append(q - d.q)
         ee.append(np.linalg.norm(kin.ee_position(q) - kin.ee_position(d.q)))
 
-    twin.run(controller, traj.duration, traj.payload_events, on_step)
+    run_lockstep(twin, controller, traj.duration, payload_events=traj.payload_events, on_step=on_step)
     pt = traj.payload_events[0][0] if traj.payload_events else None
     return Episode(mode.name, traj.name, np.array(ts), np.array(errs), np.array(ee), np.array(comp), pt, status)
 

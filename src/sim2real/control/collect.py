@@ -18,7 +18,7 @@ from sim2real.control.nominal_model import NominalModel
 from sim2real.control.trajectories import excitation
 from sim2real.data import cdr
 from sim2real.data.mcap_io import McapRecorder
-from sim2real.sim.lockstep_twin import LockstepTwin
+from sim2real.sim.twin import Twin, run_lockstep
 
 
 def record_twin(robot, reality, path, seconds: float = 180.0, seed: int = 1, noise: float = 0.25,
@@ -28,7 +28,7 @@ def record_twin(robot, reality, path, seconds: float = 180.0, seed: int = 1, noi
     nominal = NominalModel(robot)
     law = ComputedTorque(nominal)
     traj = excitation(nominal, seed, seconds)
-    twin = LockstepTwin(robot, reality)
+    twin = Twin(robot, reality)
     sigma = noise * robot.effort_limit * np.sqrt(2 * theta)   # stationary std: noise x the limit
     ou = np.zeros(robot.n)
     rec = McapRecorder(path)
@@ -50,7 +50,7 @@ def record_twin(robot, reality, path, seconds: float = 180.0, seed: int = 1, noi
         else:
             rec.write(cmd, cdr.float64_array(values), ns + 1)   # after the state it answers
     try:
-        twin.run(controller, seconds, on_message=on_message)
+        run_lockstep(twin, controller, seconds, on_message=on_message)
     finally:
         rec.close()
     return rec.count

@@ -14,7 +14,7 @@ from sim2real import paths
 from sim2real.config_io import load_yaml
 from sim2real.control.computed_torque import ComputedTorque
 from sim2real.control.nominal_model import NominalModel
-from sim2real.control.safety import SafetyFilter
+from sim2real.safety.filter import SafetyFilter
 from sim2real.control.trajectories import excitation
 from sim2real.sim.reality import SCHEMA, parse_profile
 from sim2real.sim.simulator import Simulator

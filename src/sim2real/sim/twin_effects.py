@@ -30,6 +30,7 @@ class TwinEffects:
         self._alpha = np.where(lag > 0, 1.0 - np.exp(-dt / np.maximum(lag, 1e-12)), 1.0)
         self._motor_pos: np.ndarray | None = None   # backlash: encoder side of the gear
         self.delivered = False           # has any command reached the motors yet
+        self.delivered_at = -np.inf      # sim time the newest command reached the motors, s
         self.identity = (
             not np.any(lag) and r.latency_command == 0 and r.latency_state == 0 and r.drop_command == 0
             and r.drop_state == 0 and r.control_jitter == 0 and np.all(r.motor_strength == 1)
@@ -52,18 +53,26 @@ class TwinEffects:
         self._cmd_q.append((t + delay, model))
         return True
 
-    def motor_torque(self, t: float) -> np.ndarray:
-        """Torque the motors produce during the step starting at t (N m, model order)."""
+    def deliver(self, t: float) -> bool:
+        """Hand the motors every command whose transport delay has passed by t; True if any did."""
+        fresh = False
         while self._cmd_q and self._cmd_q[0][0] <= t + 1e-9:
             self._applied = self._cmd_q.popleft()[1]
-            self.delivered = True
-        self._torque += self._alpha * (self._applied - self._torque)
-        return self._torque * self.r.motor_strength
+            self.delivered, self.delivered_at, fresh = True, t, True
+        return fresh
 
-    def hold(self) -> None:
-        """Forget queued commands (the driver's own safe state: the motors stop)."""
-        self._cmd_q.clear()
-        self._applied = np.zeros(self.n)
+    @property
+    def applied(self) -> np.ndarray:
+        """The command the motors act on now (N m, model order)."""
+        return self._applied
+
+    def motor_torque(self, t: float, override: np.ndarray | None = None) -> np.ndarray:
+        """Torque the motors produce during the step starting at t (N m, model order). override:
+        what the motor controller asks instead of the delivered command (its own hold)."""
+        self.deliver(t)
+        target = self._applied if override is None else override
+        self._torque += self._alpha * (target - self._torque)
+        return self._torque * self.r.motor_strength
 
     # ---- state path: true state -> what the wire carries --------------------------------------
     def state_measured(self, t: float, q: np.ndarray, qd: np.ndarray, effort: np.ndarray) -> None:

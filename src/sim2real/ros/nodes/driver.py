@@ -1,13 +1,16 @@
 """Driver node for the `mujoco` and `twin` backends: the robot as ROS sees it.
 
 Publishes /joint_states, /clock (lockstep), /camera/image_raw + /camera/camera_info, /sim/target
-(the task's target, ground truth) and /diagnostics; takes /effort_controller/commands
-(std_msgs/Float64MultiArray, ros2_control JointGroupEffortController convention).
+(the task's target, ground truth), /robot_description (latched URDF) and /diagnostics; takes
+/effort_controller/commands (std_msgs/Float64MultiArray, ros2_control JointGroupEffortController
+convention) from one publisher only: the node named `command_source` (safety/source.py). Any
+other publisher is refused and named. The robot itself is sim/twin.py: effort limits enforced,
+a command deadline, holds with gravity compensation.
 
 mode=lockstep: publish the state of step k, wait for the command, step; deterministic and as
-fast as the graph answers. A command missing for `lockstep_timeout_s` (wall) steps with the
-driver's own damped hold. mode=realtime: a dedicated thread steps every control period against
-the wall clock, with whatever command has arrived (the twin: asynchronous, like hardware).
+fast as the graph answers. A command missing for `lockstep_timeout_s` (wall) steps without one
+(the twin's deadline then holds). mode=realtime: a dedicated thread steps every control period
+against the wall clock, with whatever command has arrived (the twin: asynchronous, like hardware).
 """
 from __future__ import annotations
 
@@ -25,16 +28,16 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, String
 
-from sim2real.control.safety import SafetyFilter
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
-from sim2real.ros.qos import LATEST
+from sim2real.ros.qos import LATCHED, LATEST
+from sim2real.ros.sourced import SourcedSubscriptions, publishers
+from sim2real.safety.source import CommandSource
 from sim2real.sim.reality import NOMINAL, load_profile
-from sim2real.sim.simulator import Simulator
-from sim2real.sim.twin_effects import TwinEffects
+from sim2real.sim.twin import Twin
 from sim2real.tasks.reach import ReachTask
 from sim2real.timing import LatencyHistogram
 
@@ -45,8 +48,11 @@ PARAMS = {
     "reality": ("", "reality profile YAML for the twin; empty = nominal"),
     "mode": ("lockstep", "lockstep | realtime"),
     "camera": (True, "render /camera/image_raw at the camera rate"),
-    "lockstep_timeout_s": (0.05, "wall time to wait for a command before stepping with the hold"),
+    "lockstep_timeout_s": (0.05, "wall time to wait for a command before stepping without one"),
+    "command_timeout_s": (-1.0, "no fresh command at the motors for this long -> hold; <0 = 5 periods"),
+    "command_source": ("safety_filter", "the only node whose commands are taken (name or /ns/name)"),
     "duration_s": (0.0, "stop stepping after this much sim time (0 = run forever)"),
+    "start_time_s": (0.0, "sim time to start at (a restarted lockstep driver resumes its clock)"),
     "targets": (5, "number of reach targets the task cycles through"),
     "task_seed": (0, "seed of the target sequence"),
 }
@@ -58,16 +64,17 @@ class DriverNode(Node):
         p = self.p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
         profile = load_profile(p.reality) if p.reality else NOMINAL
-        self.sim = Simulator(self.robot, profile)
-        self.twin = TwinEffects(profile.resolve(self.robot), self.robot.dt, self.robot.n)
-        self.hold = SafetyFilter(self.robot)
-        self.wire_names = [self.robot.joint_names[i] for i in self.twin.perm] + list(self.robot.gripper_joints)
+        self.twin = Twin(self.robot, profile, start_time=p.start_time_s,
+                         command_timeout_s=None if p.command_timeout_s < 0 else p.command_timeout_s)
+        self.sim = self.twin.sim
+        self.wire_names = list(self.twin.wire_joints) + list(self.robot.gripper_joints)
         self.task = ReachTask.from_robot(self.robot)
         self.targets = self.task.sample_targets(max(p.targets, 1), p.task_seed)
         self._target_idx = -1
         self.lockstep = p.mode == "lockstep"
         if p.mode not in ("lockstep", "realtime"):
             raise ValueError(f"driver: mode must be lockstep or realtime, got {p.mode!r}")
+        self.camera = self._thread = self._cam_thread = None
 
         self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10) if self.lockstep else None
@@ -75,7 +82,12 @@ class DriverNode(Node):
         self.pub_target = self.create_publisher(
             PointStamped, "/sim/target", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(Float64MultiArray, "/effort_controller/commands", self._on_command, LATEST)
+        self.pub_description = self.create_publisher(String, "/robot_description", LATCHED)
+        self.pub_description.publish(String(data=self.robot.urdf_path.read_text()))
+        self.source = CommandSource(p.command_source)
+        self._command_topic = "/effort_controller/commands"
+        self.sourced = SourcedSubscriptions(self)
+        self.sourced.add(Float64MultiArray, self._command_topic, LATEST, self._on_command)
         self.camera = None
         self._camera_args = None
         cam = self.robot.camera
@@ -99,7 +111,7 @@ class DriverNode(Node):
         self.jitter = LatencyHistogram()        # realtime: wake-up lateness per step, s
         self.rtt = deque(maxlen=1_000_000)      # state published -> next command received, s
         self._t0_wall = time.monotonic()
-        self._hold_active = False
+        self._window = (0, 0)        # (steps, commands) at the last diagnostics
         self.create_timer(1.0, self._diagnostics)
         if self.lockstep:
             # checked twice per timeout: a command queued behind a long callback is served first
@@ -109,7 +121,6 @@ class DriverNode(Node):
         else:
             self._thread = threading.Thread(target=self._realtime_loop, daemon=True)
             self._thread.start()
-            self._cam_thread = None
             if self._camera_args:
                 self._cam_thread = threading.Thread(target=self._camera_loop, daemon=True)
                 self._cam_thread.start()
@@ -122,21 +133,22 @@ class DriverNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # ---- command path -------------------------------------------------------------------------
-    def _on_command(self, msg: Float64MultiArray) -> None:
-        tau = np.asarray(msg.data, float)
+    def _on_command(self, msg: Float64MultiArray, gid: bytes) -> None:
+        ok, who = self.source.accept(gid, lambda: publishers(self, self._command_topic))
+        if not ok:
+            self.get_logger().error(f"refused commands from {who}: only {self.p.command_source} commands "
+                                    "this driver", throttle_duration_sec=1.0)
+            return
         with self.lock:
             self.rtt.append(time.monotonic() - self._sent_at)
-            if tau.shape != (self.robot.n,) or not np.all(np.isfinite(tau)):
-                # the safety filter should never let this through; a driver still refuses it
-                self.get_logger().error(f"rejected command with {tau.size} values / non-finite", throttle_duration_sec=1.0)
-                tau = None
+            problem = self.twin.command(msg.data)
+            if problem:   # the safety filter should never let this through; a driver still refuses it
+                self.get_logger().error(f"refused command: {problem}", throttle_duration_sec=1.0)
             else:
-                self.twin.command_received(self.sim.time, tau)
                 self.commands += 1
-                self._hold_active = False
             if self.lockstep and self._awaiting and not self.done:
                 self._awaiting = False
-                self._step(hold=tau is None)
+                self._step()
                 self._publish_state()
 
     def _lockstep_watchdog(self) -> None:
@@ -149,26 +161,16 @@ class DriverNode(Node):
                 self._stale_checks = 0
                 self.timeouts += 1
                 self._awaiting = False
-                self._step(hold=True)
+                self._step()
                 self._publish_state()
 
-    def _step(self, hold: bool = False) -> None:
-        if hold:
-            if not self._hold_active:
-                self.twin.hold()
-                self._hold_active = True
-            q, qd, _ = self.sim.joint_state()
-            tau = self.hold.hold(q, qd)
-        else:
-            tau = self.twin.motor_torque(self.sim.time)
-            if self.twin.delivered:
-                self.hold.release()
-            else:   # nothing has reached the motors yet: stay on the brakes, as hardware does
-                q, qd, _ = self.sim.joint_state()
-                tau = self.hold.hold(q, qd)
+    def _step(self) -> None:
+        held = self.twin.holding
         self._update_target()
-        self.sim.step(tau)
+        self.twin.step()
         self.steps += 1
+        if self.twin.holding != held and self.twin.holding and self.twin.fx.delivered:
+            self.get_logger().warning(f"motors holding: {self.twin.holding}", throttle_duration_sec=1.0)
         if self.p.duration_s > 0 and self.sim.time >= self.p.duration_s - 1e-9:
             self.done = True
             if self.on_done:
@@ -184,8 +186,6 @@ class DriverNode(Node):
     # ---- state path ---------------------------------------------------------------------------
     def _publish_state(self) -> None:
         t = self.sim.time
-        q, qd, eff = self.sim.joint_state()
-        self.twin.state_measured(t, q, qd, eff)
         stamp = self._stamp()
         if self.pub_clock is not None and self.steps % CLOCK_EVERY == 0:
             clk = ClockMsg()
@@ -193,7 +193,7 @@ class DriverNode(Node):
             self.pub_clock.publish(clk)
         grip = self.sim.data.qpos[self.sim._gqadr]
         sent = False
-        for measured_at, wq, wqd, weff in self.twin.states_due(t):
+        for measured_at, wq, wqd, weff in self.twin.measure():
             # the stamp says when the sample was taken, as a hardware driver's would
             st = measured_at if self.lockstep else stamp - (t - measured_at)
             self.pub_js.publish(convert.joint_state(
@@ -275,11 +275,25 @@ class DriverNode(Node):
 
     def _diagnostics(self) -> None:
         st = DiagnosticStatus(name="sim2real/driver", hardware_id=self.robot.name)
-        st.level = DiagnosticStatus.WARN if self._hold_active else DiagnosticStatus.OK
-        st.message = "holding (no command)" if self._hold_active else "running"
+        tw = self.twin
+        steps, commands = self.steps - self._window[0], self.commands - self._window[1]
+        self._window = (self.steps, self.commands)
+        starved = max(0.0, 1.0 - commands / steps) if steps else 0.0
+        problems = []
+        if tw.holding:
+            problems.append(f"holding: {tw.holding}")
+        if self.source.refused:
+            problems.append("refused commands from " + ", ".join(sorted(self.source.refused)))
+        if not self.lockstep and steps and starved > 0.1:
+            problems.append(f"{100 * starved:.0f}% of steps without a fresh command")
+        st.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        st.message = "; ".join(problems) or "running"
         st.values = [KeyValue(key=k, value=str(v)) for k, v in (
             ("sim_time", f"{self.sim.time:.3f}"), ("wall_time", f"{time.monotonic() - self._t0_wall:.3f}"),
-            ("steps", self.steps), ("commands", self.commands),
+            ("steps", self.steps), ("commands", self.commands), ("hold_steps", tw.hold_steps),
+            ("deadline_holds", tw.deadline_holds), ("clipped_commands", tw.clipped),
+            ("refused_commands", tw.refused + sum(self.source.refused.values())),
+            ("steps_without_command_pct", f"{100 * starved:.1f}"),
             ("lockstep_timeouts", self.timeouts), ("missed_deadlines", self.missed_deadlines),
             ("jitter_p50_ms", f"{1e3 * self.jitter.percentile(50):.3f}"),
             ("jitter_p99_ms", f"{1e3 * self.jitter.percentile(99):.3f}"),
@@ -291,11 +305,13 @@ class DriverNode(Node):
 
     def destroy_node(self):
         self.done = True
-        if not self.lockstep:
+        if hasattr(self, "sourced"):
+            self.sourced.close()
+        if getattr(self, "_thread", None) is not None:
             self._thread.join(timeout=1.0)
-            if self._cam_thread is not None:
-                self._cam_thread.join(timeout=2.0)
-        if self.camera is not None:
+        if getattr(self, "_cam_thread", None) is not None:
+            self._cam_thread.join(timeout=2.0)
+        if getattr(self, "camera", None) is not None:
             self.camera.close()
             self.camera = None
         return super().destroy_node()

@@ -1,28 +1,34 @@
-"""Safety filter node, the last node before the driver; never bypassed.
+"""Safety filter node, the last node before the driver; never bypassed (the driver takes commands
+from this node only).
 
 /controller/effort -> limits, NaN guard -> /effort_controller/commands. Exactly one command per
 joint state: a command answers the latest state; if no command has come for `watchdog_s` (in
-state stamps, so it works in lockstep and real time alike), or /teleop/lock is set, it answers
-with the damped hold instead.
+state stamps, so it works in lockstep and real time alike), or the lock is set, it answers with
+the damped hold instead. State stamps are judged against this node's clock (safety/stamps.py):
+one spoofed stamp cannot stop it. The lock (/teleop/lock) is obeyed from any publisher and
+released only by the publisher that set it or /teleop/lock_reset (safety/lock.py).
 """
 from __future__ import annotations
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Float64MultiArray
+from std_msgs.msg import Bool, Empty, Float64MultiArray
 
-from sim2real.control.safety import SafetyFilter
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
-from sim2real.ros.qos import LATEST
+from sim2real.ros.qos import LATEST, LOCK_QOS
+from sim2real.ros.sourced import SourcedSubscriptions
+from sim2real.safety.filter import SafetyFilter
+from sim2real.safety.lock import Lock
+from sim2real.safety.stamps import StampGate
 
 PARAMS = {
     "robot": ("jaco", "registered robot name"),
     "watchdog_s": (-1.0, "no command for this long (state time) -> damped hold; <0 = robot config"),
+    "max_future_s": (0.5, "a state stamped further ahead of this node's clock is refused"),
 }
 
 
@@ -33,36 +39,55 @@ class SafetyNode(Node):
         self.robot = load_robot(p.robot)
         self.filter = SafetyFilter(self.robot)
         self.watchdog = p.watchdog_s if p.watchdog_s >= 0 else self.robot.safety.watchdog_s
+        self.gate = StampGate(max_future_s=p.max_future_s)
         self.map = convert.JointMap(self.robot.joint_names)
+        self.lock = Lock()
         self.q = self.qd = None
         self.t_state = self.t_cmd = None
         self.served = True
-        self.locked = False
         self.mode = "waiting"
         self.reasons: dict[str, int] = {}
+        self.states = self.holds = self.passed = 0
         self.pub = self.create_publisher(Float64MultiArray, "/effort_controller/commands", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(JointState, "/joint_states", self._on_state, LATEST)
         self.create_subscription(Float64MultiArray, "/controller/effort", self._on_command, LATEST)
-        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.create_subscription(Bool, "/teleop/lock", self._on_lock, latched)
+        self.sourced = SourcedSubscriptions(self)
+        for qos in LOCK_QOS:
+            self.sourced.add(Bool, "/teleop/lock", qos, self._on_lock)
+        self.create_subscription(Empty, "/teleop/lock_reset", self._on_reset, 10)
         self.create_timer(1.0, self._diagnostics)
 
-    def _on_lock(self, msg: Bool) -> None:
-        if msg.data and not self.locked:
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_lock(self, msg: Bool, gid: bytes) -> None:
+        what = self.lock.update(gid, bool(msg.data))
+        if what == "set":
             self.get_logger().warning("teleop lock set: holding")
-        self.locked = bool(msg.data)
+        elif what == "released":
+            self.get_logger().info("teleop lock released")
+        elif what:
+            self._count(f"lock: {what}")
+
+    def _on_reset(self, _msg: Empty) -> None:
+        if self.lock.reset():
+            self.get_logger().warning("teleop lock reset: every hold released")
 
     def _on_state(self, msg: JointState) -> None:
         q, qd, problem = self.map.extract(msg)
         t = convert.from_time(msg.header.stamp)
-        if problem or (self.t_state is not None and t < self.t_state):
-            self._count(problem or "out-of-order state stamp")
+        problem = problem or self.gate.check(t, self._now())
+        if problem:
+            self._count(f"state refused: {problem}")
             return
+        self.states += 1
+        if self.t_state is not None and t < self.t_state:
+            self.t_cmd = None          # the clock went back (a restarted driver): start over
         self.q, self.qd, self.t_state, self.served = q, qd, t, False
         if self.t_cmd is None:
             self.t_cmd = t     # the watchdog starts with the first state
-        if self.locked:
+        if self.lock.locked:
             self._send(self.filter.hold(q, qd), "hold (lock)")
         elif t - self.t_cmd > self.watchdog:
             self._send(self.filter.hold(q, qd), "hold (watchdog)")
@@ -71,9 +96,7 @@ class SafetyNode(Node):
         if self.q is None:
             return
         self.t_cmd = self.t_state
-        if self.served:       # this state was answered already (hold or an earlier command)
-            return
-        if self.locked:
+        if self.served or self.lock.locked:   # this state was answered already (hold or an earlier command)
             return
         tau, reasons = self.filter.filter(np.asarray(msg.data, float), self.q, self.qd)
         for r in reasons:
@@ -83,6 +106,10 @@ class SafetyNode(Node):
 
     def _send(self, tau, mode: str) -> None:
         self.served = True
+        if mode == "pass":
+            self.passed += 1
+        else:
+            self.holds += 1
         if mode != self.mode:
             if mode == "pass":
                 self.get_logger().info("safety: pass")
@@ -97,7 +124,15 @@ class SafetyNode(Node):
 
     def _diagnostics(self) -> None:
         st = DiagnosticStatus(name="sim2real/safety_filter", hardware_id=self.robot.name)
-        st.level = DiagnosticStatus.OK if self.mode == "pass" else DiagnosticStatus.WARN
-        st.message = self.mode
-        st.values = [KeyValue(key=k, value=str(v)) for k, v in self.reasons.items()]
+        refused = sum(v for k, v in self.reasons.items() if k.startswith("state refused"))
+        st.level = DiagnosticStatus.OK if self.mode == "pass" and not refused else DiagnosticStatus.WARN
+        st.message = self.mode + (f"; {refused} states refused" if refused else "")
+        counts = (("states", self.states), ("passed", self.passed), ("holds", self.holds),
+                  ("unanswered", self.states - self.passed - self.holds), ("lock_holders", len(self.lock.holders)))
+        st.values = [KeyValue(key=k, value=str(v)) for k, v in (*counts, *self.reasons.items())]
         self.pub_diag.publish(DiagnosticArray(status=[st]))
+
+    def destroy_node(self):
+        if hasattr(self, "sourced"):
+            self.sourced.close()
+        return super().destroy_node()

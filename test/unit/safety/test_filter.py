@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from sim2real.control.safety import SafetyFilter
+from sim2real.safety.filter import SafetyFilter
 
 
 @pytest.fixture
@@ -54,3 +54,27 @@ def test_random_adversarial_commands_stay_in_limits(f, jaco):
         qd = rng.normal(0, 2, 7)
         out, _ = f.filter(tau, q, qd)
         assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= jaco.effort_limit + 1e-9)
+
+
+def test_accelerating_torque_is_cut_before_the_velocity_limit(f, jaco):
+    qd = np.zeros(7)
+    qd[1] = 0.9 * jaco.velocity_limit[1]              # past BRAKE_FROM, below the limit
+    tau, reasons = f.filter(np.full(7, 5.0), jaco.home, qd)
+    assert 0 < tau[1] < 5.0 and "velocity limit" in reasons
+    qd[1] = jaco.velocity_limit[1]
+    tau, _ = f.filter(np.full(7, 5.0), jaco.home, qd)
+    assert tau[1] <= 1e-9                             # nothing more along the motion at the limit
+    tau, _ = f.filter(np.full(7, -5.0), jaco.home, qd)
+    assert tau[1] == -5.0                             # braking torque passes untouched
+
+
+def test_clamp_desired(f, jaco):
+    q = jaco.home.copy()
+    q[1] = 1e300
+    qd = np.zeros(7)
+    qd[3] = -50.0
+    qc, qdc, changed = f.clamp_desired(q, qd)
+    assert changed and qc[1] == pytest.approx(jaco.position_upper[1] - jaco.safety.position_margin)
+    assert qdc[3] == pytest.approx(-jaco.velocity_limit[3] * jaco.safety.velocity_scale)
+    _, _, changed = f.clamp_desired(jaco.home, np.zeros(7))
+    assert not changed

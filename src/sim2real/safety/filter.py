@@ -2,9 +2,11 @@
 
 Every command passes `filter()`: non-finite or wrong-sized commands become a hold; torques are
 clipped to the effort limits; near a position limit the outward torque is replaced by a
-spring-damper pushing back; above the velocity limit the accelerating torque is replaced by
-braking. `hold()` is the safe state: a PD on the position latched when the hold began (no
-feed-forward), used on NaN, watchdog timeout and the teleop lock.
+spring-damper pushing back; from BRAKE_FROM of the velocity limit on, the torque that speeds a
+joint up is cut back linearly to none at the limit, and above the limit it brakes. `hold()` is
+the safe state: a PD on the position latched when the hold began (no feed-forward), used on NaN,
+watchdog timeout and the teleop lock. `clamp_desired()` keeps desired states (what the
+controller is asked to reach) inside the position and velocity limits.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import math
 import numpy as np
 
 from sim2real.robots.spec import RobotSpec
+
+BRAKE_FROM = 0.8   # fraction of the velocity limit where accelerating torque starts being cut
 
 
 class SafetyFilter:
@@ -49,11 +53,17 @@ class SafetyFilter:
             out = np.where(over_hi, np.minimum(out, 0.0) + np.minimum(wall, 0.0), out)
             out = np.where(over_lo, np.maximum(out, 0.0) + np.maximum(wall, 0.0), out)
             reasons.append("position limit")
-        fast = np.abs(qd) > self.vmax
-        if np.any(fast):
+        speed = np.abs(qd)
+        near = speed > BRAKE_FROM * self.vmax
+        if np.any(near):
+            # torque along the motion shrinks to 0 at the limit, so the joint coasts into it
+            # instead of overshooting it by what the loop's latency lets through
+            keep = np.clip((self.vmax - speed) / ((1.0 - BRAKE_FROM) * self.vmax), 0.0, 1.0)
+            accelerating = near & (out * qd > 0)
+            out = np.where(accelerating, out * keep, out)
+            fast = speed > self.vmax
             brake = -self.kd_hold * 4.0 * (qd - np.clip(qd, -self.vmax, self.vmax))
-            accelerating = fast & (out * qd > 0)
-            out = np.where(accelerating, brake, np.where(fast, out + brake, out))
+            out = np.where(fast, out + brake, out)
             reasons.append("velocity limit")
         return np.clip(out, -self.limit, self.limit), reasons
 
@@ -70,3 +80,11 @@ class SafetyFilter:
 
     def release(self) -> None:
         self._hold_q = None
+
+    def clamp_desired(self, q_d: np.ndarray, qd_d: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(q_d, qd_d) inside [lower + margin, upper - margin] and +-velocity limit; True if changed.
+        Finite inputs only (callers refuse NaN/inf before)."""
+        q = np.clip(q_d, self.lo, self.hi)
+        qd = np.clip(qd_d, -self.vmax, self.vmax)
+        changed = bool(np.any(q != q_d) or np.any(qd != qd_d))
+        return q, qd, changed
