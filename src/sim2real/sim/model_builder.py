@@ -1,10 +1,18 @@
 """URDF + robot config (+ optional reality profile) -> MuJoCo model, through MjSpec.
 
 One URDF serves MuJoCo, RViz and Gazebo. What the URDF cannot hold comes from the robot config:
-actuators (torque motors on the arm joints, position servos on the gripper), armature, the scene
-(floor, table, target, light) and the camera. A reality profile's hidden dynamics (payload, mass,
-inertia, friction, damping, armature) and visuals (light, materials, camera pose) are applied
-here, on the model; its time-domain effects (latency, lag, noise, drops) live in twin_effects.
+actuators (a torque motor per commanded joint, whatever the actuation: position and PD-target
+commands become torques through robots.actuation.pd_torque; position servos on the gripper),
+armature, a free joint on the root of a floating-base robot, sensors (IMU site with framequat,
+gyro and accelerometer; a touch sensor per foot geom), the scene (floor with its friction; a
+table and target only where the scene asks, i.e. the reach task; light) and the camera. Mimic
+joints (URDF <mimic>, e.g. the NAO's RHipYawPitch) are joint equality constraints and their motor
+is inert. A reality profile's hidden dynamics (payload on robot.payload_body, mass, inertia,
+friction, damping, armature, ground friction) and visuals (light, materials, camera pose) are
+applied here, on the model; its time-domain effects (latency, lag, noise, drops) live in twin_effects.
+
+Names in the model: bodies and joints as in the URDF; sensors `imu_quat`, `imu_gyro`,
+`imu_accel` on site `imu`; per foot body F, sites and touch sensors `F_touch<k>`.
 """
 from __future__ import annotations
 
@@ -20,6 +28,9 @@ from sim2real.sim.reality import NOMINAL, RealityProfile, per_joint
 TARGET_BODY = "target"
 PAYLOAD_BODY = "payload"
 ROBOT_GROUP = 1  # contype bit for robot geoms: they hit the world, not each other
+IMU_SENSORS = ("imu_quat", "imu_gyro", "imu_accel")
+FLOOR_FRICTION = 1.0   # nominal sliding friction of the floor (MuJoCo's default); scene.floor.friction
+TOUCH_MARGIN = 0.003   # m a touch site extends beyond its foot geom, so it encloses the contacts
 
 
 def _rgba(rgb, a=1.0):
@@ -52,7 +63,7 @@ def build_spec(robot: RobotSpec, reality: RealityProfile = NOMINAL) -> mujoco.Mj
         raise ConfigError(f"{robot.urdf_path}: MuJoCo cannot load the URDF ({e})") from None
     spec.compiler.fusestatic = False     # keep fixed frames such as the end effector
     spec.compiler.autolimits = True
-    spec.option.timestep = robot.dt
+    spec.option.timestep = robot.physics_dt
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     spec.visual.quality.shadowsize = 512 if (robot.camera and robot.camera.shadows) else 0
     spec.visual.global_.offwidth = max(640, robot.camera.width if robot.camera else 0)
@@ -61,15 +72,28 @@ def build_spec(robot: RobotSpec, reality: RealityProfile = NOMINAL) -> mujoco.Mj
     scene = robot.scene
     vis = reality.section("visuals")
     mats = vis.get("materials", {})
+    links = tuple(b.name for b in spec.bodies if b.name and b.name != "world")   # the robot's links
     for g in spec.geoms:
         g.contype, g.conaffinity = ROBOT_GROUP, 0
         g.rgba = _rgba(mats.get("robot", scene.get("robot", {}).get("rgb", [0.2, 0.2, 0.2])))
-    _add_scene(spec, robot, scene, mats)
+    if robot.floating_base:
+        root = _body(spec, robot, robot.base_link, "base_link")
+        root.add_freejoint(name="base")
+    _add_scene(spec, robot, scene, mats, reality.section("dynamics").get("ground_friction", 1.0))
     _add_distractors(spec, robot, vis.get("distractors", 0), reality.seed)
     _add_actuators(spec, robot)
-    _apply_dynamics(spec, robot, reality)
+    _add_mimic(spec, robot)
+    _add_sensors(spec, robot)
+    _apply_dynamics(spec, robot, reality, links)
     _add_light_and_camera(spec, robot, scene, vis)
     return spec
+
+
+def _body(spec, robot, name, key):
+    b = spec.body(name)
+    if b is None:
+        raise ConfigError(f"{robot.config_path}.{key}: no body '{name}' in the model")
+    return b
 
 
 def build_model(robot: RobotSpec, reality: RealityProfile = NOMINAL) -> mujoco.MjModel:
@@ -80,22 +104,29 @@ def build_model(robot: RobotSpec, reality: RealityProfile = NOMINAL) -> mujoco.M
         raise ConfigError(f"{robot.urdf_path}: MuJoCo model does not compile ({e})") from None
 
 
-def _add_scene(spec, robot, scene, mats):
+def _add_scene(spec, robot, scene, mats, ground_friction=1.0):
     wb = spec.worldbody
     floor = scene.get("floor", {})
-    wb.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[3, 3, 0.1],
-                pos=[0, 0, floor.get("height", -0.75)], rgba=_rgba(mats.get("floor", floor.get("rgb", [0.5] * 3))),
-                contype=0, conaffinity=ROBOT_GROUP)
+    size = floor.get("size", [3, 3])
+    g = wb.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[size[0], size[1], 0.1],
+                    pos=[0, 0, floor.get("height", 0.0)],
+                    rgba=_rgba(mats.get("floor", floor.get("rgb", [0.5] * 3))),
+                    contype=0, conaffinity=ROBOT_GROUP)
+    mu = floor.get("friction", FLOOR_FRICTION) * ground_friction
+    if mu != 1.0:
+        g.friction = [mu, g.friction[1], g.friction[2]]
+    g.priority = 1    # the floor's friction (and the profile's ground_friction) decides its contacts
     t = scene.get("table")
     if t:
         wb.add_geom(name="table", type=mujoco.mjtGeom.mjGEOM_BOX, size=[s / 2 for s in t["size"]],
                     pos=t["pos"], rgba=_rgba(mats.get("table", t.get("rgb", [0.5, 0.4, 0.3]))),
                     contype=0, conaffinity=ROBOT_GROUP)
-    tg = scene.get("target", {})
-    # A mocap body: the task moves it; it is seen by the camera but collides with nothing.
-    body = wb.add_body(name=TARGET_BODY, mocap=True, pos=[0.45, 0.0, 0.3])
-    body.add_geom(name="target", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[tg.get("radius", 0.025), 0, 0],
-                  rgba=_rgba(mats.get("target", tg.get("rgb", [0.9, 0.1, 0.1]))), contype=0, conaffinity=0)
+    tg = scene.get("target")
+    if tg is not None:
+        # A mocap body: the task moves it; it is seen by the camera but collides with nothing.
+        body = wb.add_body(name=TARGET_BODY, mocap=True, pos=[0.45, 0.0, 0.3])
+        body.add_geom(name="target", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[tg.get("radius", 0.025), 0, 0],
+                      rgba=_rgba(mats.get("target", tg.get("rgb", [0.9, 0.1, 0.1]))), contype=0, conaffinity=0)
 
 
 def _add_distractors(spec, robot, count, seed):
@@ -125,9 +156,45 @@ def _add_actuators(spec, robot):
         spec.joint(jn).armature = arm
 
 
-def _apply_dynamics(spec, robot, reality: RealityProfile):
+def _add_mimic(spec, robot):
+    """A mimic joint follows its leader through a stiff joint equality (the URDF importer makes
+    one from <mimic>; we add it if not); its own motor is inert, as one motor drives both."""
+    have = {(e.name1, e.name2) for e in spec.equalities if e.type == mujoco.mjtEq.mjEQ_JOINT}
+    for jn, (leader, mult, off) in robot.mimic.items():
+        if (jn, leader) not in have:
+            spec.add_equality(type=mujoco.mjtEq.mjEQ_JOINT, name1=jn, name2=leader,
+                              data=[off, mult, 0, 0, 0] + [0.0] * 6)
+        spec.actuator(f"motor_{jn}").gear[0] = 0.0   # its command moves nothing
+    for e in spec.equalities:
+        if e.type == mujoco.mjtEq.mjEQ_JOINT:
+            e.solref = [max(0.004, 2 * robot.physics_dt), 1.0]
+            e.solimp = [0.95, 0.99, 0.001, 0.5, 2.0]
+
+
+def _add_sensors(spec, robot):
+    if robot.imu is not None:
+        b = _body(spec, robot, robot.imu.body, "sensors.imu.body")
+        b.add_site(name=robot.imu.site, pos=list(robot.imu.pos), size=[0.005, 0, 0])
+        site = mujoco.mjtObj.mjOBJ_SITE
+        spec.add_sensor(name=IMU_SENSORS[0], type=mujoco.mjtSensor.mjSENS_FRAMEQUAT, objtype=site,
+                        objname=robot.imu.site)
+        spec.add_sensor(name=IMU_SENSORS[1], type=mujoco.mjtSensor.mjSENS_GYRO, objtype=site, objname=robot.imu.site)
+        spec.add_sensor(name=IMU_SENSORS[2], type=mujoco.mjtSensor.mjSENS_ACCELEROMETER, objtype=site,
+                        objname=robot.imu.site)
+    for foot in robot.foot_contacts:
+        b = _body(spec, robot, foot, "sensors.foot_contacts")
+        if not b.geoms:
+            raise ConfigError(f"{robot.config_path}.sensors.foot_contacts: body '{foot}' has no collision geom")
+        for k, g in enumerate(b.geoms):
+            name = f"{foot}_touch{k}"
+            size = [x + TOUCH_MARGIN if x > 0 else 0.0 for x in g.size]
+            b.add_site(name=name, type=g.type, size=size, pos=list(g.pos), quat=list(g.quat), group=4)
+            spec.add_sensor(name=name, type=mujoco.mjtSensor.mjSENS_TOUCH, objtype=mujoco.mjtObj.mjOBJ_SITE,
+                            objname=name)
+
+
+def _apply_dynamics(spec, robot, reality: RealityProfile, links: tuple[str, ...]):
     d = reality.section("dynamics")
-    links = tuple(b.name for b in spec.bodies if b.name and b.name != "world")
     if "mass_scale" in d or "inertia_scale" in d:
         ms = per_joint(d.get("mass_scale"), links, 1.0, "dynamics.mass_scale")
         ins = per_joint(d.get("inertia_scale"), links, 1.0, "dynamics.inertia_scale")
@@ -143,9 +210,11 @@ def _apply_dynamics(spec, robot, reality: RealityProfile):
                 setattr(j, attr, getattr(j, attr) * s)
     # The payload body always exists (mass 0 when absent) so a schedule can change it mid-run.
     p = d.get("payload", {})
-    ee = spec.body(robot.end_effector)
-    if ee is None:
-        raise ConfigError(f"{robot.config_path}.end_effector: no body '{robot.end_effector}' in the model")
+    if robot.payload_body is None:
+        if p or d.get("payload_schedule"):
+            raise ConfigError(f"dynamics.payload: robot '{robot.name}' names no payload_body")
+        return
+    ee = _body(spec, robot, robot.payload_body, "payload_body")
     pb = ee.add_body(name=PAYLOAD_BODY, pos=p.get("offset", [0, 0, 0]))
     mass = p.get("mass", 0.0)
     pb.explicitinertial = True

@@ -107,6 +107,7 @@ SCHEMA_V1 = _map({
         "payload_schedule": _list(_map({"t": _nonneg, "mass": _nonneg})),
         "mass_scale": _per(_pos), "inertia_scale": _per(_pos),
         "friction_scale": _per(_pos), "damping_scale": _per(_pos), "armature_scale": _per(_pos),
+        "ground_friction": _pos,    # scale of the floor's contact friction (legged robots)
         "motor_strength": _per(_pos), "backlash": _per(_nonneg), "actuator_lag": _per(_nonneg),
         "latency": _map({"command": _nonneg, "state": _nonneg}),
         "control_jitter": _nonneg,

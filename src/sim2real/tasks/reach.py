@@ -1,7 +1,7 @@
 """The reach task: targets in a workspace box, each held for hold_s; success within a tolerance.
 
-Reads the `task` section of the robot config (workspace low/high in base_link, hold_s,
-success_tol_m).
+Settings: config/tasks/reach.yaml (workspace low/high in base_link, hold_s, success_tol_m, and
+the scene it adds: table and target), overridden by the robot config's `tasks: {reach: ...}`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class ReachTask:
 
     @classmethod
     def from_robot(cls, robot) -> "ReachTask":
-        t = robot.task
+        t = robot.task_config("reach") if "reach" in getattr(robot, "tasks", ()) else robot.task
         ws = t.get("workspace", {"low": [0.3, -0.3, 0.1], "high": [0.6, 0.3, 0.4]})
         return cls(np.array(ws["low"], float), np.array(ws["high"], float),
                    float(t.get("hold_s", 4.0)), float(t.get("success_tol_m", 0.02)))
