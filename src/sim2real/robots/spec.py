@@ -14,7 +14,7 @@ Config keys (units REP-103: m, rad, s, kg, N m):
   end_effector, payload_body             optional frames (payload_body defaults to end_effector,
                                          else base_link): the body a reality profile's payload sits on
   control_rate_hz, policy_rate_hz, physics_dt (optional; control period / physics_dt substeps)
-  joints (or arm_joints): {joint: {kp, kd, armature, stiffness, damping}}, in command order
+  joints: {joint: {kp, kd, armature, stiffness, damping}}, in command order
       kp [1/s^2], kd [1/s]: the computed-torque reference gains of effort robots (controller modes)
       stiffness [N m/rad], damping [N m s/rad]: the joint PD of position / pd_targets robots
       armature [kg m^2]: reflected rotor inertia (in the nominal model; reality profiles scale it)
@@ -184,11 +184,7 @@ def _choice(raw, key, choices, where, default):
 def _tasks(raw: dict, w: str, root: Path | None) -> dict[str, dict]:
     """The robot's tasks: <root>/tasks/<name>.yaml if the robot's directory has one, else
     config/tasks/<name>.yaml; each overridden by the robot config's entry."""
-    t = raw.get("tasks")
-    if t is None:
-        # older configs: one `task:` section naming its task
-        legacy = get(raw, "task", dict, w, {})
-        t = {legacy["name"]: {k: v for k, v in legacy.items() if k != "name"}} if "name" in legacy else {}
+    t = raw.get("tasks", {})
     if isinstance(t, list):
         t = {name: {} for name in t}
     if not isinstance(t, dict):
@@ -229,7 +225,7 @@ def load_spec(config: str | Path, root: str | Path | None = None) -> RobotSpec:
 
     base = _choice(raw, "base", BASES, w, "fixed")
     actuation = _choice(raw, "actuation", ACTUATIONS, w, "effort")
-    key = "joints" if "joints" in raw else "arm_joints"
+    key = "joints"
     arm = get(raw, key, dict, w)
     names = tuple(arm)
     rows = []
