@@ -1,7 +1,9 @@
-"""`sim2real ...`: up, demo, record, teleop, bench, check. Errors print one line and exit 2."""
+"""`sim2real ...`: up, demo, record, teleop, bench, train, doctor, check, data.
+Errors print one line `sim2real: error: ...` on stderr and exit 2."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -10,14 +12,50 @@ from pathlib import Path
 from sim2real.errors import Sim2RealError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line, like the rest of the CLI's."""
+
+    def error(self, message):
+        self.exit(2, f"sim2real: error: {self.prog.removeprefix('sim2real ')}: {message}\n"
+                  if self.prog != "sim2real" else f"sim2real: error: {message}\n")
+
+
+def _number(kind, low, what, low_ok=True, high=None):
+    """An argparse type: a finite `kind` >= low (> low when not low_ok), < high if given."""
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(v) or (v < low if low_ok else v <= low) or (high is not None and v >= high):
+            bound = f"{'>=' if low_ok else '>'} {low}" + (f" and < {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return v
+    return parse
+
+
+SECONDS = _number(float, 0, "seconds", low_ok=False)
+COUNT = _number(int, 1, "an integer")
+SEED = _number(int, 0, "an integer", high=2 ** 32)
+
+
+def _new_output(path: str | None, force: bool) -> None:
+    """Refuse to replace an existing recording unless --force (then it is removed now)."""
+    if path and Path(path).exists():
+        if not force:
+            raise Sim2RealError(f"{path}: exists; pass --force to overwrite it")
+        Path(path).unlink()
+
+
 def _graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--robot", default="jaco", help="registered robot (default: jaco)")
     p.add_argument("--backend", default="mujoco", help="mujoco | twin | gazebo | hardware")
     p.add_argument("--reality", default=None, help="reality profile YAML (twin backend)")
-    p.add_argument("--targets", type=int, default=5, help="reach targets the task cycles through")
-    p.add_argument("--seed", type=int, default=0, help="task seed")
+    p.add_argument("--targets", type=COUNT, default=5, help="reach targets the task cycles through (>= 1)")
+    p.add_argument("--seed", type=SEED, default=0, help="task seed (>= 0)")
     p.add_argument("--no-camera", action="store_true", help="do not render the camera")
     p.add_argument("--record", default=None, metavar="PATH", help="also record to this .mcap")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --record file")
     p.add_argument("--controller", default="computed_torque",
                    help="controller mode: computed_torque | local_linear | nn_prior_lqr | inverse_dynamics")
     p.add_argument("--controller-checkpoint", default=None, metavar="PT",
@@ -31,6 +69,7 @@ def cmd_up(a) -> int:
     if a.backend in ("gazebo", "hardware"):
         raise Sim2RealError(f"backend '{a.backend}' runs its driver outside this process: on a full ROS 2 "
                             f"install use `ros2 launch sim2real bringup.launch.py backend:={a.backend}`")
+    _new_output(a.record, a.force)
     decls = build_graph(a.robot, a.backend, a.reality, record=a.record, duration_s=a.duration or 0.0,
                         camera=not a.no_camera, targets=a.targets, task_seed=a.seed, corrections=a.corrections,
                         controller=a.controller, controller_checkpoint=a.controller_checkpoint)
@@ -38,7 +77,7 @@ def cmd_up(a) -> int:
           f"{', '.join(d.name for d in decls)} ({'processes' if a.processes else 'one process'}); Ctrl-C stops")
     if a.processes:
         from sim2real.ros.compose import run_processes
-        return run_processes(decls, a.duration)
+        return run_processes(decls)   # --duration: the driver stops after that many sim seconds
     from sim2real.ros.compose import Composition
     with Composition(decls) as c:
         start = time.perf_counter()
@@ -58,12 +97,13 @@ def cmd_demo(a) -> int:
     from sim2real.tasks.reach import ReachTask
     robot = load_robot(a.robot)
     task = ReachTask.from_robot(robot)
-    duration = a.targets * task.hold_s
+    duration = a.duration or a.targets * task.hold_s
     out = Path(a.record or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
+    _new_output(str(out), a.force)
     decls = build_graph(a.robot, "mujoco", record=str(out), duration_s=duration, camera=not a.no_camera,
                         targets=a.targets, task_seed=a.seed)
     print(f"demo: {a.robot} in MuJoCo (lockstep), baseline computed-torque controller, "
-          f"{a.targets} targets x {task.hold_s:.0f} s")
+          f"{a.targets} targets x {task.hold_s:.0f} s" + (f", {duration:g} sim s" if a.duration else ""))
     with Composition(decls) as c:
         start = time.perf_counter()
         c.spin(timeout_s=600)
@@ -79,24 +119,35 @@ def cmd_demo(a) -> int:
 
 
 def cmd_record(a) -> int:
+    """Record a running graph; exits non-zero naming every asked-for topic that recorded nothing."""
     from sim2real.graph import NodeDecl
     from sim2real.ros.compose import Composition
+    _new_output(a.output, a.force)
     params = {"path": a.output}
     if a.topics:
         params["topics"] = a.topics
     with Composition([NodeDecl("recorder", "recorder", params)]) as c:
-        print(f"recording {', '.join(c.nodes['recorder'].wanted)} -> {a.output}; Ctrl-C stops")
+        node = c.nodes["recorder"]
+        print(f"recording {', '.join(sorted(node.wanted))} -> {a.output}; "
+              + (f"{a.duration:g} s" if a.duration else "Ctrl-C stops"), flush=True)
         try:
             c.spin_for(a.duration) if a.duration else c.spin(until_driver_done=False)
         except KeyboardInterrupt:
             pass
-        print(f"{c.nodes['recorder'].rec.count} messages")
+        silent, counts = node.silent_topics(), node.rec.counts
+    print(f"{sum(counts.values())} messages: " + (", ".join(f"{t} {n}" for t, n in sorted(counts.items()) if n)
+                                                  or "none"))
+    if silent:
+        raise Sim2RealError("recorded nothing on " + "; ".join(f"{t} ({why})" for t, why in silent.items()))
     return 0
 
 
 def cmd_teleop(a) -> int:
     from sim2real.graph import NodeDecl
     from sim2real.ros.compose import Composition
+    if a.device == "keyboard" and not sys.stdin.isatty():
+        raise Sim2RealError("teleop keyboard needs a terminal (stdin is not a tty): run it in a terminal "
+                            "or tmux, or use `sim2real teleop joy`")
     kind = {"keyboard": "keyboard_teleop", "joy": "joy_teleop"}[a.device]
     with Composition([NodeDecl(kind, kind, {"robot": a.robot})]) as c:
         c.spin(until_driver_done=False)
@@ -144,7 +195,8 @@ def _inverse_model_for(robot, profile, out_dir: Path, a) -> str:
     rec = out_dir / f"twin-{profile.name}.mcap"
     print(f"inverse_dynamics: recording {a.record_seconds:.0f} s of the twin ({profile.name}) -> {rec}", flush=True)
     record_twin(robot, profile, rec, a.record_seconds, seed=a.seed + 1)
-    path, val = train_inverse_dynamics(robot, rec, out_dir / f"inverse_dynamics-{profile.name}", epochs=a.epochs)
+    path, val = train_inverse_dynamics(robot, rec, out_dir / f"inverse_dynamics-{profile.name}", epochs=a.epochs,
+                                       overwrite=True)   # runs/bench is the benchmark's scratch folder
     print(f"inverse_dynamics: trained on the recording only -> {path} (validation MSE {val:.4f}, normalised)")
     return path
 
@@ -155,13 +207,16 @@ def cmd_train(a) -> int:
     robot = load_robot(a.robot)
     if a.what == "dynamics-prior":
         out = a.out or f"models/{robot.name}/dynamics_prior.pt"
-        path, val = train_dynamics_prior(robot, out, seconds=a.seconds, epochs=a.epochs, seed=a.seed)
+        path, val = train_dynamics_prior(robot, out, seconds=a.seconds, epochs=a.epochs, seed=a.seed,
+                                         overwrite=a.force)
     else:
         if not a.mcap:
             raise Sim2RealError("train inverse-dynamics needs --mcap RECORDING (/joint_states + /effort_controller/commands)")
+        if not Path(a.mcap).is_file():
+            raise Sim2RealError(f"--mcap {a.mcap}: no such file")
         out = a.out or f"models/{robot.name}/inverse_dynamics.pt"
         path, val = train_inverse_dynamics(robot, a.mcap, out, history=a.history, lookahead=a.lookahead,
-                                           epochs=a.epochs, seed=a.seed, action=a.action)
+                                           epochs=a.epochs, seed=a.seed, action=a.action, overwrite=a.force)
     print(f"checkpoint: {path} (+ .json metadata); validation MSE {val:.4f} (normalised units)")
     return 0
 
@@ -219,21 +274,31 @@ def cmd_check(a) -> int:
     return 0
 
 
+def cmd_data(a) -> int:
+    from sim2real.data.recover import recover
+    rep = recover(a.file, a.output, overwrite=a.force)
+    print("\n".join(rep.lines()))
+    return 0
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="sim2real", description=__doc__)
+    ap = _Parser(prog="sim2real", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("up", help="bring up the graph (in one process, or --processes)")
     _graph_args(p)
     p.add_argument("--processes", action="store_true", help="one OS process per node (topics cross DDS)")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many sim seconds")
+    p.add_argument("--duration", type=SECONDS, default=None, help="stop after this many sim seconds (> 0)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("demo", help="reach targets in MuJoCo with the baseline and print a report")
     _graph_args(p)
+    p.add_argument("--duration", type=SECONDS, default=None,
+                   help="sim seconds (> 0; default: the targets' hold times)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("record", help="record topics of a running graph to .mcap")
     p.add_argument("--output", "-o", default=f"runs/record-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
-    p.add_argument("--topics", nargs="*", default=None)
-    p.add_argument("--duration", type=float, default=None, help="wall seconds (default: until Ctrl-C)")
+    p.add_argument("--topics", nargs="+", default=None, help="topics (default: the control loop's)")
+    p.add_argument("--duration", type=SECONDS, default=None, help="wall seconds (> 0; default: until Ctrl-C)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_record)
     p = sub.add_parser("teleop", help="take over a running graph from the keyboard or a joystick")
     p.add_argument("device", choices=["keyboard", "joy"])
@@ -241,31 +306,33 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_teleop)
     p = sub.add_parser("bench", help="benchmarks that print figures")
     p.add_argument("what", choices=["graph", "controller"])
-    p.add_argument("--seconds", type=float, default=5.0, help="graph: sim seconds per lockstep measurement")
-    p.add_argument("--realtime-seconds", type=float, default=10.0, help="graph: wall seconds of the real-time run")
+    p.add_argument("--seconds", type=SECONDS, default=5.0, help="graph: sim seconds per lockstep measurement")
+    p.add_argument("--realtime-seconds", type=SECONDS, default=10.0, help="graph: wall seconds of the real-time run")
     p.add_argument("--robot", default="jaco")
     p.add_argument("--reality", default=None, help="controller: the twin's reality profile")
     p.add_argument("--modes", nargs="*", default=None, help="controller: modes to run (default: all + oracle)")
     p.add_argument("--prior-checkpoint", default=None, help="controller: dynamics prior (default models/ROBOT/)")
     p.add_argument("--inverse-checkpoint", default=None,
                    help="controller: inverse model (default: record the twin and train one on the recording)")
-    p.add_argument("--record-seconds", type=float, default=180.0, help="controller: twin recording for the inverse model")
-    p.add_argument("--epochs", type=int, default=30, help="controller: inverse model training epochs")
-    p.add_argument("--seed", type=int, default=0, help="controller: trajectory seed")
+    p.add_argument("--record-seconds", type=SECONDS, default=180.0,
+                   help="controller: twin recording for the inverse model")
+    p.add_argument("--epochs", type=COUNT, default=30, help="controller: inverse model training epochs")
+    p.add_argument("--seed", type=SEED, default=0, help="controller: trajectory seed")
     p.add_argument("--out", default="runs/bench", help="controller: folder for the plot and recordings")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("train", help="train the controller's networks")
     p.add_argument("what", choices=["dynamics-prior", "inverse-dynamics"])
     p.add_argument("--robot", default="jaco")
     p.add_argument("--out", default=None, help="checkpoint path (default models/ROBOT/<name>.pt)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seconds", type=float, default=240.0, help="dynamics-prior: simulated seconds of data")
+    p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint (e.g. the shipped one)")
+    p.add_argument("--epochs", type=COUNT, default=30)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--seconds", type=SECONDS, default=240.0, help="dynamics-prior: simulated seconds of data")
     p.add_argument("--mcap", default=None, help="inverse-dynamics: recording of the robot")
-    p.add_argument("--history", type=int, default=1, help="inverse-dynamics: k observations, k-1 actions")
+    p.add_argument("--history", type=COUNT, default=1, help="inverse-dynamics: k observations, k-1 actions")
     p.add_argument("--action", default="effort", choices=["effort", "command"],
                    help="inverse-dynamics: learn the applied joint torque (default) or the command (the paper's)")
-    p.add_argument("--lookahead", type=int, default=16,
+    p.add_argument("--lookahead", type=COUNT, default=16,
                    help="inverse-dynamics: desired observation L steps ahead (1 in the paper; ~ the command delay)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("doctor", help="check a driver against the robot model before arming a policy")
@@ -275,12 +342,20 @@ def main(argv=None) -> int:
     p.add_argument("--lockstep", action="store_true", help="twin only: step in lockstep (fast, deterministic)")
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     p.add_argument("--out", default=None, help="write the suggested corrections YAML here")
-    p.add_argument("--timeout", type=float, default=120.0, help="wall seconds to wait for the experiment")
+    p.add_argument("--timeout", type=SECONDS, default=120.0, help="wall seconds to wait for the experiment")
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("check", help="validate reality profiles against a robot")
     p.add_argument("profiles", nargs="+")
     p.add_argument("--robot", default="jaco")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("data", help="recordings: `data recover FILE` rewrites a torn .mcap as a complete one")
+    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    p = dsub.add_parser("recover", help="turn a torn .mcap (killed writer: no footer, last record cut) "
+                                        "into one every MCAP reader opens")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", default=None, help="default: FILE's name with .recovered before .mcap")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output (may be FILE itself)")
+    p.set_defaults(func=cmd_data)
     a = ap.parse_args(argv)
     try:
         return a.func(a)

@@ -18,14 +18,23 @@ import time
 import numpy as np
 
 from sim2real import __version__ as VERSION
-from sim2real.control.mlp import build_torch, save_checkpoint
+from sim2real.control.mlp import build_torch, refuse_overwrite, save_checkpoint
+from sim2real.errors import ConfigError, Sim2RealError
 
 
 def fit_mlp(X: np.ndarray, Y: np.ndarray, hidden=(256, 256), epochs: int = 30, batch: int = 512,
             lr: float = 1e-3, seed: int = 0, desc: str = "train"):
-    """Normalised regression; returns (torch net, norm dict, validation MSE in normalised units)."""
+    """Normalised regression; returns (torch net, norm dict, validation MSE in normalised units).
+    Raises Sim2RealError rather than return a network that did not train (no epochs, too few
+    samples, a non-finite loss)."""
     import torch
     from tqdm import tqdm
+    if epochs < 1:
+        raise ConfigError(f"{desc}: epochs must be >= 1, got {epochs}")
+    if len(X) < 20 or len(X) != len(Y):
+        raise ConfigError(f"{desc}: {len(X)} samples for {len(Y)} targets; need at least 20 pairs")
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Y))):
+        raise ConfigError(f"{desc}: the data hold non-finite values")
     torch.manual_seed(seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     rng = np.random.default_rng(seed)
@@ -56,6 +65,8 @@ def fit_mlp(X: np.ndarray, Y: np.ndarray, hidden=(256, 256), epochs: int = 30, b
         with torch.no_grad():
             val_loss = float(torch.mean((net(Xn[val_t]) - Yn[val_t]) ** 2))
         bar.set_postfix(train=f"{loss.item():.4f}", val=f"{val_loss:.4f}")
+    if not np.isfinite(val_loss):
+        raise Sim2RealError(f"{desc}: training diverged (validation MSE {val_loss}); nothing saved")
     return net, norm, val_loss
 
 
@@ -66,10 +77,12 @@ def _meta(kind: str, robot, n_in: int, n_out: int, hidden, norm, **extra) -> dic
 
 
 def train_dynamics_prior(robot, out, seconds: float = 300.0, epochs: int = 30, seed: int = 0,
-                         hidden=(64, 64)) -> tuple[str, float]:
+                         hidden=(64, 64), overwrite: bool = False) -> tuple[str, float]:
     """64-unit layers: the residual is mostly the randomized spread (validation MSE ~0.7 of its
     variance with 256 units too), and its Jacobian is evaluated every control step."""
     from tqdm import tqdm
+    if not overwrite:
+        refuse_overwrite(out)   # before minutes of simulation, not after
 
     from sim2real.control.dynamics_data import simulate
     bar = tqdm(total=1, desc="simulate randomized episodes", unit="episode")
@@ -87,12 +100,15 @@ def train_dynamics_prior(robot, out, seconds: float = 300.0, epochs: int = 30, s
                  outputs="joint acceleration minus the nominal model's M^-1 (tau - h) (n), rad/s^2",
                  target="residual",
                  samples=len(X), sim_seconds=seconds, seed=seed, val_mse_normalised=val)
-    return str(save_checkpoint(out, net, meta)), val
+    return str(save_checkpoint(out, net, meta, overwrite=overwrite)), val
 
 
 def train_inverse_dynamics(robot, mcap, out, history: int = 1, lookahead: int = 16, epochs: int = 30,
-                           seed: int = 0, hidden=(256, 256), action: str = "effort") -> tuple[str, float]:
+                           seed: int = 0, hidden=(256, 256), action: str = "effort",
+                           overwrite: bool = False) -> tuple[str, float]:
     from sim2real.control.inverse_dynamics import dataset_from_mcap
+    if not overwrite:
+        refuse_overwrite(out)
     X, Y = dataset_from_mcap(mcap, robot, history, lookahead, action)
     net, norm, val = fit_mlp(X, Y, hidden, epochs, seed=seed, desc="inverse dynamics")
     meta = _meta("inverse_dynamics", robot, X.shape[1], robot.n, hidden, norm, history=history,
@@ -100,4 +116,4 @@ def train_inverse_dynamics(robot, mcap, out, history: int = 1, lookahead: int = 
                  outputs=("mean applied joint torque over the lookahead" if action == "effort"
                           else "joint torque command") + " (n), N m", samples=len(X), recording=str(mcap), seed=seed,
                  val_mse_normalised=val)
-    return str(save_checkpoint(out, net, meta)), val
+    return str(save_checkpoint(out, net, meta, overwrite=overwrite)), val

@@ -1,7 +1,9 @@
 """Recorder node: chosen topics -> .mcap in the rosbag2 layout (see data/mcap_io.py).
 
-Subscribes with raw=True so messages are stored as the CDR bytes that crossed DDS. Topics that
-are not yet advertised are looked up again every second until they appear.
+Subscribes with raw=True so messages are stored as the CDR bytes that crossed DDS. Topic names
+resolve as ROS resolves them ('joint_states' -> '/joint_states' in the root namespace). Topics
+that are not yet advertised are looked up again every 0.2 s until they appear. The file is
+flushed at least every 0.2 s by the recorder's own thread and finished on destroy_node().
 """
 from __future__ import annotations
 
@@ -11,14 +13,15 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
-
 from sim2real.data.mcap_io import McapRecorder
+from sim2real.errors import Sim2RealError
 from sim2real.ros.params import declare
 
 PARAMS = {
     "path": ("runs/recording.mcap", "output .mcap file"),
     "topics": (["/joint_states", "/effort_controller/commands", "/controller/desired", "/sim/target"],
                "topics to record"),
+    "overwrite": (False, "replace an existing file at path (otherwise refuse to start)"),
 }
 
 
@@ -32,23 +35,37 @@ class RecorderNode(Node):
     def __init__(self, **kwargs):
         super().__init__("recorder", **kwargs)
         p = declare(self, PARAMS)
-        self.rec = McapRecorder(p.path)
-        self.wanted = set(p.topics)
+        self.wanted = {self.resolve_topic_name(t) for t in p.topics}
+        self.rec = McapRecorder(p.path, overwrite=p.overwrite)
         self.subscribed: set[str] = set()
+        self.unrecordable: dict[str, str] = {}    # topic -> why (e.g. no message definition)
         self.create_timer(0.2, self._discover, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._discover()
 
     def _discover(self) -> None:
         for topic, types in self.get_topic_names_and_types():
-            if topic in self.wanted and topic not in self.subscribed and types:
+            if topic not in self.wanted or topic in self.subscribed or topic in self.unrecordable or not types:
+                continue
+            try:
                 cls = get_message(types[0])
                 cid = self.rec.add_topic(topic, types[0])
-                qos = qos_profile_sensor_data if topic.startswith("/camera") else 100
-                self.create_subscription(cls, topic, lambda data, c=cid: self._write(c, data), qos, raw=True)
-                self.subscribed.add(topic)
+            except (Sim2RealError, ImportError, AttributeError, ValueError) as e:
+                self.unrecordable[topic] = f"{types[0]}: {e}"
+                self.get_logger().error(f"cannot record {topic}: {self.unrecordable[topic]}")
+                continue
+            qos = qos_profile_sensor_data if topic.startswith("/camera") else 100
+            self.create_subscription(cls, topic, lambda data, c=cid: self._write(c, data), qos, raw=True)
+            self.subscribed.add(topic)
 
     def _write(self, cid: int, data: bytes) -> None:
         self.rec.write(cid, data, self.get_clock().now().nanoseconds)
+
+    def silent_topics(self) -> dict[str, str]:
+        """Wanted topics that recorded nothing so far -> why."""
+        counts = self.rec.counts
+        return {t: self.unrecordable.get(t) or ("advertised, no messages" if t in self.subscribed
+                                                else "never advertised")
+                for t in sorted(self.wanted) if not counts.get(t)}
 
     def destroy_node(self):
         self.rec.close()
