@@ -108,7 +108,7 @@ def broken_checkpoints(tmp_path):
 
 @pytest.mark.parametrize("which", ["no_norm", "keys", "shape"])
 def test_broken_checkpoint_is_a_config_error(broken_checkpoints, which, jaco):
-    from sim2real.control.mlp import load_checkpoint
+    from sim2real.learn.checkpoint import load_checkpoint
     from sim2real.errors import ConfigError
     path, needle = broken_checkpoints[which]
     with pytest.raises(ConfigError, match=needle) as e:

@@ -31,7 +31,7 @@ import numpy as np
 
 from sim2real.control.computed_torque import ComputedTorque
 from sim2real.control.local_linear import MotorStrength, measured_torques
-from sim2real.control.mlp import load_checkpoint
+from sim2real.learn.checkpoint import check_layout, load_checkpoint
 from sim2real.control.reference import ReferenceModel
 from sim2real.data.mcap_io import read_messages
 from sim2real.errors import ConfigError
@@ -134,14 +134,16 @@ class InverseDynamicsMode:
     def __init__(self, model, checkpoint=None):
         r = model.robot
         self.robot, self.n, self.dt, self.limit = r, r.n, r.dt, r.effort_limit
-        self.net, self.meta = load_checkpoint(checkpoint or default_checkpoint(r), "inverse_dynamics", r)
-        self.k, self.lookahead = int(self.meta["history"]), int(self.meta["lookahead"])
+        path = checkpoint or default_checkpoint(r)
+        self.net, self.meta = load_checkpoint(path, "inverse_dynamics", r)
+        try:
+            self.k, self.lookahead = int(self.meta["history"]), int(self.meta["lookahead"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{path}: the metadata needs integer history and lookahead") from None
         self.action = self.meta.get("action", "command")
         self.strength = MotorStrength(r.n, r.dt, 0.5, r.effort_limit)
-        expect = 2 * r.n * (self.k + 1) + r.n * (self.k - 1)
-        if self.meta["n_in"] != expect or self.meta["n_out"] != r.n:
-            raise ConfigError(f"inverse dynamics: checkpoint is {self.meta['n_in']} -> {self.meta['n_out']}, "
-                              f"k={self.k} needs {expect} -> {r.n}")
+        # features(): k observations, k-1 actions and the target observation
+        check_layout(path, self.meta, {"n_in": 2 * r.n * (self.k + 1) + r.n * (self.k - 1), "n_out": r.n})
         self.ref = ReferenceModel(r.kp, r.kd, r.dt)
         self.fallback = ComputedTorque(model)
         self.obs: deque = deque(maxlen=self.k)     # (stamp, o)

@@ -28,9 +28,8 @@ import numpy as np
 from sim2real.control.dynamics_prior import NIWPrior, RunningGaussian, condition, posterior
 from sim2real.control.local_linear import MotorStrength, TorqueGainFit, measured_torques
 from sim2real.control.lqr import lqr
-from sim2real.control.mlp import load_checkpoint
+from sim2real.learn.checkpoint import load_checkpoint
 from sim2real.control.reference import ReferenceModel
-from sim2real.errors import ConfigError
 
 
 def default_checkpoint(robot) -> str:
@@ -48,10 +47,9 @@ class NNPriorLQRMode:
         r = model.robot
         self.m, self.robot = model, r
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
-        self.net, self.meta = load_checkpoint(checkpoint or default_checkpoint(r), "dynamics_prior", r)
-        if self.meta["n_in"] != 2 * r.n or self.meta["n_out"] != r.n or self.meta.get("target") != "residual":
-            raise ConfigError(f"dynamics prior: expects {2 * r.n} -> {r.n} residual accelerations, checkpoint is "
-                              f"{self.meta['n_in']} -> {self.meta['n_out']} ({self.meta.get('target', 'full')}); retrain it")
+        # (q, qd) -> the acceleration the nominal model misses
+        self.net, self.meta = load_checkpoint(checkpoint or default_checkpoint(r), "dynamics_prior", r,
+                                              layout={"n_in": 2 * r.n, "n_out": r.n, "target": "residual"})
         self.ref = ReferenceModel(r.kp, r.kd, r.dt)
         self.stats = RunningGaussian(4 * r.n, gamma)
         # NIW strengths: the mean (the bias the arm needs now) follows the data within a few steps;

@@ -10,7 +10,7 @@ from sim2real.control import trajectories as T
 from sim2real.control.benchmark import run_episode
 from sim2real.control.collect import record_twin
 from sim2real.control.inverse_dynamics import dataset_from_mcap
-from sim2real.control.mlp import NumpyMLP
+from sim2real.learn.networks import NumpyMLP
 from sim2real.control.modes import make_mode
 from sim2real.control.nominal_model import NominalModel
 from sim2real.control.reference import Desired, ReferenceModel
