@@ -47,6 +47,12 @@ def _new_output(path: str | None, force: bool) -> None:
         Path(path).unlink()
 
 
+def _given(path: str | None) -> str | None:
+    """A file path from the command line, as the user meant it (paths.user_path)."""
+    from sim2real import paths
+    return str(paths.user_path(path)) if path else None
+
+
 def _graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--robot", default="jaco", help="registered robot (default: jaco)")
     p.add_argument("--backend", default="mujoco", help="mujoco | twin | gazebo | hardware")
@@ -56,10 +62,11 @@ def _graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-camera", action="store_true", help="do not render the camera")
     p.add_argument("--record", default=None, metavar="PATH", help="also record to this .mcap")
     p.add_argument("--force", action="store_true", help="overwrite an existing --record file")
-    p.add_argument("--controller", default="computed_torque",
-                   help="controller mode: computed_torque | local_linear | nn_prior_lqr | inverse_dynamics")
+    from sim2real.control.modes import BASELINE, MODES, mode_help
+    p.add_argument("--controller", default=BASELINE, choices=MODES, metavar="MODE",
+                   help=f"controller mode ({mode_help()})")
     p.add_argument("--controller-checkpoint", default=None, metavar="PT",
-                   help="learned controller modes: checkpoint (default under models/ROBOT/)")
+                   help="learned controller modes: checkpoint (default models/ROBOT/KIND.pt)")
     p.add_argument("--corrections", default=None, metavar="YAML",
                    help="driver corrections from `sim2real doctor --out` (adds the driver adapter)")
 
@@ -70,9 +77,9 @@ def cmd_up(a) -> int:
         raise Sim2RealError(f"backend '{a.backend}' runs its driver outside this process: on a full ROS 2 "
                             f"install use `ros2 launch sim2real bringup.launch.py backend:={a.backend}`")
     _new_output(a.record, a.force)
-    decls = build_graph(a.robot, a.backend, a.reality, record=a.record, duration_s=a.duration or 0.0,
-                        camera=not a.no_camera, targets=a.targets, task_seed=a.seed, corrections=a.corrections,
-                        controller=a.controller, controller_checkpoint=a.controller_checkpoint)
+    decls = build_graph(a.robot, a.backend, _given(a.reality), record=a.record, duration_s=a.duration or 0.0,
+                        camera=not a.no_camera, targets=a.targets, task_seed=a.seed, corrections=_given(a.corrections),
+                        controller=a.controller, controller_checkpoint=_given(a.controller_checkpoint))
     print(f"sim2real up: {a.robot} on {a.backend}{' with ' + a.reality if a.reality else ''}: "
           f"{', '.join(d.name for d in decls)} ({'processes' if a.processes else 'one process'}); Ctrl-C stops")
     if a.processes:
@@ -165,19 +172,25 @@ def cmd_bench_controller(a) -> int:
     import platform
 
     from sim2real.control.benchmark import BENCH_MODES, plot, run_benchmark, summary_lines
+    from sim2real.control.modes import REGISTRY
     from sim2real.robots import load_robot
     from sim2real.sim.reality import NOMINAL, load_profile
     robot = load_robot(a.robot)
-    profile = load_profile(a.reality) if a.reality else NOMINAL
+    profile = load_profile(_given(a.reality)) if a.reality else NOMINAL
     modes = a.modes or list(BENCH_MODES)
     unknown = set(modes) - set(BENCH_MODES)
     if unknown:
         raise Sim2RealError(f"unknown mode(s) {', '.join(sorted(unknown))}; choose from {', '.join(BENCH_MODES)}")
     out_dir = Path(a.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = {"nn_prior_lqr": a.prior_checkpoint}
-    if "inverse_dynamics" in modes:
-        ckpt["inverse_dynamics"] = a.inverse_checkpoint or _inverse_model_for(robot, profile, out_dir, a)
+    given = {"dynamics_prior": a.prior_checkpoint, "inverse_dynamics": a.inverse_checkpoint}
+    ckpt = {}   # mode -> checkpoint; a mode needing none, or its default (paths.checkpoint), is absent
+    for m in modes:
+        kind = REGISTRY[m].needs if m in REGISTRY else None
+        if kind and given.get(kind):
+            ckpt[m] = _given(given[kind])
+        elif kind == "inverse_dynamics":   # learned from the robot itself, never from a profile
+            ckpt[m] = _inverse_model_for(robot, profile, out_dir, a)
     print(f"bench controller: {robot.name} on the twin ({profile.name}), lockstep; machine: "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", flush=True)
     episodes = run_benchmark(robot, profile, modes, ckpt, seed=a.seed)
@@ -202,11 +215,12 @@ def _inverse_model_for(robot, profile, out_dir: Path, a) -> str:
 
 
 def cmd_train(a) -> int:
+    from sim2real import paths
     from sim2real.control.train import train_dynamics_prior, train_inverse_dynamics
     from sim2real.robots import load_robot
     robot = load_robot(a.robot)
     if a.what == "dynamics-prior":
-        out = a.out or f"models/{robot.name}/dynamics_prior.pt"
+        out = a.out or paths.checkpoint(robot.name, "dynamics_prior")
         path, val = train_dynamics_prior(robot, out, seconds=a.seconds, epochs=a.epochs, seed=a.seed,
                                          overwrite=a.force)
     else:
@@ -214,7 +228,7 @@ def cmd_train(a) -> int:
             raise Sim2RealError("train inverse-dynamics needs --mcap RECORDING (/joint_states + /effort_controller/commands)")
         if not Path(a.mcap).is_file():
             raise Sim2RealError(f"--mcap {a.mcap}: no such file")
-        out = a.out or f"models/{robot.name}/inverse_dynamics.pt"
+        out = a.out or paths.checkpoint(robot.name, "inverse_dynamics")
         path, val = train_inverse_dynamics(robot, a.mcap, out, history=a.history, lookahead=a.lookahead,
                                            epochs=a.epochs, seed=a.seed, action=a.action, overwrite=a.force)
     print(f"checkpoint: {path} (+ .json metadata); validation MSE {val:.4f} (normalised units)")
@@ -231,7 +245,7 @@ def cmd_doctor(a) -> int:
     from sim2real.robots import load_robot
     from sim2real.ros.compose import Composition
     robot = load_robot(a.robot)
-    decls = doctor_graph(a.robot, a.backend, a.reality, lockstep=a.lockstep)
+    decls = doctor_graph(a.robot, a.backend, _given(a.reality), lockstep=a.lockstep)
     if not a.json:
         print(f"doctor: {a.robot} via {a.backend}{' (' + a.reality + ')' if a.reality else ''}: "
               f"contract, then a small pulse on each joint with the safety filter active", file=sys.stderr)
@@ -311,7 +325,8 @@ def main(argv=None) -> int:
     p.add_argument("--robot", default="jaco")
     p.add_argument("--reality", default=None, help="controller: the twin's reality profile")
     p.add_argument("--modes", nargs="*", default=None, help="controller: modes to run (default: all + oracle)")
-    p.add_argument("--prior-checkpoint", default=None, help="controller: dynamics prior (default models/ROBOT/)")
+    p.add_argument("--prior-checkpoint", default=None,
+                   help="controller: dynamics prior (default models/ROBOT/dynamics_prior.pt)")
     p.add_argument("--inverse-checkpoint", default=None,
                    help="controller: inverse model (default: record the twin and train one on the recording)")
     p.add_argument("--record-seconds", type=SECONDS, default=180.0,
@@ -323,7 +338,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("train", help="train the controller's networks")
     p.add_argument("what", choices=["dynamics-prior", "inverse-dynamics"])
     p.add_argument("--robot", default="jaco")
-    p.add_argument("--out", default=None, help="checkpoint path (default models/ROBOT/<name>.pt)")
+    p.add_argument("--out", default=None, help="checkpoint path (default: models/ROBOT/KIND.pt in the data root, "
+                                                 "where the controller modes look)")
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint (e.g. the shipped one)")
     p.add_argument("--epochs", type=COUNT, default=30)
     p.add_argument("--seed", type=SEED, default=0)

@@ -123,27 +123,21 @@ def _effort_samples(path, obs, eff, stamps, k, lookahead, dt):
     return np.array(X), np.array(Y)
 
 
-def default_checkpoint(robot) -> str:
-    from sim2real import paths
-    return str(paths.data_root() / "models" / robot.name / "inverse_dynamics.pt")
-
-
 class InverseDynamicsMode:
     name = "inverse_dynamics"
 
-    def __init__(self, model, checkpoint=None):
+    def __init__(self, model, checkpoint):
         r = model.robot
         self.robot, self.n, self.dt, self.limit = r, r.n, r.dt, r.effort_limit
-        path = checkpoint or default_checkpoint(r)
-        self.net, self.meta = load_checkpoint(path, "inverse_dynamics", r)
+        self.net, self.meta = load_checkpoint(checkpoint, "inverse_dynamics", r)
         try:
             self.k, self.lookahead = int(self.meta["history"]), int(self.meta["lookahead"])
         except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"{path}: the metadata needs integer history and lookahead") from None
+            raise ConfigError(f"{checkpoint}: the metadata needs integer history and lookahead") from None
         self.action = self.meta.get("action", "command")
         self.strength = MotorStrength(r.n, r.dt, 0.5, r.effort_limit)
         # features(): k observations, k-1 actions and the target observation
-        check_layout(path, self.meta, {"n_in": 2 * r.n * (self.k + 1) + r.n * (self.k - 1), "n_out": r.n})
+        check_layout(checkpoint, self.meta, {"n_in": 2 * r.n * (self.k + 1) + r.n * (self.k - 1), "n_out": r.n})
         self.ref = ReferenceModel(r.kp, r.kd, r.dt)
         self.fallback = ComputedTorque(model)
         self.obs: deque = deque(maxlen=self.k)     # (stamp, o)

@@ -1,29 +1,27 @@
-"""Controller modes: one interface for the node and the benchmark.
+"""Controller modes: one interface for the node and the benchmark, one registry of them.
 
 Every mode maps (stamp, measured q, qd, desired state) -> joint torques within the effort limits
-and keeps a one-line `status` for /diagnostics ("ok" or why it fell back). Modes:
-
-  computed_torque   the classical baseline on the nominal model
-  local_linear      online local linear model + least-squares torque (Mordatch et al. 2015)
-  nn_prior_lqr      Bayesian local model with a neural-network prior + LQR (Fu et al. 2015)
-  inverse_dynamics  learned inverse dynamics trained on the robot's recordings (Christiano et al. 2016)
-
-`oracle` (computed torque on the true profile) exists only for the benchmark.
+and keeps a one-line `status` for /diagnostics ("ok" or why it fell back). REGISTRY below is the
+one list of modes: the CLI's help and validation, the graph, the controller node and the
+benchmark read it. A mode that learns names the checkpoint kind it needs; make_mode finds it at
+paths.checkpoint(robot, kind) unless given a path. `oracle` (computed torque on the true
+profile) exists only for the benchmark and is not registered.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from sim2real.control.computed_torque import ComputedTorque
-from sim2real.control.nominal_model import NominalModel
+from sim2real import paths
 from sim2real.control.reference import Desired
 from sim2real.errors import ConfigError
-from sim2real.robots.spec import RobotSpec
 
-MODES = ("computed_torque", "local_linear", "nn_prior_lqr", "inverse_dynamics")
+if TYPE_CHECKING:   # the CLI reads REGISTRY for its help: no MuJoCo import for that
+    from sim2real.control.nominal_model import NominalModel
+    from sim2real.robots.spec import RobotSpec
 
 
 class Mode:
@@ -39,6 +37,7 @@ class ComputedTorqueMode(Mode):
     name = "computed_torque"
 
     def __init__(self, model: NominalModel):
+        from sim2real.control.computed_torque import ComputedTorque
         self.law = ComputedTorque(model)
 
     def command(self, t, q, qd, d: Desired, effort=None) -> np.ndarray:
@@ -51,6 +50,8 @@ class OracleMode(Mode):
     name = "oracle"
 
     def __init__(self, robot: RobotSpec, reality, payload_at: Callable[[float], float]):
+        from sim2real.control.computed_torque import ComputedTorque
+        from sim2real.control.nominal_model import NominalModel
         self.model = NominalModel(robot, reality)
         self.law = ComputedTorque(self.model)
         self.strength = reality.resolve(robot).motor_strength
@@ -65,17 +66,58 @@ class OracleMode(Mode):
         return np.clip(tau, -self.law.limit, self.law.limit)
 
 
+def _computed_torque(model, checkpoint, **options) -> Mode:
+    return ComputedTorqueMode(model, **options)
+
+
+def _local_linear(model, checkpoint, **options) -> Mode:
+    from sim2real.control.local_linear import LocalLinearMode
+    return LocalLinearMode(model, **options)
+
+
+def _nn_prior_lqr(model, checkpoint, **options) -> Mode:
+    from sim2real.control.nn_prior_lqr import NNPriorLQRMode
+    return NNPriorLQRMode(model, checkpoint, **options)
+
+
+def _inverse_dynamics(model, checkpoint, **options) -> Mode:
+    from sim2real.control.inverse_dynamics import InverseDynamicsMode
+    return InverseDynamicsMode(model, checkpoint, **options)
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    factory: Callable[..., Mode]   # (NominalModel, checkpoint path or None, **options) -> Mode
+    needs: str | None              # checkpoint kind it loads (learn/checkpoint.py), None: nothing
+    summary: str                   # one line for help texts and the README
+
+
+REGISTRY: dict[str, ModeSpec] = {
+    "computed_torque": ModeSpec(_computed_torque, None,
+                                "the classical baseline on the nominal model"),
+    "local_linear": ModeSpec(_local_linear, None,
+                             "online local linear model + least-squares torque (Mordatch et al. 2015)"),
+    "nn_prior_lqr": ModeSpec(_nn_prior_lqr, "dynamics_prior",
+                             "Bayesian local model with a neural-network prior + LQR (Fu et al. 2015)"),
+    "inverse_dynamics": ModeSpec(_inverse_dynamics, "inverse_dynamics",
+                                 "learned inverse dynamics trained on the robot's recordings (Christiano et al. 2016)"),
+}
+MODES = tuple(REGISTRY)            # the names, for those that only need the list
+BASELINE = "computed_torque"       # what the adaptive modes are measured against
+
+
+def mode_help() -> str:
+    return "; ".join(f"{name}: {spec.summary}" + (f" [checkpoint: {spec.needs}]" if spec.needs else "")
+                     for name, spec in REGISTRY.items())
+
+
 def make_mode(name: str, robot: RobotSpec, checkpoint: str | Path | None = None, **options) -> Mode:
-    """A controller mode by name; learned modes need their checkpoint (clear error otherwise)."""
-    if name == "computed_torque":
-        return ComputedTorqueMode(NominalModel(robot))
-    if name == "local_linear":
-        from sim2real.control.local_linear import LocalLinearMode
-        return LocalLinearMode(NominalModel(robot), **options)
-    if name == "nn_prior_lqr":
-        from sim2real.control.nn_prior_lqr import NNPriorLQRMode
-        return NNPriorLQRMode(NominalModel(robot), checkpoint, **options)
-    if name == "inverse_dynamics":
-        from sim2real.control.inverse_dynamics import InverseDynamicsMode
-        return InverseDynamicsMode(NominalModel(robot), checkpoint, **options)
-    raise ConfigError(f"controller mode {name!r} unknown (known: {', '.join(MODES)})")
+    """A controller mode by name; a learned mode loads `checkpoint`, by default the robot's
+    paths.checkpoint(robot, kind) (a clear ConfigError when it is missing or does not fit)."""
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise ConfigError(f"controller mode {name!r} unknown (known: {', '.join(MODES)})")
+    if spec.needs and not checkpoint:
+        checkpoint = paths.checkpoint(robot.name, spec.needs)
+    from sim2real.control.nominal_model import NominalModel
+    return spec.factory(NominalModel(robot), checkpoint, **options)

@@ -32,15 +32,10 @@ from sim2real.learn.checkpoint import load_checkpoint
 from sim2real.control.reference import ReferenceModel
 
 
-def default_checkpoint(robot) -> str:
-    from sim2real import paths
-    return str(paths.data_root() / "models" / robot.name / "dynamics_prior.pt")
-
-
 class NNPriorLQRMode:
     name = "nn_prior_lqr"
 
-    def __init__(self, model, checkpoint=None, gamma: float = 0.9, mean_strength: float = 1.0,
+    def __init__(self, model, checkpoint, gamma: float = 0.9, mean_strength: float = 1.0,
                  cov_strength: float = 20.0, horizon: int = 2,
                  q_weight: float = 1.0, r_weight: float = 1e-6, strength_tau: float = 0.5,
                  residual_limit: float = 0.75, gain_window: int = 250):
@@ -48,7 +43,7 @@ class NNPriorLQRMode:
         self.m, self.robot = model, r
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
         # (q, qd) -> the acceleration the nominal model misses
-        self.net, self.meta = load_checkpoint(checkpoint or default_checkpoint(r), "dynamics_prior", r,
+        self.net, self.meta = load_checkpoint(checkpoint, "dynamics_prior", r,
                                               layout={"n_in": 2 * r.n, "n_out": r.n, "target": "residual"})
         self.ref = ReferenceModel(r.kp, r.kd, r.dt)
         self.stats = RunningGaussian(4 * r.n, gamma)
