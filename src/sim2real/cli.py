@@ -98,7 +98,7 @@ def cmd_up(a) -> int:
 
 def cmd_demo(a) -> int:
     from sim2real.graph import build_graph
-    from sim2real.report import reach_report
+    from sim2real.eval.report import reach_report
     from sim2real.robots import load_robot
     from sim2real.ros.compose import Composition
     from sim2real.tasks.reach import ReachTask
@@ -171,7 +171,7 @@ def cmd_bench(a) -> int:
 def cmd_bench_controller(a) -> int:
     import platform
 
-    from sim2real.control.benchmark import BENCH_MODES, plot, run_benchmark, summary_lines
+    from sim2real.eval.benchmark import BENCH_MODES, plot, run_benchmark, summary_lines
     from sim2real.control.modes import REGISTRY
     from sim2real.robots import load_robot
     from sim2real.sim.reality import NOMINAL, load_profile
@@ -203,7 +203,7 @@ def cmd_bench_controller(a) -> int:
 
 def _inverse_model_for(robot, profile, out_dir: Path, a) -> str:
     """The inverse model is learned from the robot itself: record the twin, train on the file."""
-    from sim2real.control.collect import record_twin
+    from sim2real.data.collect import record_twin
     from sim2real.control.train import train_inverse_dynamics
     rec = out_dir / f"twin-{profile.name}.mcap"
     print(f"inverse_dynamics: recording {a.record_seconds:.0f} s of the twin ({profile.name}) -> {rec}", flush=True)

@@ -4,8 +4,8 @@ Every mode maps (stamp, measured q, qd, desired state) -> joint torques within t
 and keeps a one-line `status` for /diagnostics ("ok" or why it fell back). REGISTRY below is the
 one list of modes: the CLI's help and validation, the graph, the controller node and the
 benchmark read it. A mode that learns names the checkpoint kind it needs; make_mode finds it at
-paths.checkpoint(robot, kind) unless given a path. `oracle` (computed torque on the true
-profile) exists only for the benchmark and is not registered.
+paths.checkpoint(robot, kind) unless given a path. The benchmark's `oracle` (computed torque
+on the true profile) is no controller a robot can run and lives in eval/benchmark.py.
 """
 from __future__ import annotations
 
@@ -42,28 +42,6 @@ class ComputedTorqueMode(Mode):
 
     def command(self, t, q, qd, d: Desired, effort=None) -> np.ndarray:
         return self.law.torque(q, qd, d.q, d.qd, d.qdd)
-
-
-class OracleMode(Mode):
-    """Computed torque on the *true* dynamics (masses, payload as it changes, friction, damping,
-    armature) with the motor strength divided out. Latency, lag and noise it cannot undo."""
-    name = "oracle"
-
-    def __init__(self, robot: RobotSpec, reality, payload_at: Callable[[float], float]):
-        from sim2real.control.computed_torque import ComputedTorque
-        from sim2real.control.nominal_model import NominalModel
-        self.model = NominalModel(robot, reality)
-        self.law = ComputedTorque(self.model)
-        self.strength = reality.resolve(robot).motor_strength
-        self.payload_at, self._payload = payload_at, None
-
-    def command(self, t, q, qd, d: Desired, effort=None) -> np.ndarray:
-        m = self.payload_at(t)
-        if m != self._payload:
-            self.model.set_payload_mass(m)
-            self._payload = m
-        tau = self.law.torque(q, qd, d.q, d.qd, d.qdd) / self.strength
-        return np.clip(tau, -self.law.limit, self.law.limit)
 
 
 def _computed_torque(model, checkpoint, **options) -> Mode:

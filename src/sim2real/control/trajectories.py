@@ -1,4 +1,5 @@
-"""Desired joint trajectories for the controller benchmark and for collecting training data.
+"""Desired joint trajectories: the minimum-jerk move (the reach policy's too), and the families
+the controller benchmark and the training-data collection run.
 
 Three families (issue 3): reaching moves between IK poses (minimum jerk at 80% of the velocity
 limits), fast sinusoids on every joint at once (each joint its own frequency), and a hold with a
@@ -13,9 +14,32 @@ from typing import Callable
 import numpy as np
 
 from sim2real.control.nominal_model import NominalModel
-from sim2real.control.reach_planner import MinimumJerk
 from sim2real.control.reference import Desired
 from sim2real.tasks.reach import ReachTask
+
+
+class MinimumJerk:
+    """q(t) = q0 + (q1 - q0) s(t/T), s = 10 u^3 - 15 u^4 + 6 u^5 (Flash & Hogan 1985)."""
+
+    def __init__(self, q0: np.ndarray, q1: np.ndarray, t0: float, duration: float):
+        self.q0, self.dq, self.t0, self.T = np.asarray(q0, float), np.asarray(q1, float) - q0, t0, duration
+
+    @classmethod
+    def at_speed(cls, q0, q1, t0: float, vmax: np.ndarray, min_duration: float = 0.5) -> "MinimumJerk":
+        """The move whose fastest joint peaks at its vmax (rad/s): the peak speed of a
+        minimum-jerk move is 1.875 |q1 - q0| / T."""
+        T = max(min_duration, float(np.max(1.875 * np.abs(np.asarray(q1) - q0) / vmax)))
+        return cls(q0, q1, t0, T)
+
+    def sample(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(q, qd, qdd) at time t; holds the end point after T."""
+        u = np.clip((t - self.t0) / self.T, 0.0, 1.0)
+        s = u ** 3 * (10 - 15 * u + 6 * u ** 2)
+        sd = 30 * u ** 2 * (1 - u) ** 2 / self.T
+        sdd = 60 * u * (1 - u) * (1 - 2 * u) / self.T ** 2
+        if u >= 1.0:
+            sd = sdd = 0.0
+        return self.q0 + self.dq * s, self.dq * sd, self.dq * sdd
 
 
 @dataclass
@@ -31,9 +55,8 @@ def _segments(model: NominalModel, targets, q0, t0: float, pause: float, speed: 
     segs, q, t = [], np.asarray(q0, float), t0
     for tgt in targets:
         goal, _ = model.ik(np.asarray(tgt, float), q)
-        T = max(0.5, float(np.max(1.875 * np.abs(goal - q) / (speed * r.velocity_limit))))
-        segs.append(MinimumJerk(q, goal, t, T))
-        q, t = goal, t + T + pause
+        segs.append(MinimumJerk.at_speed(q, goal, t, speed * r.velocity_limit))
+        q, t = goal, t + segs[-1].T + pause
     return segs, t
 
 

@@ -3,7 +3,8 @@ import numpy as np
 
 from sim2real.control.computed_torque import ComputedTorque
 from sim2real.control.nominal_model import NominalModel
-from sim2real.control.reach_planner import MinimumJerk, ReachPlanner
+from sim2real.control.trajectories import MinimumJerk
+from sim2real.policy.reach_planner import ReachPlanner
 from sim2real.sim.simulator import Simulator
 
 

@@ -12,7 +12,7 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 
 from sim2real.control.nominal_model import NominalModel
-from sim2real.control.reach_planner import ReachPlanner
+from sim2real.policy.reach_planner import ReachPlanner
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare

@@ -1,4 +1,5 @@
-"""`sim2real bench controller`: the same desired trajectories on the twin for every mode.
+"""`sim2real bench controller`: the same desired trajectories on the twin for every mode,
+against the nominal baseline and an oracle that knows the true profile.
 
 Runs each mode on the lockstep twin (sim/twin.py) and measures, against the *true*
 joint state (not the noisy measurement): joint tracking RMS error, end-effector error, time to
@@ -12,8 +13,10 @@ from typing import Callable
 
 import numpy as np
 
+from sim2real.control.computed_torque import ComputedTorque
 from sim2real.control.modes import BASELINE, REGISTRY, Mode
 from sim2real.control.nominal_model import NominalModel
+from sim2real.control.reference import Desired
 from sim2real.control.trajectories import Trajectory
 from sim2real.sim.twin import Twin, run_lockstep
 
@@ -102,6 +105,26 @@ def payload_schedule(profile, traj: Trajectory) -> Callable[[float], float]:
     return at
 
 
+class OracleMode(Mode):
+    """Computed torque on the *true* dynamics (masses, payload as it changes, friction, damping,
+    armature) with the motor strength divided out. Latency, lag and noise it cannot undo."""
+    name = "oracle"
+
+    def __init__(self, robot, reality, payload_at: Callable[[float], float]):
+        self.model = NominalModel(robot, reality)
+        self.law = ComputedTorque(self.model)
+        self.strength = reality.resolve(robot).motor_strength
+        self.payload_at, self._payload = payload_at, None
+
+    def command(self, t, q, qd, d: Desired, effort=None) -> np.ndarray:
+        m = self.payload_at(t)
+        if m != self._payload:
+            self.model.set_payload_mass(m)
+            self._payload = m
+        tau = self.law.torque(q, qd, d.q, d.qd, d.qdd) / self.strength
+        return np.clip(tau, -self.law.limit, self.law.limit)
+
+
 def gap_closed(base: float, oracle: float, mode: float) -> float:
     """Fraction of the baseline-to-oracle error gap a mode closes (1 = as good as the oracle)."""
     gap = base - oracle
@@ -119,7 +142,7 @@ def trajectories(robot, kin: NominalModel, seed: int = 0) -> list[Trajectory]:
 
 
 def run_benchmark(robot, profile, modes, checkpoints: dict, seed: int = 0, log=print) -> list[Episode]:
-    from sim2real.control.modes import OracleMode, make_mode
+    from sim2real.control.modes import make_mode
     kin = NominalModel(robot)
     episodes = []
     for name in modes:
