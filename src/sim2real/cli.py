@@ -236,11 +236,8 @@ def cmd_train(a) -> int:
 
 
 def cmd_doctor(a) -> int:
-    from sim2real.control.nominal_model import NominalModel
-    from sim2real.doctor.contract import check_contract
-    from sim2real.doctor.findings import WRONG, Finding, worst
-    from sim2real.doctor.identify import identify
-    from sim2real.doctor.report import corrections, joint_findings, table, to_json, to_yaml
+    from sim2real.doctor.diagnose import diagnose
+    from sim2real.doctor.report import table, to_json, to_yaml
     from sim2real.graph import doctor_graph
     from sim2real.robots import load_robot
     from sim2real.ros.compose import Composition
@@ -252,29 +249,16 @@ def cmd_doctor(a) -> int:
     with Composition(decls) as c:
         doc = c.nodes["doctor"]
         c.spin(timeout_s=a.timeout, until="doctor")
-        samples, order, exc = list(doc.samples), doc.order, doc.exc
-    findings, reported = check_contract(samples, robot)
-    corr, aborted = None, None
-    if exc is None or not doc.finished:
-        findings.append(Finding("excitation", "-", WRONG, "did not run", "complete",
-                                "no usable /joint_states" if exc is None else "timed out"))
-        aborted = "not run"
-    elif exc.aborted:
-        findings.append(Finding("excitation", "-", WRONG, "aborted", "complete", exc.aborted))
-        aborted = exc.aborted
-    else:
-        ids, grav = identify(exc.record(), order, robot, NominalModel(robot))
-        findings += joint_findings(ids, grav)
-        corr = corrections(robot, order, ids, grav)
+        d = diagnose(robot, list(doc.samples), doc.order, doc.exc, doc.finished)
     if a.json:
-        print(to_json(findings, corr, aborted))
+        print(to_json(d.findings, d.corrections, d.aborted))
     else:
-        print(table(findings))
-        if corr:
-            print("\nsuggested corrections:\n" + to_yaml(corr))
-    if corr and a.out:
-        Path(a.out).write_text(to_yaml(corr))
-    return 1 if worst(findings) == WRONG or aborted else 0
+        print(table(d.findings))
+        if d.corrections:
+            print("\nsuggested corrections:\n" + to_yaml(d.corrections))
+    if d.corrections and a.out:
+        Path(a.out).write_text(to_yaml(d.corrections))
+    return 1 if d.failed else 0
 
 
 def cmd_check(a) -> int:

@@ -1,0 +1,44 @@
+"""The doctor's verdict: what the doctor node collected -> findings and suggested corrections.
+
+The node (ros/nodes/doctor.py) records /joint_states and runs the excitation experiment through
+the safety filter; `diagnose` judges the contract (doctor/contract.py), then, if the experiment
+completed, identifies each joint (doctor/identify.py) and turns that into findings and driver
+corrections (doctor/report.py). The CLI only prints the result.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim2real.doctor.contract import check_contract
+from sim2real.doctor.findings import WRONG, Finding, worst
+from sim2real.doctor.report import corrections, joint_findings
+
+
+@dataclass
+class Diagnosis:
+    findings: list[Finding]
+    corrections: dict | None   # driver corrections (doctor/adapter.py's format) when the experiment ran
+    aborted: str | None        # why the experiment did not complete; None when it did
+
+    @property
+    def failed(self) -> bool:
+        """Something is wrong, or the experiment could not tell."""
+        return worst(self.findings) == WRONG or self.aborted is not None
+
+
+def diagnose(robot, samples: list, order: list[str] | None, exc, finished: bool) -> Diagnosis:
+    """samples: [(recv_wall_s, stamp_s, names, q, qd, effort)] as check_contract takes them;
+    order: the arm joints in the driver's order; exc: the node's Excitation (None when it never
+    started, no usable /joint_states); finished: whether it ran to its end (not timed out)."""
+    findings, _ = check_contract(samples, robot)
+    if exc is None or not finished:
+        findings.append(Finding("excitation", "-", WRONG, "did not run", "complete",
+                                "no usable /joint_states" if exc is None else "timed out"))
+        return Diagnosis(findings, None, "not run")
+    if exc.aborted:
+        findings.append(Finding("excitation", "-", WRONG, "aborted", "complete", exc.aborted))
+        return Diagnosis(findings, None, exc.aborted)
+    from sim2real.control.nominal_model import NominalModel
+    from sim2real.doctor.identify import identify
+    ids, grav = identify(exc.record(), order, robot, NominalModel(robot))
+    return Diagnosis(findings + joint_findings(ids, grav), corrections(robot, order, ids, grav), None)

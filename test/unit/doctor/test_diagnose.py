@@ -1,0 +1,28 @@
+"""The doctor's verdict from what its node collected (the CLI only prints it)."""
+from types import SimpleNamespace
+
+from sim2real.doctor.diagnose import diagnose
+
+
+def stream(jaco, n=200):
+    names = list(jaco.joint_names)
+    return [(0.002 * k, 0.002 * k, names, list(jaco.home), [0.0] * jaco.n, [0.0] * jaco.n) for k in range(n)]
+
+
+def test_no_experiment_is_a_failure_that_says_why(jaco):
+    d = diagnose(jaco, stream(jaco), list(jaco.joint_names), None, False)
+    assert d.failed and d.aborted == "not run" and d.corrections is None
+    assert any(f.check == "excitation" and "no usable" in f.note for f in d.findings)
+    d = diagnose(jaco, stream(jaco), list(jaco.joint_names), SimpleNamespace(aborted=None), False)
+    assert d.failed and any(f.note == "timed out" for f in d.findings)
+
+
+def test_an_aborted_experiment_names_the_reason(jaco):
+    d = diagnose(jaco, stream(jaco), list(jaco.joint_names), SimpleNamespace(aborted="lock set"), True)
+    assert d.failed and d.aborted == "lock set" and d.corrections is None
+    assert [f.status for f in d.findings if f.check == "joint order"] == ["OK"]
+
+
+def test_no_joint_states_at_all(jaco):
+    d = diagnose(jaco, [], None, None, False)
+    assert d.failed and d.findings[0].check == "joint_states"
