@@ -52,6 +52,8 @@ def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool =
     """What `sim2real doctor` runs: the driver (when it is ours), the safety filter, the doctor."""
     full = build_graph(robot, backend, reality, camera=False)
     nodes = [d for d in full if d.name in ("driver", "safety_filter")]
+    nodes = [NodeDecl(d.name, d.kind, {**d.params, "command_source": "doctor"}, d.remaps)
+             if d.name == "safety_filter" else d for d in nodes]
     if lockstep:
         nodes = [NodeDecl(d.name, d.kind, {**d.params, "use_sim_time": True,
                                            **({"mode": "lockstep"} if d.name == "driver" else {})}, d.remaps)
@@ -91,6 +93,7 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
         from sim2real.doctor.adapter import DriverAdapter
         if DriverAdapter.load(paths.resolve(corrections), spec).identity:   # fail here, naming the key
             corrections = None   # no hop the control loop does not need
+    state_source = "driver_adapter" if corrections else "driver"   # who publishes /joint_states
     driver_remaps = {"/joint_states": "/driver/joint_states",
                      "/effort_controller/commands": "/driver/effort_commands"} if corrections else {}
     if corrections:
@@ -98,16 +101,17 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
                               {**common, "corrections": str(paths.resolve(corrections))}))
     if driver_kind:
         nodes.insert(0, NodeDecl("driver", driver_kind, {
-            **common, "reality": reality or "", "mode": mode, "camera": camera and spec.camera is not None,
+            **common, "reality": reality or "", "mode": mode,
+            "command_source": "driver_adapter" if corrections else "safety_filter", "camera": camera and spec.camera is not None,
             "duration_s": float(duration_s), "targets": targets, "task_seed": task_seed}, driver_remaps))
     nodes += [
-        NodeDecl("policy", "policy", dict(common), {"/perception/target": "/sim/target"}),
-        NodeDecl("teleop_mux", "mux", {"config": teleop_cfg, "use_sim_time": sim_time},
+        NodeDecl("policy", "policy", {**common, "state_source": state_source}, {"/perception/target": "/sim/target"}),
+        NodeDecl("teleop_mux", "mux", {"robot": robot, "config": teleop_cfg, "use_sim_time": sim_time},
                  {"/gat/desired": "/policy/desired"}),
-        NodeDecl("controller", "controller", {**common, "mode": controller,
+        NodeDecl("controller", "controller", {**common, "mode": controller, "state_source": state_source,
                                               "checkpoint": str(paths.resolve(controller_checkpoint))
                                               if controller_checkpoint else ""}),
-        NodeDecl("safety_filter", "safety", dict(common)),
+        NodeDecl("safety_filter", "safety", {**common, "state_source": state_source}),
     ]
     if record:
         nodes.append(NodeDecl("recorder", "recorder", {

@@ -138,7 +138,7 @@ class InverseDynamicsMode:
         self.strength = MotorStrength(r.n, r.dt, 0.5, r.effort_limit)
         # features(): k observations, k-1 actions and the target observation
         check_layout(checkpoint, self.meta, {"n_in": 2 * r.n * (self.k + 1) + r.n * (self.k - 1), "n_out": r.n})
-        self.ref = ReferenceModel(r.kp, r.kd, r.dt)
+        self.ref = ReferenceModel.for_robot(r)
         self.fallback = ComputedTorque(model)
         self.obs: deque = deque(maxlen=self.k)     # (stamp, o)
         self.acts: deque = deque(maxlen=self.k - 1)

@@ -126,7 +126,7 @@ class LocalLinearMode:
         from sim2real.control.reference import ReferenceModel
         self.m, r = model, model.robot
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
-        self.ref = ReferenceModel(r.kp, r.kd, r.dt)
+        self.ref = ReferenceModel.for_robot(r)
         self.fit = LocalLinearFit(2 * r.n, r.n, window=window, ridge=1.0)
         # hold dJ_x, dJ_u to the prior (zero correction); the constant dc is nearly free
         self.weights = np.concatenate([np.full(3 * r.n, prior_weight), [1e-6]])

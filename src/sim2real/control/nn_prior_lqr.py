@@ -45,7 +45,7 @@ class NNPriorLQRMode:
         # (q, qd) -> the acceleration the nominal model misses
         self.net, self.meta = load_checkpoint(checkpoint, "dynamics_prior", r,
                                               layout={"n_in": 2 * r.n, "n_out": r.n, "target": "residual"})
-        self.ref = ReferenceModel(r.kp, r.kd, r.dt)
+        self.ref = ReferenceModel.for_robot(r)
         self.stats = RunningGaussian(4 * r.n, gamma)
         # NIW strengths: the mean (the bias the arm needs now) follows the data within a few steps;
         # the covariance, whose conditional gives the slopes, leans on the prior, because slopes

@@ -9,6 +9,13 @@ as a critically damped second-order system,
 
 so every mode is asked for the same closed-loop bandwidth as the computed-torque baseline, and
 the benchmark compares how well each one *achieves* it on a robot it does not know.
+
+Written as a_des = qdd_d + Kd (v - qd) with v = qd_d + (Kp / Kd)(q_d - q), the velocity it
+steers to; v is saturated at v_ref per joint (REF_SPEED of the velocity limit, below the safety
+filter's governor band), so however far or fast the desired state is (a teleop jump, a clamped
+1e300) the reference approaches it no faster than v_ref. Without it a 2 rad step asked for
+~11 rad/s on joints limited to 0.63, and the filter had to fight the controller. Inside the
+limit it is exactly the PD above.
 """
 from __future__ import annotations
 
@@ -28,12 +35,23 @@ class Desired:
         return np.zeros_like(self.q) if self.qdd is None else self.qdd
 
 
+REF_SPEED = 0.85   # fraction of each joint's (safety-scaled) velocity limit; the planner peaks at 0.8
+
+
 class ReferenceModel:
-    def __init__(self, kp: np.ndarray, kd: np.ndarray, dt: float):
+    def __init__(self, kp: np.ndarray, kd: np.ndarray, dt: float, vmax: np.ndarray | None = None):
         self.kp, self.kd, self.dt = np.asarray(kp, float), np.asarray(kd, float), dt
+        self.v_ref = np.inf if vmax is None else np.asarray(vmax, float)
+
+    @classmethod
+    def for_robot(cls, robot) -> "ReferenceModel":
+        """The robot's reference gains, speed-limited to REF_SPEED of its velocity limits."""
+        vmax = REF_SPEED * robot.velocity_limit * robot.safety.velocity_scale
+        return cls(robot.kp, robot.kd, robot.dt, vmax)
 
     def accel(self, q, qd, d: Desired) -> np.ndarray:
-        return d.acc() + self.kp * (d.q - q) + self.kd * (d.qd - qd)
+        v = np.clip(d.qd + self.kp / self.kd * (d.q - q), -self.v_ref, self.v_ref)
+        return d.acc() + self.kd * (v - qd)
 
     def next_state(self, q, qd, d: Desired) -> np.ndarray:
         """x_bar(t+1) = [q', qd'] after one step of a_des (semi-implicit Euler, as MuJoCo steps)."""

@@ -1,5 +1,6 @@
 """`sim2real up`: compose the graph's nodes in one process (ROS 2 manual composition) with the
-events executor, or start one process per node (--processes) so topics really cross DDS."""
+events executor, or start one process per node (--processes) so topics really cross DDS, under a
+supervisor that names a node that dies and restarts it (as launch's respawn)."""
 from __future__ import annotations
 
 import importlib
@@ -12,6 +13,7 @@ import time
 
 from sim2real.graph import NODE_KINDS, NodeDecl
 from sim2real.ros import env
+from sim2real.ros.signals import StopSignals
 
 
 def node_class(kind: str):
@@ -48,7 +50,7 @@ class Composition:
         from rclpy.experimental import EventsExecutor
         self.rclpy = rclpy
         self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
+        rclpy.init(context=self.context, domain_id=env.domain_id() if domain_id is None else domain_id)
         self.executor = EventsExecutor(context=self.context)
         self.nodes = {}
         try:
@@ -59,25 +61,28 @@ class Composition:
             self.close()
             raise
 
-    def spin(self, until_driver_done: bool = True, timeout_s: float | None = None, until: str = "driver") -> None:
+    def spin(self, until_driver_done: bool = True, timeout_s: float | None = None, until: str = "driver") -> bool:
         """Spin until node `until` calls its on_done (the driver's end of run, the doctor's end of
-        experiment), Ctrl-C, or timeout_s wall seconds."""
+        experiment), SIGINT/SIGTERM, or timeout_s wall seconds. True when a signal stopped it."""
         from rclpy.task import Future
         fut = Future()
         node = self.nodes.get(until)
         if until_driver_done and node is not None:
             node.on_done = lambda: fut.set_result(True)
         end = None if timeout_s is None else time.monotonic() + timeout_s
-        try:   # short waits: the events executor only notices Ctrl-C between them
-            while not fut.done() and self.context.ok() and (end is None or time.monotonic() < end):
-                self.executor.spin_until_future_complete(fut, timeout_sec=0.2)
-        except KeyboardInterrupt:
-            pass
+        with StopSignals() as stop:   # short waits: the loop notices a signal between them
+            while (not fut.done() and not stop.is_set() and self.context.ok()
+                   and (end is None or time.monotonic() < end)):
+                self.executor.spin_until_future_complete(fut, timeout_sec=0.1)
+        return stop.is_set()
 
-    def spin_for(self, seconds: float) -> None:
+    def spin_for(self, seconds: float) -> bool:
+        """Spin `seconds` wall seconds or until SIGINT/SIGTERM; True when a signal stopped it."""
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=min(0.05, max(0.0, end - time.monotonic())))
+        with StopSignals() as stop:
+            while time.monotonic() < end and not stop.is_set():
+                self.executor.spin_once(timeout_sec=min(0.05, max(0.0, end - time.monotonic())))
+        return stop.is_set()
 
     def remove(self, name: str) -> None:
         """Kill one node (as if its process died)."""
@@ -121,26 +126,114 @@ def _die_with_parent() -> None:
         pass
 
 
-def run_processes(decls: list[NodeDecl], duration_s: float | None = None) -> int:
-    """One OS process per node; Ctrl-C (or duration_s) stops them all."""
-    env.setup()
-    procs = []
-    for d in decls:
-        cmd = [sys.executable, "-m", "sim2real.ros.run_node", d.kind, *ros_args(d, True)]
-        procs.append(subprocess.Popen(cmd, env=os.environ.copy(), preexec_fn=_die_with_parent))
-    try:
-        end = None if duration_s is None else time.monotonic() + duration_s
-        while all(p.poll() is None for p in procs) and (end is None or time.monotonic() < end):
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    rc = 0
-    for p in procs:
+def _how(rc: int) -> str:
+    if rc < 0:
         try:
-            rc = rc or (p.wait(timeout=5) or 0)
-        except subprocess.TimeoutExpired:
-            p.kill()
+            return f"killed by {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    return f"exit status {rc}"
+
+
+class _ClockWatch:
+    """The supervisor's ear on /clock, so a restarted lockstep driver resumes the sim time."""
+
+    def __init__(self):
+        import threading
+
+        import rclpy
+        from rclpy.qos import qos_profile_sensor_data
+        from rosgraph_msgs.msg import Clock
+        self.t = 0.0
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=env.domain_id())
+        self.node = rclpy.create_node("sim2real_supervisor", context=self.context)
+        self.node.create_subscription(Clock, "/clock", self._on_clock, qos_profile_sensor_data)
+        from rclpy.executors import SingleThreadedExecutor
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _on_clock(self, msg) -> None:
+        self.t = max(self.t, msg.clock.sec + 1e-9 * msg.clock.nanosec)
+
+    def _spin(self) -> None:
+        while self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.1)
+            except Exception:  # noqa: BLE001 - shutting down
+                return
+
+    def close(self) -> None:
+        try:
+            self.executor.shutdown()
+            self.node.destroy_node()
+            self.rclpy_shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def rclpy_shutdown(self) -> None:
+        import rclpy
+        if self.context.ok():
+            rclpy.shutdown(context=self.context)
+        self._thread.join(timeout=1.0)
+
+
+def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int = 5, log=print) -> int:
+    """One OS process per node, supervised. A node that dies is named and restarted (up to
+    max_restarts times each; a restarted lockstep driver resumes the sim clock); the driver
+    ending its run (--duration, in sim seconds) ends the graph. SIGINT/SIGTERM stop every node
+    with SIGINT, in order, and return 0; a node that stays dead returns 1."""
+    env.setup()
+    lockstep = any(d.kind == "driver" and d.params.get("mode") == "lockstep" for d in decls)
+    clock = _ClockWatch() if lockstep else None
+
+    def spawn(d: NodeDecl, extra: list[str] = ()) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "sim2real.ros.run_node", d.kind, *ros_args(d, True), *extra]
+        return subprocess.Popen(cmd, env=os.environ.copy(), preexec_fn=_die_with_parent)
+
+    procs = {d.name: spawn(d) for d in decls}
+    restarts = {d.name: 0 for d in decls}
+    rc = 0
+    with StopSignals() as stop:
+        while not stop.is_set():
+            time.sleep(0.1)
+            finished = False
+            for d in decls:
+                code = procs[d.name].poll()
+                if code is None:
+                    continue
+                if d.kind == "driver" and code == 0:
+                    finished = True        # the run's duration is over
+                    break
+                log(f"sim2real up: node '{d.name}' died ({_how(code)})", file=sys.stderr)
+                if not respawn or restarts[d.name] >= max_restarts:
+                    log(f"sim2real up: '{d.name}' stays down after {restarts[d.name]} restarts; stopping the graph",
+                        file=sys.stderr)
+                    rc = 1
+                    finished = True
+                    break
+                restarts[d.name] += 1
+                extra = []
+                if d.kind == "driver" and clock is not None:
+                    extra = ["-p", f"start_time_s:={clock.t:.6f}"]
+                log(f"sim2real up: restarting '{d.name}' ({restarts[d.name]}/{max_restarts})"
+                    + (f", resuming the clock at {clock.t:.3f} s" if extra else ""), file=sys.stderr)
+                procs[d.name] = spawn(d, extra)
+            if finished:
+                break
+    drivers = [d.name for d in decls if d.kind == "driver"]
+    for group in ([n for n in procs if n not in drivers], drivers):   # the driver last: it holds the arm
+        for n in group:
+            if procs[n].poll() is None:
+                procs[n].send_signal(signal.SIGINT)
+        for n in group:
+            try:
+                procs[n].wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log(f"sim2real up: '{n}' did not stop within 5 s; killed", file=sys.stderr)
+                procs[n].kill()
+    if clock is not None:
+        clock.close()
     return rc

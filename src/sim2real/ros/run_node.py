@@ -1,8 +1,11 @@
 """One graph node in its own process: `python -m sim2real.ros.run_node KIND --ros-args ...`.
-Also the `sim2real_node` executable the launch files start."""
+Also the `sim2real_node` executable the launch files start.
+
+SIGINT/SIGTERM end it cleanly (exit 0, the node destroyed: a recorder writes its footer); a node
+that finishes its run (the driver after `duration_s`) ends the process with 0 too.
+"""
 from __future__ import annotations
 
-import signal
 import sys
 
 
@@ -15,33 +18,34 @@ def main(argv=None) -> int:
     from sim2real.ros import env
     env.setup()
     import rclpy
-    import rclpy.executors
     from rclpy.experimental import EventsExecutor
+    from rclpy.signals import SignalHandlerOptions
     from rclpy.task import Future
 
     from sim2real.errors import Sim2RealError
     from sim2real.ros.compose import node_class
-    rclpy.init(args=[sys.argv[0], *argv[1:]])
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        node = node_class(argv[0])()
-    except (Sim2RealError, ValueError) as e:
-        print(f"sim2real_node {argv[0]}: error: {e}", file=sys.stderr)
-        rclpy.shutdown()
-        return 2
-    ex = EventsExecutor()
-    ex.add_node(node)
-    try:
-        # EventsExecutor.spin() does not wake on a signal; short waits do (KeyboardInterrupt)
-        done = Future()
-        while rclpy.ok():
-            ex.spin_until_future_complete(done, timeout_sec=0.2)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
+    from sim2real.ros.signals import StopSignals
+    with StopSignals() as stop:
+        rclpy.init(args=[sys.argv[0], *argv[1:]], signal_handler_options=SignalHandlerOptions.NO)
+        try:
+            node = node_class(argv[0])()
+        except (Sim2RealError, ValueError) as e:
+            print(f"sim2real_node {argv[0]}: error: {e}", file=sys.stderr)
             rclpy.shutdown()
+            return 2
+        ex = EventsExecutor()
+        ex.add_node(node)
+        done = Future()
+        if hasattr(node, "on_done"):
+            node.on_done = lambda: done.set_result(True)
+        try:
+            while rclpy.ok() and not done.done() and not stop.is_set():
+                ex.spin_until_future_complete(done, timeout_sec=0.1)
+        finally:
+            ex.remove_node(node)
+            node.destroy_node()
+            if rclpy.ok():
+                rclpy.shutdown()
     return 0
 
 

@@ -1,10 +1,12 @@
-"""Exactly one way to the motors: a driver takes commands from one publisher only.
+"""Exactly one way to the motors: a driver takes commands from one publisher only, and every
+node of the control loop takes its inputs from the one node upstream of it.
 
 The publisher is named by the node that owns it (`expected`, e.g. "safety_filter", or a fully
 qualified "/ns/safety_filter"). The first publisher of that node seen on the command topic is
 pinned by its GID; any other publisher is refused and named. The pin moves only when the pinned
-publisher has left the graph (the filter restarted), so a second node that takes the filter's
-name while it runs is refused too. (Plain DDS cannot authenticate a node: on a shared network use
+publisher has left the graph (the filter stopped, or died: a process killed with -9 leaves the
+graph when its DDS lease runs out, 2 s with config/dds/fastdds.xml), so a second node that takes
+the filter's name while the filter runs is refused too, however it floods. (Plain DDS cannot authenticate a node: on a shared network use
 SROS2 to keep strangers off the domain.)
 """
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Callable
 Lookup = Callable[[], dict[bytes, str]]
 
 
-class CommandSource:
-    REFRESH_S = 0.5     # a refused stranger is looked up in the graph again at most this often
+class PinnedSource:
+    REFRESH_S = 0.05    # the graph is looked up again for a refused publisher at most this often
 
     def __init__(self, expected: str):
         self.expected = expected
@@ -31,14 +33,14 @@ class CommandSource:
 
     def accept(self, gid: bytes, lookup: Lookup) -> tuple[bool, str]:
         """(accepted, publisher's node name or '?')."""
+        now = time.monotonic()
         if gid == self.pinned and gid:
             return True, self._names.get(gid, self.expected)
-        now = time.monotonic()
         if gid not in self._names or now - self._looked_at > self.REFRESH_S:
             self._names = lookup()
             self._looked_at = now
-            if self.pinned is not None and self.pinned not in self._names:
-                self.pinned = None            # the source left the graph: the next one may pin
+        if self.pinned is not None and self.pinned not in self._names:
+            self.pinned = None                # the source left the graph: the next one may pin
         name = self._names.get(gid, "?")
         if self.pinned is None and gid and self._matches(name):
             self.pinned = gid

@@ -4,14 +4,25 @@ Inputs have a priority and a timeout: the highest-priority input whose last mess
 than its timeout wins; when it goes stale, the next one takes over (release returns control to
 the policy). Locks have a priority: a lock that is set blocks every input of lower priority. A
 lock with timeout 0 holds until released; with timeout > 0 it also engages when its heartbeat
-goes stale (as twist_mux does).
+goes stale (as twist_mux does). A lock is held per source (safety/lock.py): only the source that
+set it releases it, or `reset_locks()`.
+
+Each input has a token bucket: `max_rate_hz` (default 200) with a burst of FLOOD_BURST messages.
+An input that empties it is flooding: its messages are refused and it cannot win until it has
+kept under its rate for FLOOD_HOLD_S, so a flood holds control for at most its first burst
+(garbage never counts as fresh at all: callers validate before `update_input`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sim2real.errors import ConfigError
+from sim2real.safety.lock import Lock
+
+FLOOD = "flooding"
+FLOOD_BURST = 10       # messages an input may send at once
+FLOOD_HOLD_S = 1.0     # s under its rate before a flooding input may win again
 
 
 @dataclass
@@ -20,8 +31,13 @@ class _Source:
     topic: str
     priority: int
     timeout_s: float
+    max_rate_hz: float = 200.0
     stamp: float | None = None
     value: Any = None
+    tokens: float = FLOOD_BURST
+    refilled: float | None = None
+    flooding_until: float = -1.0
+    lock: Lock = field(default_factory=Lock)
 
 
 class Mux:
@@ -30,20 +46,42 @@ class Mux:
             out = {}
             for name, c in d.items():
                 try:
-                    out[name] = _Source(name, str(c["topic"]), int(c["priority"]), float(c["timeout_s"]))
+                    out[name] = _Source(name, str(c["topic"]), int(c["priority"]), float(c["timeout_s"]),
+                                        float(c.get("max_rate_hz", 200.0)))
                 except (KeyError, TypeError, ValueError) as e:
                     raise ConfigError(f"mux.{kind}.{name}: needs topic, priority, timeout_s ({e})") from None
             return out
         self.inputs = parse(inputs, "inputs")
         self.locks = parse(locks, "locks")
 
-    def update_input(self, name: str, value: Any, now: float) -> None:
+    def update_input(self, name: str, value: Any, now: float) -> str | None:
+        """Take a (valid) message of input `name` at time now; FLOOD when refused for its rate."""
         src = self.inputs[name]
+        if src.refilled is not None:
+            src.tokens = min(FLOOD_BURST, src.tokens + (now - src.refilled) * src.max_rate_hz)
+        src.refilled = now
+        if src.tokens < 1.0:
+            src.flooding_until = now + FLOOD_HOLD_S
+            return FLOOD
+        src.tokens -= 1.0
         src.value, src.stamp = value, now
+        return None
 
-    def update_lock(self, name: str, locked: bool, now: float) -> None:
+    def update_lock(self, name: str, locked: bool, now: float, source: bytes = b"") -> str | None:
+        """One lock message from `source` (its publisher); what happened (see Lock.update)."""
         src = self.locks[name]
-        src.value, src.stamp = bool(locked), now
+        src.stamp = now
+        what = src.lock.update(source, bool(locked))
+        src.value = src.lock.locked
+        return what
+
+    def reset_locks(self) -> bool:
+        """Release every hold of every lock; True if one was set."""
+        was = False
+        for lk in self.locks.values():
+            was = lk.lock.reset() or was
+            lk.value = False
+        return was
 
     def lock_priority(self, now: float) -> int:
         """Priority of the highest engaged lock, -1 when none."""
@@ -59,7 +97,8 @@ class Mux:
         lock = self.lock_priority(now)
         best = None
         for src in self.inputs.values():
-            if src.stamp is None or now - src.stamp > src.timeout_s or src.priority <= lock:
+            if (src.stamp is None or now - src.stamp > src.timeout_s or src.priority <= lock
+                    or now < src.flooding_until):
                 continue
             if best is None or src.priority > best.priority:
                 best = src

@@ -56,16 +56,21 @@ def test_random_adversarial_commands_stay_in_limits(f, jaco):
         assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= jaco.effort_limit + 1e-9)
 
 
-def test_accelerating_torque_is_cut_before_the_velocity_limit(f, jaco):
+def test_governor_caps_torque_along_the_motion_before_the_velocity_limit(f, jaco):
+    lim = jaco.effort_limit[1]
     qd = np.zeros(7)
-    qd[1] = 0.9 * jaco.velocity_limit[1]              # past BRAKE_FROM, below the limit
-    tau, reasons = f.filter(np.full(7, 5.0), jaco.home, qd)
-    assert 0 < tau[1] < 5.0 and "velocity limit" in reasons
-    qd[1] = jaco.velocity_limit[1]
-    tau, _ = f.filter(np.full(7, 5.0), jaco.home, qd)
-    assert tau[1] <= 1e-9                             # nothing more along the motion at the limit
+    qd[1] = 0.92 * jaco.velocity_limit[1]             # 20% into the governor band (0.9..1.0)
+    tau, reasons = f.filter(np.full(7, 1e3), jaco.home, qd)
+    assert tau[1] == pytest.approx(0.8 * lim) and "velocity limit" in reasons
+    qd[1] = jaco.velocity_limit[1]                    # at the limit: nothing along the motion
+    tau, _ = f.filter(np.full(7, 1e3), jaco.home, qd)
+    assert tau[1] == pytest.approx(0.0)
+    qd[1] = 1.5 * jaco.velocity_limit[1]              # above it: braking
+    tau, _ = f.filter(np.full(7, 1e3), jaco.home, qd)
+    assert tau[1] < 0
+    qd[1] = -0.5 * jaco.velocity_limit[1]             # below the band: untouched
     tau, _ = f.filter(np.full(7, -5.0), jaco.home, qd)
-    assert tau[1] == -5.0                             # braking torque passes untouched
+    assert tau[1] == -5.0
 
 
 def test_clamp_desired(f, jaco):

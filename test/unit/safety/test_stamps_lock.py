@@ -11,6 +11,14 @@ def test_future_stamp_is_refused_and_does_not_poison():
     assert g.newest == 10.004
 
 
+def test_a_spoof_within_the_future_bound_does_not_hold_back_genuine_states():
+    g = StampGate(max_future_s=0.5, slack_s=0.05)
+    assert g.check(10.0, now=10.0) is None
+    assert g.check(10.3, now=10.0) is None                  # plausible enough to take once
+    assert g.check(10.002, now=10.002) is None               # but it does not order the next ones
+    assert g.check(10.001, now=10.002) == ORDER              # a trusted newest still orders
+
+
 def test_order_and_staleness():
     g = StampGate(max_future_s=0.5, max_age_s=1.0)
     assert g.check(5.0, now=5.0) is None
@@ -44,9 +52,9 @@ def test_lock_is_released_only_by_its_holder_or_reset():
 
 
 def test_command_source_pins_one_publisher_and_names_strangers():
-    from sim2real.safety.source import CommandSource
+    from sim2real.safety.source import PinnedSource
     graph = {b"f1": "/safety_filter", b"x": "/intruder"}
-    src = CommandSource("safety_filter")
+    src = PinnedSource("safety_filter")
     assert src.accept(b"f1", lambda: dict(graph)) == (True, "/safety_filter")
     assert src.accept(b"x", lambda: dict(graph)) == (False, "/intruder")
     graph[b"f2"] = "/safety_filter"                  # a second node taking the filter's name

@@ -46,3 +46,25 @@ def test_heartbeat_lock_engages_when_stale(mux):
 def test_bad_config():
     with pytest.raises(ConfigError, match="mux.inputs.x"):
         Mux({"x": {"topic": "/x"}}, {})
+
+
+def test_flooded_input_is_refused_and_recovers(mux):
+    mux.update_lock("hb", False, 0.0)
+    mux.update_input("policy", "p", 0.0)
+    refused = [mux.update_input("keyboard", "k", 0.0002 * i) for i in range(1000)]   # 5 kHz for 0.2 s
+    assert refused.index("flooding") <= 10               # at most one burst got through
+    assert mux.select(0.2).name == "policy"              # the flooding input cannot win
+    assert mux.update_input("keyboard", "k", 1.3) is None   # under its rate for a second: an input again
+    assert mux.select(1.3).name == "keyboard"
+
+
+def test_lock_released_only_by_its_source(mux):
+    mux.update_lock("hb", False, 0.0)
+    mux.update_input("policy", "p", 0.0)
+    mux.update_lock("estop", True, 0.0, source=b"a")
+    assert mux.select(0.1) is None
+    assert mux.update_lock("estop", False, 0.1, source=b"b").startswith("refused")
+    mux.update_input("policy", "p", 0.2)
+    assert mux.select(0.2) is None
+    assert mux.reset_locks()
+    assert mux.select(0.2).name == "policy"

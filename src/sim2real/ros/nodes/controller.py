@@ -4,8 +4,10 @@
 local_linear, nn_prior_lqr, inverse_dynamics; `checkpoint` overrides the learned modes' default
 under models/ROBOT/. The desired point is extrapolated to the state's stamp with its velocity
 (for at most two policy periods), so a 50 Hz reference drives a 500 Hz loop smoothly. Without a
-fresh desired state it holds the last one. Output goes to the safety filter, never straight to
-the driver. /diagnostics (1 Hz) carries the mode and its status (fallbacks, limits).
+fresh desired state it holds the last one. Desired states are clamped to the joint position and
+velocity limits before the law sees them (safety/filter.py); stamps of states and desired states
+are judged against this node's clock (safety/stamps.py). Output goes to the safety filter, never
+straight to the driver. /diagnostics (1 Hz) carries the mode and its status (fallbacks, limits).
 """
 from __future__ import annotations
 
@@ -20,13 +22,17 @@ from sim2real.control.reference import Desired
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
-from sim2real.ros.qos import LATEST
+from sim2real.ros.sourced import SourcedSubscriptions
+from sim2real.safety.filter import SafetyFilter
+from sim2real.safety.stamps import StampGate
 
 PARAMS = {
     "robot": ("jaco", "registered robot name"),
     "mode": ("computed_torque", f"controller mode: {' | '.join(MODES)}"),
     "checkpoint": ("", "learned modes: checkpoint path (default models/ROBOT/<mode's model>.pt)"),
     "desired_timeout_s": (0.5, "a desired state older than this is held, not extrapolated"),
+    "state_source": ("driver", "the only node whose /joint_states are taken"),
+    "desired_source": ("teleop_mux", "the only node whose /controller/desired is taken"),
 }
 
 
@@ -42,26 +48,45 @@ class ControllerNode(Node):
         self.t_d = 0.0
         self.horizon = 2.0 / self.robot.policy_rate_hz
         self.commands, self.rejected = 0, 0
+        self.limits = SafetyFilter(self.robot)
+        self.state_gate, self.desired_gate = StampGate(), StampGate(ordered=False)   # desired: the mux merges sources
+        self.problems: dict[str, int] = {}
         self.pub = self.create_publisher(Float64MultiArray, "/controller/effort", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(JointState, "/controller/desired", self._on_desired, 10)
-        self.create_subscription(JointState, "/joint_states", self._on_state, LATEST)
+        # one thread, states first; strangers on either topic are refused (safety/source.py)
+        self.sourced = SourcedSubscriptions(self)
+        refused = lambda who: self._problem(f"refused input from {who}")   # noqa: E731
+        self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state, refused)
+        self.sourced.add_from(p.desired_source, JointState, "/controller/desired", self._on_desired, refused)
         self.create_timer(1.0, self._diagnostics)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _problem(self, what: str) -> None:
+        self.problems[what] = self.problems.get(what, 0) + 1
+        self.get_logger().error(what, throttle_duration_sec=1.0)
 
     def _on_desired(self, msg: JointState) -> None:
         q, qd, problem = self.desired_map.extract(msg)
+        t = convert.from_time(msg.header.stamp)
+        problem = problem or self.desired_gate.check(t, self._now())
         if problem:
-            self.get_logger().error(f"ignored desired state: {problem}", throttle_duration_sec=1.0)
+            self._problem(f"ignored desired state: {problem}")
             return
-        self.q_d, self.qd_d, self.t_d = q, qd, convert.from_time(msg.header.stamp)
+        q, qd, clamped = self.limits.clamp_desired(q, qd)
+        if clamped:
+            self._problem("desired state clamped to the joint limits")
+        self.q_d, self.qd_d, self.t_d = q, qd, t
 
     def _on_state(self, msg: JointState) -> None:
         q, qd, problem = self.state_map.extract(msg)
+        t = convert.from_time(msg.header.stamp)
+        problem = problem or self.state_gate.check(t, self._now())
         if problem:
             self.rejected += 1
-            self.get_logger().error(f"ignored joint state: {problem}", throttle_duration_sec=1.0)
+            self._problem(f"ignored joint state: {problem}")
             return   # no command: the safety filter's watchdog holds the arm
-        t = convert.from_time(msg.header.stamp)
         if self.q_d is None:      # nothing asked yet: hold here
             self.q_d, self.qd_d, self.t_d = q.copy(), np.zeros_like(q), t
         age = t - self.t_d
@@ -71,6 +96,8 @@ class ControllerNode(Node):
             d = Desired(self.q_d, np.zeros_like(q))
         else:
             d = Desired(self.q_d + self.qd_d * np.clip(age, 0.0, self.horizon), self.qd_d)
+        if age > 0.0:   # extrapolated: keep it inside the limits too
+            d = Desired(*self.limits.clamp_desired(d.q, d.qd)[:2])
         tau = self.law.command(t, q, qd, d, self.state_map.effort(msg))
         self.commands += 1
         self.pub.publish(convert.effort_command(tau))
@@ -78,11 +105,17 @@ class ControllerNode(Node):
     def _diagnostics(self) -> None:
         st = DiagnosticStatus(name="sim2real/controller", hardware_id=self.robot.name)
         status = getattr(self.law, "status", "ok")
-        st.level = DiagnosticStatus.OK if status == "ok" else DiagnosticStatus.WARN
-        st.message = f"{self.p.mode}: {status}"
+        problems, self.problems = self.problems, {}
+        st.level = DiagnosticStatus.OK if status == "ok" and not problems else DiagnosticStatus.WARN
+        st.message = f"{self.p.mode}: {status}" + "".join(f"; {k} ({v}x)" for k, v in problems.items())
         st.values = [KeyValue(key=k, value=str(v)) for k, v in (
             ("mode", self.p.mode), ("status", status), ("commands", self.commands),
-            ("rejected_states", self.rejected))]
+            ("rejected_states", self.rejected), *problems.items())]
         arr = DiagnosticArray(status=[st])
         arr.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(arr)
+
+    def destroy_node(self):
+        if hasattr(self, "sourced"):
+            self.sourced.close()
+        return super().destroy_node()

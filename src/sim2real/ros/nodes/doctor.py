@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64MultiArray
 
@@ -15,6 +14,7 @@ from sim2real.doctor.excitation import Excitation
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
+from sim2real.ros.qos import LOCK_QOS
 
 PARAMS = {"robot": ("jaco", "registered robot name"),
           "pulse_fraction": (0.12, "pulse torque as a fraction of each joint's effort limit")}
@@ -36,8 +36,11 @@ class DoctorNode(Node):
         self.on_done = None
         self.pub = self.create_publisher(Float64MultiArray, "/controller/effort", 10)
         self.create_subscription(JointState, "/joint_states", self._on_state, 10)
-        self.create_subscription(Bool, "/teleop/lock", lambda m: setattr(self, "locked", bool(m.data)),
-                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        for qos in LOCK_QOS:   # any lock from anyone ends the experiment (the filter holds the arm)
+            self.create_subscription(Bool, "/teleop/lock", self._on_lock, qos)
+
+    def _on_lock(self, msg: Bool) -> None:
+        self.locked = self.locked or bool(msg.data)
 
     def _on_state(self, msg: JointState) -> None:
         if self.finished:

@@ -33,9 +33,8 @@ from std_msgs.msg import Float64MultiArray, String
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
-from sim2real.ros.qos import LATCHED, LATEST
-from sim2real.ros.sourced import SourcedSubscriptions, publishers
-from sim2real.safety.source import CommandSource
+from sim2real.ros.qos import LATCHED
+from sim2real.ros.sourced import SourcedSubscriptions
 from sim2real.sim.reality import NOMINAL, load_profile
 from sim2real.sim.twin import Twin
 from sim2real.tasks.reach import ReachTask
@@ -84,10 +83,11 @@ class DriverNode(Node):
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.pub_description = self.create_publisher(String, "/robot_description", LATCHED)
         self.pub_description.publish(String(data=self.robot.urdf_path.read_text()))
-        self.source = CommandSource(p.command_source)
-        self._command_topic = "/effort_controller/commands"
         self.sourced = SourcedSubscriptions(self)
-        self.sourced.add(Float64MultiArray, self._command_topic, LATEST, self._on_command)
+        self.source = self.sourced.add_from(
+            p.command_source, Float64MultiArray, "/effort_controller/commands", self._on_command,
+            lambda who: self.get_logger().error(f"refused commands from {who}: only {p.command_source} "
+                                                "commands this driver", throttle_duration_sec=1.0))
         self.camera = None
         self._camera_args = None
         cam = self.robot.camera
@@ -133,12 +133,7 @@ class DriverNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # ---- command path -------------------------------------------------------------------------
-    def _on_command(self, msg: Float64MultiArray, gid: bytes) -> None:
-        ok, who = self.source.accept(gid, lambda: publishers(self, self._command_topic))
-        if not ok:
-            self.get_logger().error(f"refused commands from {who}: only {self.p.command_source} commands "
-                                    "this driver", throttle_duration_sec=1.0)
-            return
+    def _on_command(self, msg: Float64MultiArray) -> None:
         with self.lock:
             self.rtt.append(time.monotonic() - self._sent_at)
             problem = self.twin.command(msg.data)

@@ -33,7 +33,8 @@ class JoyTeleopNode(Node):
     def _on_state(self, msg):
         q, _, problem = self.map.extract(msg)
         if not problem:
-            self.q_meas = q
+            # desired states carry the robot's clock (sim or wall time, whichever the graph runs on)
+            self.q_meas, self.t_meas = q, convert.from_time(msg.header.stamp)
 
     def _on_joy(self, msg: Joy):
         v = self.mapping.velocity(list(msg.axes), list(msg.buttons))
@@ -48,4 +49,4 @@ class JoyTeleopNode(Node):
         J = self.model.ee_jacobian(self.q_des)
         qd = J.T @ np.linalg.solve(J @ J.T + 1e-4 * np.eye(3), v)
         self.q_des = self.q_des + qd * dt
-        self.pub.publish(convert.joint_state(t, self.robot.joint_names, self.q_des, qd))
+        self.pub.publish(convert.joint_state(self.t_meas, self.robot.joint_names, self.q_des, qd))

@@ -56,12 +56,12 @@ class KeyboardTeleopNode(Node):
     def _on_state(self, msg):
         q, _, problem = self.map.extract(msg)
         if not problem:
-            self.q_meas = q
+            # desired states carry the robot's clock (sim or wall time, whichever the graph runs on)
+            self.q_meas, self.t_meas = q, convert.from_time(msg.header.stamp)
 
     def _publish(self):
         if self.q_des is not None and time.monotonic() - self.last_key < self.p.active_s:
-            stamp = self.get_clock().now().nanoseconds * 1e-9
-            self.pub.publish(convert.joint_state(stamp, self.robot.joint_names, self.q_des, np.zeros(self.robot.n)))
+            self.pub.publish(convert.joint_state(self.t_meas, self.robot.joint_names, self.q_des, np.zeros(self.robot.n)))
 
     def on_key(self, key: str) -> None:
         if self.q_meas is None:

@@ -1,21 +1,30 @@
 """Teleop mux node (twist_mux semantics for desired joint states); config/teleop/<robot>.yaml.
 
 Each input topic's messages are forwarded to the output while that input wins (see
-teleop/mux.py). Input topics come from the config and can be remapped like any ROS topic.
+teleop/mux.py). A message that is not a usable desired state for the robot (joint names, sizes,
+NaN/inf) is refused and never makes its input fresh; an input flooding past its rate is refused
+too. Locks are obeyed from any publisher (volatile or latched) and released only by the
+publisher that set them or /teleop/lock_reset. Input topics come from the config and can be
+remapped like any ROS topic.
 """
 from __future__ import annotations
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Bool, Empty, String
 
 from sim2real import paths
 from sim2real.config_io import load_yaml
+from sim2real.robots import load_robot
+from sim2real.ros import convert
 from sim2real.ros.params import declare
+from sim2real.ros.qos import LATCHED, LOCK_QOS
+from sim2real.ros.sourced import SourcedSubscriptions
 from sim2real.teleop.mux import Mux
 
 PARAMS = {
+    "robot": ("jaco", "registered robot name (inputs are checked against its joints)"),
     "config": ("config/teleop/jaco.yaml", "teleop config with a `mux` section"),
 }
 
@@ -24,31 +33,59 @@ class MuxNode(Node):
     def __init__(self, **kwargs):
         super().__init__("teleop_mux", **kwargs)
         p = declare(self, PARAMS)
+        robot = load_robot(p.robot)
         cfg = load_yaml(paths.resolve(p.config)).get("mux", {})
         self.mux = Mux(cfg.get("inputs", {}), cfg.get("locks", {}))
+        self.maps = {name: convert.JointMap(robot.joint_names) for name in self.mux.inputs}
+        self.refused: dict[str, int] = {}
         self.pub = self.create_publisher(JointState, cfg.get("output", "/controller/desired"), 10)
-        self.pub_active = self.create_publisher(
-            String, "/teleop/active", QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.pub_active = self.create_publisher(String, "/teleop/active", LATCHED)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.active = None
-        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         for name, src in self.mux.inputs.items():
             self.create_subscription(JointState, src.topic, lambda m, n=name: self._on_input(n, m), 10)
+        self.sourced = SourcedSubscriptions(self)
         for name, src in self.mux.locks.items():
-            self.create_subscription(Bool, src.topic, lambda m, n=name: self._on_lock(n, m), latched)
+            for qos in LOCK_QOS:
+                self.sourced.add(Bool, src.topic, qos, lambda m, gid, n=name: self._on_lock(n, m, gid))
+        self.create_subscription(Empty, "/teleop/lock_reset", self._on_reset, 10)
+        self.create_timer(1.0, self._diagnostics)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _refuse(self, name: str, why: str) -> None:
+        key = f"{name}: {why}"
+        self.refused[key] = self.refused.get(key, 0) + 1
+        self.get_logger().warning(f"mux: refused {key}", throttle_duration_sec=1.0)
+
     def _on_input(self, name: str, msg: JointState) -> None:
+        _, _, problem = self.maps[name].extract(msg)
+        if problem:
+            self._refuse(name, problem)
+            return
         now = self._now()
-        self.mux.update_input(name, msg, now)
+        flood = self.mux.update_input(name, msg, now)
+        if flood:
+            self._refuse(name, f"{flood} (over {self.mux.inputs[name].max_rate_hz:.0f} msg/s)")
+            return
         winner = self.mux.select(now)
         self._announce(winner.name if winner else None)
         if winner is not None and winner.name == name:
             self.pub.publish(msg)
 
-    def _on_lock(self, name: str, msg: Bool) -> None:
-        self.mux.update_lock(name, msg.data, self._now())
+    def _on_lock(self, name: str, msg: Bool, gid: bytes) -> None:
+        what = self.mux.update_lock(name, msg.data, self._now(), source=gid)
+        if what and what.startswith("refused"):
+            self._refuse(name, what)
+        self._reselect()
+
+    def _on_reset(self, _msg: Empty) -> None:
+        if self.mux.reset_locks():
+            self.get_logger().warning("mux: locks reset")
+        self._reselect()
+
+    def _reselect(self) -> None:
         winner = self.mux.select(self._now())
         self._announce(winner.name if winner else None)
 
@@ -57,3 +94,16 @@ class MuxNode(Node):
             self.active = name
             self.get_logger().info(f"mux: control -> {name or 'nobody (locked or no fresh input)'}")
             self.pub_active.publish(String(data=name or ""))
+
+    def _diagnostics(self) -> None:
+        self._reselect()     # a lock's heartbeat can go stale without a message
+        st = DiagnosticStatus(name="sim2real/teleop_mux", hardware_id="")
+        st.level = DiagnosticStatus.WARN if self.refused else DiagnosticStatus.OK
+        st.message = f"active: {self.active or 'none'}" + ("; refused input" if self.refused else "")
+        st.values = [KeyValue(key=k, value=str(v)) for k, v in self.refused.items()]
+        self.pub_diag.publish(DiagnosticArray(status=[st]))
+
+    def destroy_node(self):
+        if hasattr(self, "sourced"):
+            self.sourced.close()
+        return super().destroy_node()

@@ -16,8 +16,11 @@ from sim2real.policy.reach_planner import ReachPlanner
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
+from sim2real.ros.sourced import SourcedSubscriptions
+from sim2real.safety.stamps import StampGate
 
-PARAMS = {"robot": ("jaco", "registered robot name")}
+PARAMS = {"robot": ("jaco", "registered robot name"),
+          "state_source": ("driver", "the only node whose /joint_states are taken")}
 
 
 class ReachPlannerNode(Node):
@@ -30,11 +33,15 @@ class ReachPlannerNode(Node):
         self.period = 1.0 / self.robot.policy_rate_hz
         self.next_t = None
         self.pending_target = None
+        self.gate = StampGate()    # a spoofed future stamp must not stall the decimation
         self.pub = self.create_publisher(JointState, "/policy/desired", 10)
         self.create_subscription(PointStamped, "/perception/target", self._on_target,
                                  QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
-        # raw: at 500 Hz in, 50 Hz out, only the states it uses are deserialized
-        self.create_subscription(JointState, "/joint_states", self._on_raw_state, 10, raw=True)
+        # raw: at 500 Hz in, 50 Hz out, only the states it uses are deserialized; from the driver only
+        self.sourced = SourcedSubscriptions(self)
+        self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_raw_state,
+                              lambda who: self.get_logger().warning(f"refused /joint_states from {who}",
+                                                                    throttle_duration_sec=1.0), raw=True)
 
     def _on_target(self, msg: PointStamped) -> None:
         tgt = convert.from_point(msg)
@@ -46,17 +53,19 @@ class ReachPlannerNode(Node):
     def _on_raw_state(self, data: bytes) -> None:
         # CDR: 4-byte encapsulation header, then header.stamp (int32 sec, uint32 nanosec)
         sec, nsec = struct.unpack_from("<iI" if data[1] & 1 else ">iI", data, 4)   # byte 1: CDR_LE = 1
-        if self.next_t is not None and sec + 1e-9 * nsec < self.next_t:
-            return
+        if self.next_t is not None and self.next_t - 2 * self.period < sec + 1e-9 * nsec < self.next_t:
+            return    # decimated (a stamp further behind means next_t is implausible: take it)
         self._on_state(deserialize_message(data, JointState))
 
     def _on_state(self, msg: JointState) -> None:
         t = convert.from_time(msg.header.stamp)
         q, _, problem = self.map.extract(msg)
+        problem = problem or self.gate.check(t, self.get_clock().now().nanoseconds * 1e-9)
         if problem:
+            self.get_logger().warning(f"ignored joint state: {problem}", throttle_duration_sec=1.0)
             return
         self.next_t = (self.next_t or t) + self.period
-        if self.next_t < t:       # fell behind (a pause): resynchronise
+        if self.next_t < t or self.next_t > t + 2 * self.period:   # a pause, or the clock went back
             self.next_t = t + self.period
         if self.pending_target is not None:
             self.planner.set_target(self.pending_target, q, t)
@@ -65,3 +74,8 @@ class ReachPlannerNode(Node):
             self.pending_target = None
         q_d, qd_d, _ = self.planner.desired(t, q)
         self.pub.publish(convert.joint_state(t, self.robot.joint_names, q_d, qd_d))
+
+    def destroy_node(self):
+        if hasattr(self, "sourced"):
+            self.sourced.close()
+        return super().destroy_node()

@@ -4,8 +4,11 @@ from this node only).
 /controller/effort -> limits, NaN guard -> /effort_controller/commands. Exactly one command per
 joint state: a command answers the latest state; if no command has come for `watchdog_s` (in
 state stamps, so it works in lockstep and real time alike), or the lock is set, it answers with
-the damped hold instead. State stamps are judged against this node's clock (safety/stamps.py):
-one spoofed stamp cannot stop it. The lock (/teleop/lock) is obeyed from any publisher and
+the damped hold instead. States are taken from the driver only (`state_source`) and commands from
+the controller only (`command_source`), each pinned by publisher GID as the driver pins this node
+(safety/source.py); state stamps are judged against this node's clock (safety/stamps.py): a
+foreign or spoofed message cannot stop it, move its hold or pass torques. Both are served by one
+thread, states first, so a command never overtakes the state it answers. The lock (/teleop/lock) is obeyed from any publisher and
 released only by the publisher that set it or /teleop/lock_reset (safety/lock.py).
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ from std_msgs.msg import Bool, Empty, Float64MultiArray
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
-from sim2real.ros.qos import LATEST, LOCK_QOS
+from sim2real.ros.qos import LOCK_QOS
 from sim2real.ros.sourced import SourcedSubscriptions
 from sim2real.safety.filter import SafetyFilter
 from sim2real.safety.lock import Lock
@@ -29,6 +32,8 @@ PARAMS = {
     "robot": ("jaco", "registered robot name"),
     "watchdog_s": (-1.0, "no command for this long (state time) -> damped hold; <0 = robot config"),
     "max_future_s": (0.5, "a state stamped further ahead of this node's clock is refused"),
+    "state_source": ("driver", "the only node whose /joint_states are taken (name or /ns/name)"),
+    "command_source": ("controller", "the only node whose /controller/effort is taken (name or /ns/name)"),
 }
 
 
@@ -50,9 +55,11 @@ class SafetyNode(Node):
         self.states = self.holds = self.passed = 0
         self.pub = self.create_publisher(Float64MultiArray, "/effort_controller/commands", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(JointState, "/joint_states", self._on_state, LATEST)
-        self.create_subscription(Float64MultiArray, "/controller/effort", self._on_command, LATEST)
         self.sourced = SourcedSubscriptions(self)
+        self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state,
+                              lambda who: self._count(f"state refused: from {who}, not {p.state_source}"))
+        self.sourced.add_from(p.command_source, Float64MultiArray, "/controller/effort", self._on_command,
+                              lambda who: self._count(f"command refused: from {who}, not {p.command_source}"))
         for qos in LOCK_QOS:
             self.sourced.add(Bool, "/teleop/lock", qos, self._on_lock)
         self.create_subscription(Empty, "/teleop/lock_reset", self._on_reset, 10)
