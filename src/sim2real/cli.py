@@ -164,8 +164,29 @@ def cmd_teleop(a) -> int:
 def cmd_bench(a) -> int:
     if a.what == "controller":
         return cmd_bench_controller(a)
+    if a.what == "faults":
+        return cmd_bench_faults(a)
     from sim2real.ros.bench_graph import main as bench_main
     return bench_main(a)
+
+
+def cmd_bench_faults(a) -> int:
+    import dataclasses
+    import json
+    import platform
+
+    from sim2real.ros import faults
+    unknown = set(a.scenarios or ()) - set(faults.SCENARIOS)
+    if unknown:
+        raise Sim2RealError(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(faults.SCENARIOS)}")
+    print(f"bench faults: jaco, machine {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+          file=sys.stderr, flush=True)
+    out = faults.run(a.scenarios, log=lambda m: print(m, file=sys.stderr, flush=True))
+    if a.json:
+        print(json.dumps([dataclasses.asdict(o) | {"safe": o.safe} for o in out], indent=1))
+    else:
+        print(faults.table(out))
+    return 0 if all(o.safe for o in out) else 1
 
 
 def cmd_bench_controller(a) -> int:
@@ -303,7 +324,7 @@ def main(argv=None) -> int:
     p.add_argument("--robot", default="jaco")
     p.set_defaults(func=cmd_teleop)
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["graph", "controller"])
+    p.add_argument("what", choices=["graph", "controller", "faults"])
     p.add_argument("--seconds", type=SECONDS, default=5.0, help="graph: sim seconds per lockstep measurement")
     p.add_argument("--realtime-seconds", type=SECONDS, default=10.0, help="graph: wall seconds of the real-time run")
     p.add_argument("--robot", default="jaco")
@@ -318,6 +339,8 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=COUNT, default=30, help="controller: inverse model training epochs")
     p.add_argument("--seed", type=SEED, default=0, help="controller: trajectory seed")
     p.add_argument("--out", default="runs/bench", help="controller: folder for the plot and recordings")
+    p.add_argument("--scenarios", nargs="*", default=None, help="faults: which (default: all)")
+    p.add_argument("--json", action="store_true", help="faults: machine-readable outcomes on stdout")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("train", help="train the controller's networks")
     p.add_argument("what", choices=["dynamics-prior", "inverse-dynamics"])

@@ -115,7 +115,7 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
     ]
     if record:
         nodes.append(NodeDecl("recorder", "recorder", {
-            "path": record, "use_sim_time": sim_time,
+            "path": record, "use_sim_time": sim_time, "continue_in_parts": True,
             "topics": record_topics or ["/joint_states", "/effort_controller/commands", "/controller/desired",
                                         "/policy/desired", "/sim/target", "/diagnostics"]}))
     return nodes

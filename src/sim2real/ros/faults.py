@@ -291,12 +291,11 @@ def flood() -> Outcome:
         steps, timeouts = g.d.steps - t0, g.d.timeouts - c0
         g.spin_sim(2.5)
         unsafe = g.limits_unsafe()
-        mux = g.comp.nodes["teleop_mux"]
         if g.reach_error() > 0.02:
             unsafe.append(f"reach abandoned ({100 * g.reach_error():.1f} cm from the target)")
         if steps and timeouts / steps > 0.05:
             unsafe.append(f"{100 * timeouts / steps:.0f}% of steps unanswered during the flood")
-        hits = g.said("flooding") or [k for k in mux.refused if "flooding" in k][:1]
+        hits = g.said("flooding")
         return Outcome(f"5 kHz flood on /teleop/desired ({sent[0] / 2.0:.0f} msg/s reached)",
                        f"{sent[0]} messages", unsafe, hits)
 
@@ -347,7 +346,9 @@ class _Observer:
         self.node = rclpy.create_node("observer", context=self.ctx)
         self.lock = threading.Lock()
         self.states: list[tuple[float, np.ndarray, np.ndarray]] = []
+        self.stamps: list[tuple[float, float]] = []          # (wall receipt, state stamp s)
         self.diags: list[str] = []
+        self.driver_moving: list[float] = []                 # wall times the driver was not holding
         self.node.create_subscription(JointState, "/joint_states", self._on_js, 100)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 50)
         self.ex = SingleThreadedExecutor(context=self.ctx)
@@ -363,14 +364,20 @@ class _Observer:
                 return
 
     def _on_js(self, msg):
+        now = time.monotonic()
         with self.lock:
-            self.states.append((time.monotonic(), np.array(msg.position[:7]), np.array(msg.velocity[:7])))
+            self.states.append((now, np.array(msg.position[:7]), np.array(msg.velocity[:7])))
+            self.stamps.append((now, msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec))
 
     def _on_diag(self, msg):
+        from diagnostic_msgs.msg import DiagnosticStatus
+        now = time.monotonic()
         for st in msg.status:
-            if st.level != 0:
-                with self.lock:
+            with self.lock:
+                if st.level != DiagnosticStatus.OK:
                     self.diags.append(f"{st.name}: {st.message}")
+                if st.name == "sim2real/driver" and "holding" not in st.message:
+                    self.driver_moving.append(now)
 
     def since(self, t0: float):
         with self.lock:
@@ -401,16 +408,12 @@ def _children(pid: int) -> dict[str, int]:
     return out
 
 
-def node_deaths(kinds=("safety", "controller", "policy", "mux", "driver"), settle_s: float = 4.0) -> list[Outcome]:
+def node_deaths(kinds=("safety", "controller", "policy", "mux", "driver"), settle_s: float = 6.0) -> list[Outcome]:
     """`sim2real up --backend twin --processes`; kill -9 each node in turn, watch the arm meanwhile."""
     from sim2real.robots import load_robot
     robot = load_robot("jaco")
     domain = next(_domains) % 232
-    env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-    up = subprocess.Popen([sys.executable, "-m", "sim2real.cli", "up", "--backend", "twin", "--processes",
-                           "--no-camera", "--targets", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                          start_new_session=True)
+    up, log = _start_up(["--backend", "twin", "--processes", "--no-camera", "--targets", "1"], domain)
     obs = _Observer(domain)
     outcomes = []
     try:
@@ -439,9 +442,10 @@ def node_deaths(kinds=("safety", "controller", "policy", "mux", "driver"), settl
                         unsafe.append(f"arm drifted {drift:.2f} rad")
                     if speed > OVERSPEED:
                         unsafe.append(f"joint at {speed:.2f}x its velocity limit")
-            recent = [s for s in after if s[0] > time.monotonic() - 1.0]
-            if len(recent) < 100:
-                unsafe.append(f"graph did not resume ({len(recent)} states in the last second)")
+            with obs.lock:
+                resumed = any(t > t_kill + 1.0 for t in obs.driver_moving)
+            if not resumed:
+                unsafe.append("graph did not resume (the driver kept holding)")
             log.flush()
             text = Path(log.name).read_text()
             named = [ln.strip() for ln in text.splitlines() if "died" in ln and f"'{_name_of(kind)}'" in ln]
@@ -452,12 +456,81 @@ def node_deaths(kinds=("safety", "controller", "policy", "mux", "driver"), settl
                                     named[-1:] + restarted[-1:] + diag))
     finally:
         obs.close()
-        os.killpg(up.pid, signal.SIGINT)
-        try:
-            up.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
+        rc = _stop_up(up)
+    if rc != 0:
+        outcomes.append(Outcome("Ctrl-C after the kills", "SIGINT", [f"sim2real up exited {rc}"]))
     return outcomes
+
+
+def _start_up(args: list[str], domain: int, cwd: str | None = None):
+    env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    up = subprocess.Popen([sys.executable, "-m", "sim2real.cli", "up", *args], env=env, cwd=cwd,
+                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return up, log
+
+
+def _stop_up(up) -> int:
+    if up.poll() is None:
+        os.killpg(up.pid, signal.SIGINT)
+    try:
+        return up.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(up.pid, signal.SIGKILL)
+        return -9
+
+
+def recording_kill(settle_s: float = 3.0) -> Outcome:
+    """`sim2real up --processes --record F` (lockstep); kill -9 the recorder mid-run; the supervisor
+    restarts it (into F.part2.mcap); `sim2real data recover F` must give a file every MCAP reader opens."""
+    from mcap.reader import make_reader
+    from mcap_ros2.reader import read_ros2_messages
+
+    from sim2real.data.recover import recover
+    domain = next(_domains) % 232
+    work = Path(tempfile.mkdtemp(prefix="sim2real-faults-"))
+    rec = work / "run.mcap"
+    up, log = _start_up(["--processes", "--no-camera", "--record", str(rec), "--duration", "120"], domain)
+    obs = _Observer(domain)
+    unsafe, diags, lost = [], [], "-"
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 60 and (not rec.exists() or rec.stat().st_size < 20_000):
+            time.sleep(0.2)
+        time.sleep(settle_s)
+        pid = _children(up.pid).get("recorder")
+        if pid is None:
+            return Outcome("kill -9 recorder while recording", "-", ["no recorder process found"])
+        os.kill(pid, signal.SIGKILL)
+        t_kill = time.monotonic()
+        with obs.lock:
+            sim_kill = max((st for w, st in obs.stamps if w <= t_kill), default=0.0)
+        time.sleep(settle_s)
+        rc = _stop_up(up)
+        if rc != 0:
+            unsafe.append(f"sim2real up exited {rc} after Ctrl-C")
+        r = recover(rec, work / "run.recovered.mcap")
+        with open(r.output, "rb") as f:
+            n_indexed = sum(1 for _ in make_reader(f).iter_messages())
+        n_ros2 = sum(1 for _ in read_ros2_messages(str(r.output)))
+        if not (n_indexed == n_ros2 == r.messages > 0):
+            unsafe.append(f"recovered file unreadable (indexed {n_indexed}, mcap_ros2 {n_ros2}, kept {r.messages})")
+        part2 = rec.with_name("run.part2.mcap")
+        if part2.exists():
+            with open(part2, "rb") as f:
+                n2 = sum(1 for _ in make_reader(f).iter_messages())
+            diags.append(f"restarted recorder: {part2.name} ({n2} messages, closed cleanly on Ctrl-C)")
+        else:
+            unsafe.append("the restarted recorder wrote nothing")
+        tail = sim_kill - r.end_ns * 1e-9 if r.end_ns else float("nan")
+        lost = f"{tail:.2f} s sim at the tear"
+        text = Path(log.name).read_text()
+        diags = [ln.strip() for ln in text.splitlines() if "'recorder' died" in ln][:1] + diags
+        diags.append(r.lines()[0].split(": ", 1)[-1])
+    finally:
+        obs.close()
+        _stop_up(up)
+    return Outcome("kill -9 recorder while recording", "1 kill", unsafe, diags, lost)
 
 
 def _name_of(kind: str) -> str:
@@ -472,7 +545,20 @@ SCENARIOS = {
     "flood": flood,
     "volatile_lock": volatile_lock,
     "node_deaths": node_deaths,
+    "recording_kill": recording_kill,
 }
+
+
+def run(names=None, log=print) -> list[Outcome]:
+    """Run the named scenarios (all by default), each as it finishes reported through log."""
+    out = []
+    for name in names or SCENARIOS:
+        t0 = time.monotonic()
+        got = SCENARIOS[name]()
+        got = got if isinstance(got, list) else [got]
+        log(f"{name}: {sum(not o.safe for o in got)} unsafe of {len(got)} ({time.monotonic() - t0:.0f} s)")
+        out += got
+    return out
 
 
 def table(outcomes: list[Outcome]) -> str:

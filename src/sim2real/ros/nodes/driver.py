@@ -112,6 +112,7 @@ class DriverNode(Node):
         self.rtt = deque(maxlen=1_000_000)      # state published -> next command received, s
         self._t0_wall = time.monotonic()
         self._window = (0, 0)        # (steps, commands) at the last diagnostics
+        self._refused_seen: dict[str, int] = {}
         self.create_timer(1.0, self._diagnostics)
         if self.lockstep:
             # checked twice per timeout: a command queued behind a long callback is served first
@@ -277,8 +278,10 @@ class DriverNode(Node):
         problems = []
         if tw.holding:
             problems.append(f"holding: {tw.holding}")
-        if self.source.refused:
-            problems.append("refused commands from " + ", ".join(sorted(self.source.refused)))
+        fresh = sorted(k for k, v in self.source.refused.items() if v > self._refused_seen.get(k, 0))
+        self._refused_seen = dict(self.source.refused)
+        if fresh:    # in the last second
+            problems.append("refused commands from " + ", ".join(fresh))
         if not self.lockstep and steps and starved > 0.1:
             problems.append(f"{100 * starved:.0f}% of steps without a fresh command")
         st.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK

@@ -98,9 +98,10 @@ class MuxNode(Node):
     def _diagnostics(self) -> None:
         self._reselect()     # a lock's heartbeat can go stale without a message
         st = DiagnosticStatus(name="sim2real/teleop_mux", hardware_id="")
-        st.level = DiagnosticStatus.WARN if self.refused else DiagnosticStatus.OK
-        st.message = f"active: {self.active or 'none'}" + ("; refused input" if self.refused else "")
-        st.values = [KeyValue(key=k, value=str(v)) for k, v in self.refused.items()]
+        recent, self.refused = self.refused, {}      # what was refused in the last second
+        st.level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
+        st.message = f"active: {self.active or 'none'}" + "".join(f"; refused {k} ({v}x)" for k, v in recent.items())
+        st.values = [KeyValue(key=k, value=str(v)) for k, v in recent.items()]
         self.pub_diag.publish(DiagnosticArray(status=[st]))
 
     def destroy_node(self):

@@ -8,6 +8,7 @@ flushed at least every 0.2 s by the recorder's own thread and finished on destro
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -22,7 +23,17 @@ PARAMS = {
     "topics": (["/joint_states", "/effort_controller/commands", "/controller/desired", "/sim/target"],
                "topics to record"),
     "overwrite": (False, "replace an existing file at path (otherwise refuse to start)"),
+    "continue_in_parts": (False, "if path exists, record to <stem>.part2.mcap, .part3 ... instead of "
+                                 "refusing (a supervised recorder restarted after a crash)"),
 }
+
+
+def next_part(path: Path) -> Path:
+    """<stem>.partN<suffix> for the smallest N >= 2 that does not exist yet."""
+    n = 2
+    while (cand := path.with_name(f"{path.stem}.part{n}{path.suffix}")).exists():
+        n += 1
+    return cand
 
 
 def get_message(type_name: str):
@@ -36,7 +47,11 @@ class RecorderNode(Node):
         super().__init__("recorder", **kwargs)
         p = declare(self, PARAMS)
         self.wanted = {self.resolve_topic_name(t) for t in p.topics}
-        self.rec = McapRecorder(p.path, overwrite=p.overwrite)
+        path = Path(p.path)
+        if p.continue_in_parts and not p.overwrite and path.exists():
+            path = next_part(path)
+            self.get_logger().warning(f"{p.path} exists (a restart?): recording continues in {path}")
+        self.rec = McapRecorder(path, overwrite=p.overwrite)
         self.subscribed: set[str] = set()
         self.unrecordable: dict[str, str] = {}    # topic -> why (e.g. no message definition)
         self.create_timer(0.2, self._discover, clock=Clock(clock_type=ClockType.STEADY_TIME))

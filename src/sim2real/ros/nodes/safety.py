@@ -51,7 +51,8 @@ class SafetyNode(Node):
         self.t_state = self.t_cmd = None
         self.served = True
         self.mode = "waiting"
-        self.reasons: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}       # cumulative; diagnostics report what grew
+        self._reported: dict[str, int] = {}
         self.states = self.holds = self.passed = 0
         self.pub = self.create_publisher(Float64MultiArray, "/effort_controller/commands", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -131,9 +132,11 @@ class SafetyNode(Node):
 
     def _diagnostics(self) -> None:
         st = DiagnosticStatus(name="sim2real/safety_filter", hardware_id=self.robot.name)
-        refused = sum(v for k, v in self.reasons.items() if k.startswith("state refused"))
+        recent = {k: v - self._reported.get(k, 0) for k, v in self.reasons.items() if v > self._reported.get(k, 0)}
+        self._reported = dict(self.reasons)
+        refused = {k: v for k, v in recent.items() if "refused" in k}
         st.level = DiagnosticStatus.OK if self.mode == "pass" and not refused else DiagnosticStatus.WARN
-        st.message = self.mode + (f"; {refused} states refused" if refused else "")
+        st.message = self.mode + "".join(f"; {k} ({v}x)" for k, v in refused.items())
         counts = (("states", self.states), ("passed", self.passed), ("holds", self.holds),
                   ("unanswered", self.states - self.passed - self.holds), ("lock_holders", len(self.lock.holders)))
         st.values = [KeyValue(key=k, value=str(v)) for k, v in (*counts, *self.reasons.items())]
