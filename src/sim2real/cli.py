@@ -300,6 +300,9 @@ def cmd_data(a) -> int:
     return 0
 
 
+SPINNING = ("up", "demo", "record", "teleop", "doctor")   # commands that run nodes until stopped
+
+
 def main(argv=None) -> int:
     ap = _Parser(prog="sim2real", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -381,6 +384,10 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_data)
     a = ap.parse_args(argv)
     try:
+        if a.cmd in SPINNING:   # SIGINT/SIGTERM stop the graph in order, from the first moment
+            from sim2real.ros.signals import StopSignals
+            with StopSignals():
+                return a.func(a)
         return a.func(a)
     except Sim2RealError as e:
         print(f"sim2real: error: {e}", file=sys.stderr)

@@ -142,6 +142,7 @@ class _ClockWatch:
         import threading
 
         import rclpy
+        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import qos_profile_sensor_data
         from rosgraph_msgs.msg import Clock
         self.t = 0.0
@@ -149,9 +150,9 @@ class _ClockWatch:
         rclpy.init(context=self.context, domain_id=env.domain_id())
         self.node = rclpy.create_node("sim2real_supervisor", context=self.context)
         self.node.create_subscription(Clock, "/clock", self._on_clock, qos_profile_sensor_data)
-        from rclpy.executors import SingleThreadedExecutor
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
@@ -159,25 +160,17 @@ class _ClockWatch:
         self.t = max(self.t, msg.clock.sec + 1e-9 * msg.clock.nanosec)
 
     def _spin(self) -> None:
-        while self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.1)
-            except Exception:  # noqa: BLE001 - shutting down
-                return
+        while not self._stop.is_set():
+            self.executor.spin_once(timeout_sec=0.1)
 
     def close(self) -> None:
-        try:
-            self.executor.shutdown()
-            self.node.destroy_node()
-            self.rclpy_shutdown()
-        except Exception:  # noqa: BLE001
-            pass
-
-    def rclpy_shutdown(self) -> None:
         import rclpy
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self.executor.shutdown()
+        self.node.destroy_node()
         if self.context.ok():
             rclpy.shutdown(context=self.context)
-        self._thread.join(timeout=1.0)
 
 
 def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int = 5, log=print) -> int:
@@ -191,7 +184,9 @@ def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int
 
     def spawn(d: NodeDecl, extra: list[str] = ()) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "sim2real.ros.run_node", d.kind, *ros_args(d, True), *extra]
-        return subprocess.Popen(cmd, env=os.environ.copy(), preexec_fn=_die_with_parent)
+        # a process group of its own: a terminal's Ctrl-C reaches the supervisor only, which stops
+        # the nodes in order (the driver last); PR_SET_PDEATHSIG still ends them if it dies
+        return subprocess.Popen(cmd, env=os.environ.copy(), preexec_fn=_die_with_parent, process_group=0)
 
     procs = {d.name: spawn(d) for d in decls}
     restarts = {d.name: 0 for d in decls}
@@ -202,11 +197,16 @@ def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int
             finished = False
             for d in decls:
                 code = procs[d.name].poll()
-                if code is None:
+                if code is None or stop.is_set():
                     continue
-                if d.kind == "driver" and code == 0:
+                if code == 0 and d.kind == "driver":
                     finished = True        # the run's duration is over
                     break
+                if code == 0:              # stopped on purpose (SIGINT/SIGTERM): not a crash
+                    if restarts[d.name] >= 0:
+                        log(f"sim2real up: node '{d.name}' stopped (exit status 0); not restarted", file=sys.stderr)
+                        restarts[d.name] = -1
+                    continue
                 log(f"sim2real up: node '{d.name}' died ({_how(code)})", file=sys.stderr)
                 if not respawn or restarts[d.name] >= max_restarts:
                     log(f"sim2real up: '{d.name}' stays down after {restarts[d.name]} restarts; stopping the graph",
@@ -217,23 +217,31 @@ def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int
                 restarts[d.name] += 1
                 extra = []
                 if d.kind == "driver" and clock is not None:
-                    extra = ["-p", f"start_time_s:={clock.t:.6f}"]
+                    # past the last /clock (every 20 ms) and what was in flight: no stamp goes back
+                    extra = ["-p", f"start_time_s:={clock.t + 0.05:.6f}"]
                 log(f"sim2real up: restarting '{d.name}' ({restarts[d.name]}/{max_restarts})"
                     + (f", resuming the clock at {clock.t:.3f} s" if extra else ""), file=sys.stderr)
                 procs[d.name] = spawn(d, extra)
             if finished:
                 break
-    drivers = [d.name for d in decls if d.kind == "driver"]
-    for group in ([n for n in procs if n not in drivers], drivers):   # the driver last: it holds the arm
-        for n in group:
-            if procs[n].poll() is None:
-                procs[n].send_signal(signal.SIGINT)
-        for n in group:
-            try:
-                procs[n].wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                log(f"sim2real up: '{n}' did not stop within 5 s; killed", file=sys.stderr)
-                procs[n].kill()
+        drivers = [d.name for d in decls if d.kind == "driver"]
+        try:
+            for group in ([n for n in procs if n not in drivers], drivers):   # the driver last: it holds the arm
+                for n in group:
+                    if procs[n].poll() is None:
+                        procs[n].send_signal(signal.SIGINT)
+                for n in group:
+                    try:
+                        procs[n].wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        log(f"sim2real up: '{n}' did not stop within 5 s; killed", file=sys.stderr)
+                        procs[n].kill()
+        except KeyboardInterrupt:   # a second Ctrl-C: no more waiting
+            log("sim2real up: second interrupt: killing every node", file=sys.stderr)
+            for p in procs.values():
+                if p.poll() is None:
+                    p.kill()
+            rc = 130
     if clock is not None:
         clock.close()
     return rc

@@ -50,4 +50,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:   # a second interrupt while shutting down
+        sys.exit(130)

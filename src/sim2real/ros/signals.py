@@ -3,35 +3,44 @@ whatever code runs at that moment (a subscription callback, an MCAP write, the e
 loop), which printed "[FATAL] Exception in 'subscriptions' callback" and tore recordings. The
 spin loops poll the event between short waits and close every node in order. A second SIGINT
 raises KeyboardInterrupt, for a shutdown that hangs.
+
+One event per process: a signal that arrives while a command is still starting (building nodes)
+is seen by the spin loop that comes after. Nesting `with StopSignals()` is allowed.
 """
 from __future__ import annotations
 
 import signal
 import threading
 
+_EVENT = threading.Event()
+
 
 class StopSignals:
-    def __init__(self):
-        self.event = threading.Event()
-        self.signum: int | None = None
-        self._previous: dict[int, object] = {}
+    _depth = 0
+    _previous: dict[int, object] = {}
 
-    def _handle(self, signum, _frame) -> None:
-        if self.event.is_set() and signum == signal.SIGINT:
+    def __init__(self):
+        self.event = _EVENT
+
+    @staticmethod
+    def _handle(signum, _frame) -> None:
+        if _EVENT.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        self.signum = signum
-        self.event.set()
+        _EVENT.set()
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._previous[s] = signal.signal(s, self._handle)
+            if StopSignals._depth == 0:
+                StopSignals._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+            StopSignals._depth += 1
         return self
 
     def __exit__(self, *exc) -> None:
-        for s, h in self._previous.items():
-            signal.signal(s, h)
-        self._previous.clear()
+        if threading.current_thread() is threading.main_thread() and StopSignals._depth:
+            StopSignals._depth -= 1
+            if StopSignals._depth == 0:
+                for s, h in StopSignals._previous.items():
+                    signal.signal(s, h)
 
     def is_set(self) -> bool:
-        return self.event.is_set()
+        return _EVENT.is_set()
