@@ -182,3 +182,15 @@ def test_adaptive_controller_reaches_targets_in_the_graph():
     with graph(targets=1, task_seed=3, controller="local_linear") as g:
         spin_sim(g, 3.9)
         assert np.linalg.norm(ee(g) - target(g)) < 0.01   # m, the baseline's tolerance
+
+
+def test_lockstep_camera_renders_from_its_own_thread():
+    """Images in lockstep (the step that renders may run on any thread: the camera thread owns GL)."""
+    from sensor_msgs.msg import Image
+    with graph(targets=1, camera=True) as g:
+        probe = Probe(g)
+        imgs = []
+        probe.node.create_subscription(Image, "/camera/image_raw", lambda m: imgs.append(m.header.stamp.sec), 10)
+        spin_sim(g, 1.0)
+        assert len(imgs) >= 10          # 15 Hz over 1 sim s
+        assert g.nodes["driver"].steps >= 500

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import os
+import queue
 import threading
 import time
 from collections import deque
@@ -118,13 +119,16 @@ class DriverNode(Node):
             # checked twice per timeout: a command queued behind a long callback is served first
             self.create_timer(p.lockstep_timeout_s / 2, self._lockstep_watchdog,
                               clock=Clock(clock_type=ClockType.STEADY_TIME))
+        if self._camera_args:   # the one thread that renders (an EGL context is current in one thread)
+            self._cam_req: queue.Queue = queue.Queue(maxsize=1)
+            self._cam_done = threading.Event()
+            self._cam_thread = threading.Thread(target=self._camera_loop, daemon=True)
+            self._cam_thread.start()
+        if self.lockstep:
             self._publish_state()
         else:
             self._thread = threading.Thread(target=self._realtime_loop, daemon=True)
             self._thread.start()
-            if self._camera_args:
-                self._cam_thread = threading.Thread(target=self._camera_loop, daemon=True)
-                self._cam_thread.start()
 
     # ---- time --------------------------------------------------------------------------------
     def _stamp(self) -> float:
@@ -197,7 +201,10 @@ class DriverNode(Node):
                 np.concatenate([wqd, np.zeros(len(grip))]), np.concatenate([weff, np.zeros(len(grip))])))
             sent = True
         if self.lockstep and self._camera_args and self.steps % self._cam_every == 0:
-            self._render(self.sim.data, stamp)   # lockstep: in step, deterministic
+            # in step, deterministic: this step's pose, rendered by the camera thread, waited for
+            self._cam_done.clear()
+            self._cam_req.put((self.sim.data.qpos.copy(), self.sim.data.mocap_pos.copy(), stamp))
+            self._cam_done.wait(timeout=2.0)
         if sent:
             self._sent_at = time.monotonic()
         if self.lockstep:
@@ -219,20 +226,33 @@ class DriverNode(Node):
                                                   self.robot.camera.height, self.robot.camera.fovy_deg))
 
     def _camera_loop(self) -> None:
-        """Real time: render from a snapshot of the pose in its own thread, off the control loop."""
+        """Renders every frame from a snapshot of the pose: real time, at the camera rate, off the
+        control loop; lockstep, on request from the step."""
         import mujoco
         snap = mujoco.MjData(self.sim.model)
         period = 1.0 / self.robot.camera.rate_hz
         next_t = time.perf_counter()
         while not self.done and self.context.ok():
-            with self.lock:
-                snap.qpos[:] = self.sim.data.qpos
-                snap.mocap_pos[:] = self.sim.data.mocap_pos
-                stamp = self._stamp()
+            if self.lockstep:
+                try:
+                    req = self._cam_req.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if req is None:
+                    break
+                snap.qpos[:], snap.mocap_pos[:], stamp = req
+            else:
+                with self.lock:
+                    snap.qpos[:] = self.sim.data.qpos
+                    snap.mocap_pos[:] = self.sim.data.mocap_pos
+                    stamp = self._stamp()
             mujoco.mj_kinematics(self.sim.model, snap)
             self._render(snap, stamp)
-            next_t += period
-            time.sleep(max(0.0, next_t - time.perf_counter()))
+            if self.lockstep:
+                self._cam_done.set()
+            else:
+                next_t += period
+                time.sleep(max(0.0, next_t - time.perf_counter()))
         if self.camera is not None:
             self.camera.close()    # in the thread that owns the GL context
             self.camera = None
@@ -308,6 +328,11 @@ class DriverNode(Node):
         if getattr(self, "_thread", None) is not None:
             self._thread.join(timeout=1.0)
         if getattr(self, "_cam_thread", None) is not None:
+            if self.lockstep:
+                try:
+                    self._cam_req.put_nowait(None)
+                except queue.Full:
+                    pass
             self._cam_thread.join(timeout=2.0)
         if getattr(self, "camera", None) is not None:
             self.camera.close()
