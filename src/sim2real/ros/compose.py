@@ -103,6 +103,8 @@ class Composition:
             except Exception as e:  # noqa: BLE001 - keep closing the others
                 print(f"sim2real: closing {node.get_name()}: {e}", file=sys.stderr)
         self.nodes.clear()
+        from sim2real.ros import sourced
+        sourced.stop(self.context)
         try:
             self.executor.shutdown()
         except Exception:  # noqa: BLE001

@@ -44,6 +44,8 @@ def main(argv=None) -> int:
         finally:
             ex.remove_node(node)
             node.destroy_node()
+            from sim2real.ros import sourced
+            sourced.stop(node.context)
             if rclpy.ok():
                 rclpy.shutdown()
     return 0

@@ -1,9 +1,11 @@
 """Subscriptions that know who published each message (the publisher's GID).
 
-rclpy's EventsExecutor (kilted) cannot call a callback with message info, so these are served by a
-thread of their own waiting on a wait set, outside any executor: the C++ subscription is created
-on the node's handle (remaps and namespaces apply as usual) but never registered with the node,
-so the node's executor never takes its messages.
+rclpy's EventsExecutor (kilted) cannot call a callback with message info, so these are served
+outside any executor by one hub thread per ROS context, which waits on all of them (a wait set
+and a guard condition) and takes each message with its info: the C++ subscription is created on
+the node's handle (remaps and namespaces apply as usual) but never registered with the node, so
+the node's executor never takes its messages. One thread for every node in a composition keeps
+a lockstep chain on one thread, as the executor would (a thread per node cost ~3x in hand-offs).
 
     src = SourcedSubscriptions(node)
     src.add(Float64MultiArray, "/effort_controller/commands", qos, lambda msg, gid: ...)
@@ -16,7 +18,9 @@ graph, for naming a stranger and for pinning the one source a node accepts.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
+from dataclasses import dataclass
 
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
@@ -36,14 +40,129 @@ def gid_bytes(gid) -> bytes:
     return bytes(gid)[:16]
 
 
+@dataclass(eq=False)
+class _Entry:
+    node: Node
+    handle: object
+    msg_type: type
+    callback: object      # callback(msg, gid)
+    raw: bool
+    accept: object        # None: every message in order; else accept(gid) -> bool, newest accepted only
+
+
+class _Hub:
+    """The thread that serves every sourced subscription of one context."""
+    WAIT_NS = 200_000_000
+    _hubs: dict[int, "_Hub"] = {}
+    _hubs_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, context) -> "_Hub":
+        with cls._hubs_lock:
+            hub = cls._hubs.get(id(context))
+            if hub is None or not hub.thread.is_alive():
+                hub = cls._hubs[id(context)] = cls(context)
+            return hub
+
+    @classmethod
+    def stop_for(cls, context) -> None:
+        """End the context's hub before the context shuts down (a thread left waiting on a dead
+        context aborts the process at exit)."""
+        with cls._hubs_lock:
+            hub = cls._hubs.pop(id(context), None)
+        if hub is not None:
+            hub.stopping = True
+            hub.wake.trigger_guard_condition()
+            if threading.current_thread() is not hub.thread:
+                hub.thread.join(timeout=2.0)
+
+    def __init__(self, context):
+        self.context = context
+        self.stopping = False
+        self.entries: list[_Entry] = []
+        self.lock = threading.Lock()        # held while serving: removing an entry waits for it
+        with context.handle:
+            self.wake = _rclpy.GuardCondition(context.handle)
+        self.thread = threading.Thread(target=self._run, name="sim2real-sourced", daemon=True)
+        self.thread.start()
+
+    def add(self, e: _Entry) -> None:
+        with self.lock:
+            self.entries.append(e)
+        self.wake.trigger_guard_condition()
+
+    def remove(self, entries: list[_Entry]) -> None:
+        self.wake.trigger_guard_condition()
+        if threading.current_thread() is self.thread:   # closing from one of our own callbacks
+            self.entries = [e for e in self.entries if e not in entries]
+            return
+        with self.lock:
+            self.entries = [e for e in self.entries if e not in entries]
+
+    def _run(self) -> None:
+        ctx = self.context
+        ws, n = None, -1
+        while ctx.ok() and not self.stopping:
+            with self.lock:
+                entries = list(self.entries)
+            try:
+                with contextlib.ExitStack() as using:   # a handle in use is destroyed only after
+                    using.enter_context(ctx.handle)
+                    for e in entries:
+                        using.enter_context(e.handle)
+                    if len(entries) != n:
+                        ws, n = _rclpy.WaitSet(len(entries), 1, 0, 0, 0, 0, ctx.handle), len(entries)
+                    ws.clear_entities()
+                    ws.add_guard_condition(self.wake)
+                    for e in entries:
+                        ws.add_subscription(e.handle)
+                    ws.wait(self.WAIT_NS)
+                    ready = set(ws.get_ready_entities("subscription"))
+            except Exception:  # noqa: BLE001 - the context or a subscription is going down
+                if not ctx.ok() or self.stopping:
+                    return
+                continue
+            if not ready or self.stopping:
+                continue
+            with self.lock:
+                live = set(map(id, self.entries))
+                for e in entries:
+                    if id(e) in live and e.handle.pointer in ready:
+                        self._serve(e)
+
+    def _serve(self, e: _Entry) -> None:
+        newest = None
+        while True:      # drain what queued since the last wake
+            try:
+                with e.handle:
+                    taken = e.handle.take_message(e.msg_type, e.raw)
+            except Exception:  # noqa: BLE001 - the subscription or context went down
+                return
+            if taken is None:
+                break
+            msg, info = taken
+            gid = gid_bytes(info.get("publisher_gid") or b"")
+            if e.accept is None:
+                self._call(e, msg, gid)
+            elif e.accept(gid):
+                newest = (msg, gid)
+        if newest is not None:
+            self._call(e, *newest)
+
+    @staticmethod
+    def _call(e: _Entry, msg, gid) -> None:
+        try:
+            e.callback(msg, gid)
+        except Exception as err:  # noqa: BLE001 - one bad message must not end the thread
+            e.node.get_logger().error(f"{type(err).__name__} in a callback: {err}", throttle_duration_sec=1.0)
+
+
 class SourcedSubscriptions:
-    WAIT_NS = 100_000_000   # close() is noticed within this
+    """One node's sourced subscriptions (served by its context's hub)."""
 
     def __init__(self, node: Node):
         self.node = node
-        self._subs: list[tuple[object, type, object]] = []
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._entries: list[_Entry] = []
 
     def add_from(self, source: str, msg_type, topic: str, callback, on_refused=None, raw: bool = False,
                  qos: QoSProfile = INPUT) -> PinnedSource:
@@ -62,7 +181,7 @@ class SourcedSubscriptions:
         return gate
 
     def add(self, msg_type, topic: str, qos: QoSProfile, callback, raw: bool = False) -> None:
-        """callback(msg, gid: bytes) for every message, in order, from this object's thread;
+        """callback(msg, gid: bytes) for every message, in order, from the hub thread;
         raw: msg is the CDR bytes."""
         self._add(msg_type, topic, qos, callback, raw, None)
 
@@ -70,69 +189,19 @@ class SourcedSubscriptions:
         check_is_valid_msg_type(msg_type)    # imports the type support, as create_subscription does
         with self.node.handle:
             handle = _rclpy.Subscription(self.node.handle, msg_type, topic, qos.get_c_qos_profile(), None)
-        self._subs.append((handle, msg_type, callback, raw, accept))
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"{self.node.get_name()}-sourced", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        """Wait, then serve the ready subscriptions in the order they were added (a node that
-        adds its state topic first answers a state before a command that came with it)."""
-        ctx = self.node.context
-        ws, n = None, -1
-        while not self._stop.is_set() and ctx.ok():
-            subs = list(self._subs)
-            try:
-                with ctx.handle:
-                    if len(subs) != n:
-                        ws, n = _rclpy.WaitSet(len(subs), 0, 0, 0, 0, 0, ctx.handle), len(subs)
-                    ws.clear_entities()
-                    for h, *_ in subs:
-                        ws.add_subscription(h)
-                    ws.wait(self.WAIT_NS)
-                    ready = set(ws.get_ready_entities("subscription"))
-            except Exception:  # noqa: BLE001 - the context is going down under us
-                if self._stop.is_set() or not ctx.ok():
-                    return
-                raise
-            for h, msg_type, cb, raw, accept in subs:
-                if h.pointer not in ready:
-                    continue
-                newest = None
-                while not self._stop.is_set():   # drain what queued since the last wake
-                    try:
-                        taken = h.take_message(msg_type, raw)
-                    except Exception:  # noqa: BLE001
-                        if self._stop.is_set() or not ctx.ok():
-                            return
-                        raise
-                    if taken is None:
-                        break
-                    msg, info = taken
-                    gid = gid_bytes(info.get("publisher_gid") or b"")
-                    if accept is None:
-                        self._call(cb, msg, gid)
-                    elif accept(gid):
-                        newest = (msg, gid)
-                if newest is not None:
-                    self._call(cb, *newest)
-
-    def _call(self, cb, msg, gid) -> None:
-        try:
-            cb(msg, gid)
-        except Exception as e:  # noqa: BLE001 - one bad message must not end the thread
-            self.node.get_logger().error(f"{type(e).__name__} in a callback: {e}", throttle_duration_sec=1.0)
+        e = _Entry(self.node, handle, msg_type, callback, raw, accept)
+        self._entries.append(e)
+        _Hub.of(self.node.context).add(e)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=1.0)
-        for h, *_ in self._subs:
+        if self._entries:
+            _Hub.of(self.node.context).remove(self._entries)
+        for e in self._entries:
             try:
-                h.destroy_when_not_in_use()
+                e.handle.destroy_when_not_in_use()
             except Exception:  # noqa: BLE001
                 pass
-        self._subs.clear()
+        self._entries.clear()
 
 
 def publishers(node: Node, topic: str) -> dict[bytes, str]:
@@ -154,3 +223,8 @@ def qualified(node: Node, name: str) -> str:
         return name
     ns = node.get_namespace().rstrip("/")
     return f"{ns}/{name}"
+
+
+def stop(context) -> None:
+    """Stop the thread serving `context`'s sourced subscriptions; call before rclpy.shutdown."""
+    _Hub.stop_for(context)

@@ -17,9 +17,12 @@ def test_ships_three_examples():
 
 
 @pytest.mark.parametrize("path", EXAMPLES)
-def test_examples_validate_and_resolve(path, jaco):
-    r = load_profile(path).resolve(jaco)
-    assert r.motor_strength.shape == (jaco.n,)
+def test_examples_validate_and_resolve(path):
+    from sim2real.robots import load_robot
+    prof = load_profile(path)
+    robot = load_robot(prof.data["robot"])      # each example names the robot it applies to
+    r = prof.resolve(robot)
+    assert r.motor_strength.shape == (robot.n,)
 
 
 def test_design_doc_example_is_valid(jaco):
