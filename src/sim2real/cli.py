@@ -3,12 +3,12 @@ Errors print one line `sim2real: error: ...` on stderr and exit 2."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
 from pathlib import Path
 
+from sim2real import graph as _graph
 from sim2real.errors import Sim2RealError
 
 
@@ -20,23 +20,19 @@ class _Parser(argparse.ArgumentParser):
                   if self.prog != "sim2real" else f"sim2real: error: {message}\n")
 
 
-def _number(kind, low, what, low_ok=True, high=None):
-    """An argparse type: a finite `kind` >= low (> low when not low_ok), < high if given."""
-    def parse(text):
+def _arg_type(parse):
+    """An argparse type from a value parser of graph.py (its ValueError message is the error)."""
+    def arg(text):
         try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not math.isfinite(v) or (v < low if low_ok else v <= low) or (high is not None and v >= high):
-            bound = f"{'>=' if low_ok else '>'} {low}" + (f" and < {high}" if high is not None else "")
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
-        return v
-    return parse
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return arg
 
 
-SECONDS = _number(float, 0, "seconds", low_ok=False)
-COUNT = _number(int, 1, "an integer")
-SEED = _number(int, 0, "an integer", high=2 ** 32)
+SECONDS = _arg_type(_graph.SECONDS)   # s, > 0
+COUNT = _arg_type(_graph.COUNT)       # >= 1
+SEED = _arg_type(_graph.SEED)         # >= 0, < 2**32
 
 
 def _new_output(path: str | None, force: bool) -> None:
@@ -53,33 +49,37 @@ def _given(path: str | None) -> str | None:
     return str(paths.user_path(path)) if path else None
 
 
-def _graph_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--robot", default="jaco", help="registered robot (default: jaco)")
-    p.add_argument("--backend", default="mujoco", help="mujoco | twin | gazebo | hardware")
-    p.add_argument("--reality", default=None, help="reality profile YAML (twin backend)")
-    p.add_argument("--targets", type=COUNT, default=5, help="reach targets the task cycles through (>= 1)")
-    p.add_argument("--seed", type=SEED, default=0, help="task seed (>= 0)")
-    p.add_argument("--no-camera", action="store_true", help="do not render the camera")
-    p.add_argument("--record", default=None, metavar="PATH", help="also record to this .mcap")
+DEMO_OPTIONS = ("robot", "record", "duration", "camera", "targets", "seed")   # demo: MuJoCo, the baseline
+
+
+def _graph_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None, **help_for: str) -> None:
+    """The graph's options (graph.GRAPH_OPTIONS, or those named in `only`) as flags; each lands in
+    the namespace under its option name. help_for: a command's own help for an option."""
+    for o in _graph.GRAPH_OPTIONS:
+        if only is not None and o.name not in only:
+            continue
+        text = help_for.get(o.name, o.describe())
+        if o.switch:
+            p.add_argument(o.flag, dest=o.name, action="store_false" if o.default else "store_true",
+                           help=f"{text} ({'on' if o.default else 'off'} unless this flag is given)")
+        else:   # robot, backend and controller are checked by build_graph, which names the choices
+            p.add_argument(o.flag, dest=o.name, type=_arg_type(o.type), default=o.default, metavar=o.metavar,
+                           help=text + (f" (default: {o.default})" if o.default is not None else ""))
     p.add_argument("--force", action="store_true", help="overwrite an existing --record file")
-    from sim2real.control.modes import BASELINE, MODES, mode_help
-    p.add_argument("--controller", default=BASELINE, choices=MODES, metavar="MODE",
-                   help=f"controller mode ({mode_help()})")
-    p.add_argument("--controller-checkpoint", default=None, metavar="PT",
-                   help="learned controller modes: checkpoint (default models/ROBOT/KIND.pt)")
-    p.add_argument("--corrections", default=None, metavar="YAML",
-                   help="driver corrections from `sim2real doctor --out` (adds the driver adapter)")
+
+
+def _graph_values(a: argparse.Namespace, only: tuple[str, ...] | None = None) -> dict:
+    """The typed values of the graph's options from a parsed command line."""
+    return {o.name: getattr(a, o.name) for o in _graph.GRAPH_OPTIONS if only is None or o.name in only}
 
 
 def cmd_up(a) -> int:
-    from sim2real.graph import build_graph
+    from sim2real.graph import build_graph, graph_kwargs
     if a.backend in ("gazebo", "hardware"):
         raise Sim2RealError(f"backend '{a.backend}' runs its driver outside this process: on a full ROS 2 "
                             f"install use `ros2 launch sim2real bringup.launch.py backend:={a.backend}`")
     _new_output(a.record, a.force)
-    decls = build_graph(a.robot, a.backend, _given(a.reality), record=a.record, duration_s=a.duration or 0.0,
-                        camera=not a.no_camera, targets=a.targets, task_seed=a.seed, corrections=_given(a.corrections),
-                        controller=a.controller, controller_checkpoint=_given(a.controller_checkpoint))
+    decls = build_graph(**graph_kwargs(_graph_values(a)))
     print(f"sim2real up: {a.robot} on {a.backend}{' with ' + a.reality if a.reality else ''}: "
           f"{', '.join(d.name for d in decls)} ({'processes' if a.processes else 'one process'}); Ctrl-C stops")
     if a.processes:
@@ -97,7 +97,7 @@ def cmd_up(a) -> int:
 
 
 def cmd_demo(a) -> int:
-    from sim2real.graph import build_graph
+    from sim2real.graph import build_graph, graph_kwargs
     from sim2real.eval.report import reach_report
     from sim2real.robots import load_robot
     from sim2real.ros.compose import Composition
@@ -107,8 +107,7 @@ def cmd_demo(a) -> int:
     duration = a.duration or a.targets * task.hold_s
     out = Path(a.record or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
     _new_output(str(out), a.force)
-    decls = build_graph(a.robot, "mujoco", record=str(out), duration_s=duration, camera=not a.no_camera,
-                        targets=a.targets, task_seed=a.seed)
+    decls = build_graph(**graph_kwargs({**_graph_values(a, DEMO_OPTIONS), "record": str(out), "duration": duration}))
     print(f"demo: {a.robot} in MuJoCo (lockstep), baseline computed-torque controller, "
           f"{a.targets} targets x {task.hold_s:.0f} s" + (f", {duration:g} sim s" if a.duration else ""))
     with Composition(decls) as c:
@@ -303,18 +302,16 @@ def cmd_data(a) -> int:
 SPINNING = ("up", "demo", "record", "teleop", "doctor")   # commands that run nodes until stopped
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="sim2real", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("up", help="bring up the graph (in one process, or --processes)")
     _graph_args(p)
     p.add_argument("--processes", action="store_true", help="one OS process per node (topics cross DDS)")
-    p.add_argument("--duration", type=SECONDS, default=None, help="stop after this many sim seconds (> 0)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("demo", help="reach targets in MuJoCo with the baseline and print a report")
-    _graph_args(p)
-    p.add_argument("--duration", type=SECONDS, default=None,
-                   help="sim seconds (> 0; default: the targets' hold times)")
+    _graph_args(p, DEMO_OPTIONS, duration="sim seconds (> 0; default: the targets' hold times)",
+                record="record to this .mcap (default: runs/demo-TIME.mcap)")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("record", help="record topics of a running graph to .mcap")
     p.add_argument("--output", "-o", default=f"runs/record-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
@@ -382,7 +379,11 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--output", default=None, help="default: FILE's name with .recovered before .mcap")
     p.add_argument("--force", action="store_true", help="overwrite an existing output (may be FILE itself)")
     p.set_defaults(func=cmd_data)
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    a = parser().parse_args(argv)
     try:
         if a.cmd in SPINNING:   # SIGINT/SIGTERM stop the graph in order, from the first moment
             from sim2real.ros.signals import StopSignals

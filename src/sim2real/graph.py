@@ -12,7 +12,10 @@ the mux's policy input reads /policy/desired directly.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sim2real import paths
 from sim2real.errors import ConfigError
@@ -38,6 +41,133 @@ BACKENDS: dict[str, tuple[str | None, str]] = {
     "gazebo": (None, "realtime"),     # gz_ros2_control + ros_gz_bridge: launch/gazebo.launch.py
     "hardware": (None, "realtime"),   # the vendor's ROS 2 driver: launch/hardware.launch.py
 }
+
+
+# -- The graph's options, declared once: `sim2real up|demo` (cli.py) and launch/bringup.launch.py
+# both read GRAPH_OPTIONS; test/unit/test_launch_options.py holds them to it. --
+
+def _number(kind, low, what, low_ok=True, high=None) -> Callable[[str], Any]:
+    """A value parser: a finite `kind` >= low (> low when not low_ok), < high if given.
+    A bad value is a ValueError whose message says what was expected."""
+    def parse(text):
+        try:
+            v = kind(text)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(v) or (v < low if low_ok else v <= low) or (high is not None and v >= high):
+            bound = f"{'>=' if low_ok else '>'} {low}" + (f" and < {high}" if high is not None else "")
+            raise ValueError(f"must be {bound}, got {text}")
+        return v
+    return parse
+
+
+SECONDS = _number(float, 0, "seconds", low_ok=False)   # s, > 0
+COUNT = _number(int, 1, "an integer")                   # >= 1
+SEED = _number(int, 0, "an integer", high=2 ** 32)      # numpy's seed range
+
+
+def _switch(text) -> bool:
+    """true / false, as launch arguments write them (also 1/0, yes/no, on/off)."""
+    t = str(text).strip().lower()
+    if t in ("true", "1", "yes", "on"):
+        return True
+    if t in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _input_file(text) -> str:
+    """A file the user names: paths.user_path (the working directory, else the data root)."""
+    return str(paths.user_path(text))
+
+
+@dataclass(frozen=True)
+class GraphOption:
+    """One option that shapes the graph: the `sim2real up` flag --NAME (dashes for underscores;
+    a switch that is on by default is --no-NAME) and the launch argument NAME:=VALUE."""
+    name: str
+    default: Any                        # typed; None: unset, build_graph's own default applies
+    type: Callable[[str], Any]          # text -> typed value; a ValueError says what is wrong
+    help: str
+    choices: Callable[[], Sequence[str]] | None = None   # read when asked: registries change
+    kwarg: str = ""                     # build_graph's parameter when it is not `name`
+    metavar: str | None = None          # the CLI help's placeholder
+
+    @property
+    def switch(self) -> bool:
+        return self.type is _switch
+
+    @property
+    def flag(self) -> str:
+        dashed = self.name.replace("_", "-")
+        return f"--no-{dashed}" if self.switch and self.default else f"--{dashed}"
+
+    @property
+    def launch_default(self) -> str:
+        """The default as launch arguments write it ("" for unset)."""
+        if self.default is None:
+            return ""
+        return str(self.default).lower() if self.switch else str(self.default)
+
+    def describe(self) -> str:
+        """The help line: what it is and, where there are choices, the ones registered now."""
+        if not self.choices:
+            return self.help
+        try:
+            return f"{self.help} (one of: {', '.join(self.choices())})"
+        except ConfigError as e:   # e.g. a robot defined twice: say so, but let every command run
+            return f"{self.help} ({e})"
+
+
+def _robots() -> Sequence[str]:
+    from sim2real.robots.registry import ROBOTS
+    return sorted(ROBOTS)
+
+
+def _modes() -> Sequence[str]:
+    from sim2real.control.modes import MODES
+    return MODES
+
+
+GRAPH_OPTIONS: tuple[GraphOption, ...] = (
+    GraphOption("robot", "jaco", str, "registered robot", _robots),
+    GraphOption("backend", "mujoco", str, "where the driver runs", lambda: tuple(BACKENDS)),
+    GraphOption("reality", None, _input_file, "reality profile YAML (twin backend)", metavar="YAML"),
+    GraphOption("record", None, str, "also record to this .mcap", metavar="PATH"),
+    GraphOption("duration", None, SECONDS, "stop after this many sim seconds (> 0; default: run until stopped)",
+                kwarg="duration_s", metavar="S"),
+    GraphOption("camera", True, _switch, "render the camera (robots that have one)"),
+    GraphOption("targets", 5, COUNT, "reach targets the task cycles through (>= 1)", metavar="N"),
+    GraphOption("seed", 0, SEED, "task seed (>= 0)", kwarg="task_seed", metavar="N"),
+    GraphOption("controller", None, str, "controller mode (default: the robot's baseline)", _modes,
+                metavar="MODE"),
+    GraphOption("controller_checkpoint", None, _input_file,
+                "learned controller modes: checkpoint (default models/ROBOT/KIND.pt)", metavar="PT"),
+    GraphOption("corrections", None, _input_file,
+                "driver corrections from `sim2real doctor --out` (adds the driver adapter)", metavar="YAML"),
+)
+OPTIONS: dict[str, GraphOption] = {o.name: o for o in GRAPH_OPTIONS}
+
+
+def parse_options(text: Mapping[str, str]) -> dict[str, Any]:
+    """Typed option values from text, as launch arguments give them ("" is unset: the default).
+    An unknown name or a bad value is a ConfigError naming the argument."""
+    unknown = sorted(set(text) - set(OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown graph option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
+    out = {}
+    for name, raw in text.items():
+        try:
+            out[name] = OPTIONS[name].default if raw == "" else OPTIONS[name].type(raw)
+        except ValueError as e:
+            raise ConfigError(f"{name}:={raw}: {e}") from None
+    return out
+
+
+def graph_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """build_graph's keyword arguments from typed option values (what `sim2real up` parsed, or
+    parse_options' result). An unset (None) value leaves build_graph's default."""
+    return {OPTIONS[k].kwarg or k: v for k, v in values.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -67,7 +197,9 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
                 duration_s: float = 0.0, camera: bool = True, targets: int = 5, task_seed: int = 0,
                 controller: str = "computed_torque", controller_checkpoint: str | None = None,
                 corrections: str | None = None) -> list[NodeDecl]:
-    """The node declarations for one bring-up. Raises ConfigError on unknown robot/backend/files."""
+    """The node declarations for one bring-up. Raises ConfigError on unknown robot/backend/files.
+    Its parameters are GRAPH_OPTIONS (under their `kwarg` names) and record_topics; a caller that
+    starts from option values (the CLI, the launch file) calls build_graph(**graph_kwargs(values))."""
     spec = load_robot(robot)
     from sim2real.control.modes import MODES
     if controller not in MODES:
