@@ -90,6 +90,7 @@ class GraphOption:
     type: Callable[[str], Any]          # text -> typed value; a ValueError says what is wrong
     help: str
     choices: Callable[[], Sequence[str]] | None = None   # read when asked: registries change
+    detail: Callable[[], str] | None = None              # help on each choice, read when asked
     kwarg: str = ""                     # build_graph's parameter when it is not `name`
     metavar: str | None = None          # the CLI help's placeholder
 
@@ -114,7 +115,7 @@ class GraphOption:
         if not self.choices:
             return self.help
         try:
-            return f"{self.help} (one of: {', '.join(self.choices())})"
+            return f"{self.help} ({self.detail() if self.detail else 'one of: ' + ', '.join(self.choices())})"
         except ConfigError as e:   # e.g. a robot defined twice: say so, but let every command run
             return f"{self.help} ({e})"
 
@@ -129,6 +130,11 @@ def _modes() -> Sequence[str]:
     return MODES
 
 
+def _mode_help() -> str:
+    from sim2real.control.modes import mode_help
+    return mode_help()
+
+
 GRAPH_OPTIONS: tuple[GraphOption, ...] = (
     GraphOption("robot", "jaco", str, "registered robot", _robots),
     GraphOption("backend", "mujoco", str, "where the driver runs", lambda: tuple(BACKENDS)),
@@ -139,7 +145,7 @@ GRAPH_OPTIONS: tuple[GraphOption, ...] = (
     GraphOption("camera", True, _switch, "render the camera (robots that have one)"),
     GraphOption("targets", 5, COUNT, "reach targets the task cycles through (>= 1)", metavar="N"),
     GraphOption("seed", 0, SEED, "task seed (>= 0)", kwarg="task_seed", metavar="N"),
-    GraphOption("controller", None, str, "controller mode (default: the robot's baseline)", _modes,
+    GraphOption("controller", None, str, "controller mode (default: the robot's baseline)", _modes, _mode_help,
                 metavar="MODE"),
     GraphOption("controller_checkpoint", None, _input_file,
                 "learned controller modes: checkpoint (default models/ROBOT/KIND.pt)", metavar="PT"),
