@@ -52,9 +52,11 @@ def _given(path: str | None) -> str | None:
 DEMO_OPTIONS = ("robot", "record", "duration", "camera", "targets", "seed")   # demo: MuJoCo, the baseline
 
 
-def _graph_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None, **help_for: str) -> None:
+def _graph_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None, force: bool = True,
+                **help_for: str) -> None:
     """The graph's options (graph.GRAPH_OPTIONS, or those named in `only`) as flags; each lands in
-    the namespace under its option name. help_for: a command's own help for an option."""
+    the namespace under its option name. help_for: a command's own help for an option. force:
+    also --force (overwrite an existing --record file)."""
     for o in _graph.GRAPH_OPTIONS:
         if only is not None and o.name not in only:
             continue
@@ -65,7 +67,8 @@ def _graph_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None,
         else:   # robot, backend and controller are checked by build_graph, which names the choices
             p.add_argument(o.flag, dest=o.name, type=_arg_type(o.type), default=o.default, metavar=o.metavar,
                            help=text + (f" (default: {o.default})" if o.default is not None else ""))
-    p.add_argument("--force", action="store_true", help="overwrite an existing --record file")
+    if force:
+        p.add_argument("--force", action="store_true", help="overwrite an existing --record file")
 
 
 def _graph_values(a: argparse.Namespace, only: tuple[str, ...] | None = None) -> dict:
@@ -321,13 +324,13 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_record)
     p = sub.add_parser("teleop", help="take over a running graph from the keyboard or a joystick")
     p.add_argument("device", choices=["keyboard", "joy"])
-    p.add_argument("--robot", default="jaco")
+    _graph_args(p, ("robot",), force=False)
     p.set_defaults(func=cmd_teleop)
     p = sub.add_parser("bench", help="benchmarks that print figures")
     p.add_argument("what", choices=["graph", "controller", "faults"])
     p.add_argument("--seconds", type=SECONDS, default=5.0, help="graph: sim seconds per lockstep measurement")
     p.add_argument("--realtime-seconds", type=SECONDS, default=10.0, help="graph: wall seconds of the real-time run")
-    p.add_argument("--robot", default="jaco")
+    _graph_args(p, ("robot",), force=False)
     p.add_argument("--reality", default=None, help="controller: the twin's reality profile")
     p.add_argument("--modes", nargs="*", default=None, help="controller: modes to run (default: all + oracle)")
     p.add_argument("--prior-checkpoint", default=None,
@@ -344,7 +347,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("train", help="train the controller's networks")
     p.add_argument("what", choices=["dynamics-prior", "inverse-dynamics"])
-    p.add_argument("--robot", default="jaco")
+    _graph_args(p, ("robot",), force=False)
     p.add_argument("--out", default=None, help="checkpoint path (default: models/ROBOT/KIND.pt in the data root, "
                                                  "where the controller modes look)")
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint (e.g. the shipped one)")
@@ -359,7 +362,7 @@ def parser() -> argparse.ArgumentParser:
                    help="inverse-dynamics: desired observation L steps ahead (1 in the paper; ~ the command delay)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("doctor", help="check a driver against the robot model before arming a policy")
-    p.add_argument("--robot", default="jaco")
+    _graph_args(p, ("robot",), force=False)
     p.add_argument("--backend", default="twin", help="twin | gazebo | hardware (connects to a running driver)")
     p.add_argument("--reality", default=None, help="reality profile for the twin")
     p.add_argument("--lockstep", action="store_true", help="twin only: step in lockstep (fast, deterministic)")
@@ -369,7 +372,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("check", help="validate reality profiles against a robot")
     p.add_argument("profiles", nargs="+")
-    p.add_argument("--robot", default="jaco")
+    _graph_args(p, ("robot",), force=False)
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("data", help="recordings: `data recover FILE` rewrites a torn .mcap as a complete one")
     dsub = p.add_subparsers(dest="data_cmd", required=True)
