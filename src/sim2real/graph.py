@@ -24,6 +24,7 @@ from sim2real.robots import load_robot
 NODE_KINDS: dict[str, str] = {
     "driver": "sim2real.ros.nodes.driver:DriverNode",
     "policy": "sim2real.ros.nodes.reach_planner:ReachPlannerNode",
+    "stand_policy": "sim2real.ros.nodes.stand_policy:StandPolicyNode",
     "mux": "sim2real.ros.nodes.mux:MuxNode",
     "controller": "sim2real.ros.nodes.controller:ControllerNode",
     "safety": "sim2real.ros.nodes.safety:SafetyNode",
@@ -33,6 +34,9 @@ NODE_KINDS: dict[str, str] = {
     "doctor": "sim2real.ros.nodes.doctor:DoctorNode",
     "driver_adapter": "sim2real.ros.nodes.driver_adapter:DriverAdapterNode",
 }
+
+# the robot's first task -> the node kind of its baseline policy
+POLICY_KINDS: dict[str, str] = {"reach": "policy", "stand": "stand_policy"}
 
 # backend -> (driver node kind or None when the driver lives outside, timing mode)
 BACKENDS: dict[str, tuple[str | None, str]] = {
@@ -201,15 +205,15 @@ def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool =
 def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | None = None, *,
                 record: str | None = None, record_topics: list[str] | None = None,
                 duration_s: float = 0.0, camera: bool = True, targets: int = 5, task_seed: int = 0,
-                controller: str = "computed_torque", controller_checkpoint: str | None = None,
+                controller: str = "", controller_checkpoint: str | None = None,
                 corrections: str | None = None) -> list[NodeDecl]:
     """The node declarations for one bring-up. Raises ConfigError on unknown robot/backend/files.
     Its parameters are GRAPH_OPTIONS (under their `kwarg` names) and record_topics; a caller that
     starts from option values (the CLI, the launch file) calls build_graph(**graph_kwargs(values))."""
     spec = load_robot(robot)
-    from sim2real.control.modes import MODES
-    if controller not in MODES:
-        raise ConfigError(f"controller mode '{controller}' unknown; choose one of: {', '.join(MODES)}")
+    from sim2real.control.modes import check_mode, default_mode
+    controller = controller or default_mode(spec)
+    check_mode(controller, spec)         # unknown, or torques for a PD-target robot: ConfigError
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
     if reality:
@@ -233,7 +237,7 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
             corrections = None   # no hop the control loop does not need
     state_source = "driver_adapter" if corrections else "driver"   # who publishes /joint_states
     driver_remaps = {"/joint_states": "/driver/joint_states",
-                     "/effort_controller/commands": "/driver/effort_commands"} if corrections else {}
+                     spec.command_topic: "/driver/effort_commands"} if corrections else {}
     if corrections:
         nodes.append(NodeDecl("driver_adapter", "driver_adapter",
                               {**common, "corrections": str(paths.resolve(corrections))}))
@@ -243,7 +247,8 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
             "command_source": "driver_adapter" if corrections else "safety_filter", "camera": camera and spec.camera is not None,
             "duration_s": float(duration_s), "targets": targets, "task_seed": task_seed}, driver_remaps))
     nodes += [
-        NodeDecl("policy", "policy", {**common, "state_source": state_source}, {"/perception/target": "/sim/target"}),
+        NodeDecl("policy", POLICY_KINDS[spec.tasks[0]], {**common, "state_source": state_source},
+                 {"/perception/target": "/sim/target"}),
         NodeDecl("teleop_mux", "mux", {"robot": robot, "config": teleop_cfg, "use_sim_time": sim_time},
                  {"/gat/desired": "/policy/desired"}),
         NodeDecl("controller", "controller", {**common, "mode": controller, "state_source": state_source,
@@ -254,6 +259,7 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
     if record:
         nodes.append(NodeDecl("recorder", "recorder", {
             "path": record, "use_sim_time": sim_time, "continue_in_parts": True,
-            "topics": record_topics or ["/joint_states", "/effort_controller/commands", "/controller/desired",
-                                        "/policy/desired", "/sim/target", "/diagnostics"]}))
+            "topics": record_topics or ["/joint_states", spec.command_topic, "/controller/desired", "/policy/desired",
+                                        *(["/sim/target"] if spec.tasks[0] == "reach" else []),
+                                        *(["/imu/data"] if spec.imu else []), "/diagnostics"]}))
     return nodes

@@ -1,7 +1,9 @@
 """Controller modes: one interface for the node and the benchmark, one registry of them.
 
-Every mode maps (stamp, measured q, qd, desired state) -> joint torques within the effort limits
-and keeps a one-line `status` for /diagnostics ("ok" or why it fell back). REGISTRY below is the
+Every mode maps (stamp, measured q, qd, desired state) -> the robot's command within its limits
+(joint torques for effort robots; joint position targets for position and PD-target robots,
+whose motors close the joint PD) and keeps a one-line `status` for /diagnostics ("ok" or why it
+fell back). REGISTRY below is the
 one list of modes: the CLI's help and validation, the graph, the controller node and the
 benchmark read it. A mode that learns names the checkpoint kind it needs; make_mode finds it at
 paths.checkpoint(robot, kind) unless given a path. The benchmark's `oracle` (computed torque
@@ -44,6 +46,19 @@ class ComputedTorqueMode(Mode):
         return self.law.torque(q, qd, d.q, d.qd, d.qdd)
 
 
+class JointTargetsMode(Mode):
+    """Position / PD-target robots: the desired joint positions are the command (the motors' own
+    PD tracks them, as a Go1's firmware or a NAO's DCM does)."""
+    name = "joint_targets"
+
+    def command(self, t, q, qd, d: Desired, effort=None) -> np.ndarray:
+        return d.q
+
+
+def _joint_targets(model, checkpoint, **options) -> Mode:
+    return JointTargetsMode(**options)
+
+
 def _computed_torque(model, checkpoint, **options) -> Mode:
     return ComputedTorqueMode(model, **options)
 
@@ -68,6 +83,7 @@ class ModeSpec:
     factory: Callable[..., Mode]   # (NominalModel, checkpoint path or None, **options) -> Mode
     needs: str | None              # checkpoint kind it loads (learn/checkpoint.py), None: nothing
     summary: str                   # one line for help texts and the README
+    actuation: str = "effort"      # "effort": torques; "targets": joint positions (position / PD robots)
 
 
 REGISTRY: dict[str, ModeSpec] = {
@@ -79,6 +95,9 @@ REGISTRY: dict[str, ModeSpec] = {
                              "Bayesian local model with a neural-network prior + LQR (Fu et al. 2015)"),
     "inverse_dynamics": ModeSpec(_inverse_dynamics, "inverse_dynamics",
                                  "learned inverse dynamics trained on the robot's recordings (Christiano et al. 2016)"),
+    "joint_targets": ModeSpec(_joint_targets, None,
+                              "position / PD-target robots: the desired joint positions, for the motors' PD",
+                              actuation="targets"),
 }
 MODES = tuple(REGISTRY)            # the names, for those that only need the list
 BASELINE = "computed_torque"       # what the adaptive modes are measured against
@@ -89,13 +108,30 @@ def mode_help() -> str:
                      for name, spec in REGISTRY.items())
 
 
-def make_mode(name: str, robot: RobotSpec, checkpoint: str | Path | None = None, **options) -> Mode:
-    """A controller mode by name; a learned mode loads `checkpoint`, by default the robot's
-    paths.checkpoint(robot, kind) (a clear ConfigError when it is missing or does not fit)."""
+def default_mode(robot: RobotSpec) -> str:
+    """The robot's baseline mode: computed torque for effort robots, joint targets otherwise."""
+    return BASELINE if robot.actuation == "effort" else "joint_targets"
+
+
+def check_mode(name: str, robot: RobotSpec) -> ModeSpec:
+    """The mode's spec; ConfigError when it is unknown or does not fit the robot's actuation."""
     spec = REGISTRY.get(name)
     if spec is None:
         raise ConfigError(f"controller mode {name!r} unknown (known: {', '.join(MODES)})")
+    if (spec.actuation == "effort") != (robot.actuation == "effort"):
+        fits = [n for n, s in REGISTRY.items() if (s.actuation == "effort") == (robot.actuation == "effort")]
+        raise ConfigError(f"controller mode {name!r} commands {'torques' if spec.actuation == 'effort' else 'joint targets'}; "
+                          f"robot '{robot.name}' takes {robot.actuation} commands (modes for it: {', '.join(fits)})")
+    return spec
+
+
+def make_mode(name: str, robot: RobotSpec, checkpoint: str | Path | None = None, **options) -> Mode:
+    """A controller mode by name; a learned mode loads `checkpoint`, by default the robot's
+    paths.checkpoint(robot, kind) (a clear ConfigError when it is missing or does not fit)."""
+    spec = check_mode(name, robot)
     if spec.needs and not checkpoint:
         checkpoint = paths.checkpoint(robot.name, spec.needs)
+    if spec.actuation != "effort":
+        return spec.factory(None, checkpoint, **options)
     from sim2real.control.nominal_model import NominalModel
     return spec.factory(NominalModel(robot), checkpoint, **options)

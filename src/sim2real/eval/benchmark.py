@@ -132,8 +132,9 @@ def gap_closed(base: float, oracle: float, mode: float) -> float:
 
 
 ORACLE = "oracle"     # computed torque on the true profile: the bound the others are scored against
-BENCH_MODES = (BASELINE, ORACLE, *(m for m in REGISTRY if m != BASELINE))
-ADAPTIVE = tuple(m for m in REGISTRY if m != BASELINE)
+_TORQUE_MODES = tuple(m for m, spec in REGISTRY.items() if spec.actuation == "effort")   # the benchmark's arm
+BENCH_MODES = (BASELINE, ORACLE, *(m for m in _TORQUE_MODES if m != BASELINE))
+ADAPTIVE = tuple(m for m in _TORQUE_MODES if m != BASELINE)
 
 
 def trajectories(robot, kin: NominalModel, seed: int = 0) -> list[Trajectory]:

@@ -44,6 +44,9 @@ ACTUATIONS = ("effort", "position", "pd_targets")
 COMMAND_TOPICS = {"effort": "/effort_controller/commands",
                   "position": "/position_controller/commands",
                   "pd_targets": "/position_controller/commands"}
+# controller -> safety filter, per actuation (the filter alone publishes COMMAND_TOPICS)
+CONTROLLER_TOPICS = {"effort": "/controller/effort", "position": "/controller/position",
+                     "pd_targets": "/controller/position"}
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,11 @@ class RobotSpec:
     def command_topic(self) -> str:
         """The ros2_control forward-command topic the driver listens on for this actuation."""
         return COMMAND_TOPICS[self.actuation]
+
+    @property
+    def controller_topic(self) -> str:
+        """What the controller publishes for the safety filter: torques or joint targets."""
+        return CONTROLLER_TOPICS[self.actuation]
 
     def task_config(self, name: str) -> dict:
         if name not in self.task_configs:

@@ -11,7 +11,7 @@ from array import array
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PointStamped
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 from sim2real.sim.model_builder import fovy_to_focal
@@ -131,4 +131,18 @@ def camera_info(stamp: float, frame: str, width: int, height: int, fovy_deg: flo
     msg.k = [f, 0.0, cx, 0.0, f, cy, 0.0, 0.0, 1.0]
     msg.r = [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]
     msg.p = [f, 0.0, cx, 0.0, 0.0, f, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return msg
+
+
+def imu(stamp: float, frame: str, quat_wxyz, gyro, accel) -> Imu:
+    """sensor_msgs/Imu from MuJoCo's (w, x, y, z) orientation (world), angular velocity (rad/s)
+    and linear acceleration (m/s^2, gravity reaction included) in the IMU frame. Covariances
+    unknown (0)."""
+    msg = Imu()
+    msg.header.stamp = to_time(stamp)
+    msg.header.frame_id = frame
+    w, x, y, z = (float(v) for v in quat_wxyz)
+    msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = x, y, z, w   # ROS: x, y, z, w
+    msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = (float(v) for v in gyro)
+    msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z = (float(v) for v in accel)
     return msg

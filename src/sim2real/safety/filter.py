@@ -7,6 +7,14 @@ is capped, down to none at the limit, and above the limit a damper brakes. `hold
 the safe state: a PD on the position latched when the hold began (no feed-forward), used on NaN,
 watchdog timeout and the teleop lock. `clamp_desired()` keeps desired states (what the
 controller is asked to reach) inside the position and velocity limits.
+
+Position and PD-target robots (robot.actuation != "effort") are commanded joint positions that
+the motors' own PD tracks: `filter()` then keeps each target inside the position limits (less
+the margin), within the reach of the joint PD's torque (|stiffness (target - q) - damping qd|
+<= effort limit: the torque the gains would ask for), and, from BRAKE_FROM of the velocity limit
+on, no further ahead along the motion than where the joint is; `hold()` keeps the last target it
+let through (it carries the load offset a standing robot needs; the measured pose would sag),
+or the measured pose when none passed yet.
 """
 from __future__ import annotations
 
@@ -34,6 +42,10 @@ class SafetyFilter:
         self.kp_hold, self.kd_hold = s.hold_kp * scale, s.hold_kd * scale
         self.k_wall = self.limit / max(s.position_margin, 1e-3)   # full torque at the hard limit
         self._hold_q: np.ndarray | None = None
+        self.targets = robot.actuation != "effort"     # the command is joint positions, rad
+        if self.targets:
+            self.pd_kp, self.pd_kd = robot.pd_kp, robot.pd_kd
+        self._last_target: np.ndarray | None = None
 
     def filter(self, tau, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """(safe torque, reasons it was changed). q, qd in the robot's joint order."""
@@ -43,6 +55,8 @@ class SafetyFilter:
         if not math.isfinite(float(tau.sum())):
             return self.hold(q, qd), ["command contains NaN/inf"]
         self._hold_q = None
+        if self.targets:
+            return self._filter_targets(tau, q, qd)
         reasons = []
         out = np.clip(tau, -self.limit, self.limit)
         if np.any(out != tau):
@@ -67,14 +81,39 @@ class SafetyFilter:
             reasons.append("velocity limit")
         return np.clip(out, -self.limit, self.limit), reasons
 
+    def _filter_targets(self, target: np.ndarray, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        reasons = []
+        out = np.clip(target, self.lo, self.hi)
+        if np.any(out != target):
+            reasons.append("position limit")
+        # the PD's torque stays within the effort limit: target - q within (+-limit + kd qd) / kp
+        k = np.maximum(self.pd_kp, 1e-9)
+        reach_lo, reach_hi = q + (-self.limit + self.pd_kd * qd) / k, q + (self.limit + self.pd_kd * qd) / k
+        clipped = np.clip(out, reach_lo, reach_hi)
+        if np.any(clipped != out):
+            reasons.append("effort limit")
+        out = clipped
+        speed = np.abs(qd)
+        near = speed > BRAKE_FROM * self.vmax
+        if np.any(near):   # a fast joint gets no target ahead of it along its motion
+            ahead = (out - q) * np.sign(qd) > 0
+            out = np.where(near & ahead, q, out)
+            reasons.append("velocity limit")
+        self._last_target = out.copy()
+        return out, reasons
+
     def hold(self, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
-        """Damped hold of the position latched at the first call since the last good command."""
+        """Damped hold of the position latched at the first call since the last good command: a
+        torque (effort robots) or that position as the target (position / PD-target robots)."""
         q = np.asarray(q, float)
         qd = np.asarray(qd, float)
         if not math.isfinite(float(q.sum() + qd.sum())):
-            return np.zeros(self.n)   # state itself is bad: no torque at all is the only safe output
+            # the state itself is bad: no torque at all (effort), the last latched pose (targets)
+            return np.zeros(self.n) if not self.targets or self._hold_q is None else self._hold_q.copy()
         if self._hold_q is None:
-            self._hold_q = q.copy()
+            self._hold_q = (self._last_target if self.targets and self._last_target is not None else q).copy()
+        if self.targets:
+            return self._hold_q.copy()
         tau = self.kp_hold * (self._hold_q - q) - self.kd_hold * qd
         return np.clip(tau, -self.limit, self.limit)
 

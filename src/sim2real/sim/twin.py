@@ -9,10 +9,14 @@ same robot. One step:
                        size, clipped to the effort limits (the driver's last line), then queued
                        through the command transport (latency, jitter, drops, driver faults)
     step()             the motor controller: the newest delivered command through the actuators
-                       (lag, motor strength), or its own hold, then the physics
+                       (lag, motor strength), or its own hold, then the physics. Position and
+                       PD-target robots are commanded joint positions: the firmware's joint PD
+                       (robots.pd_torque, stiffness/damping from the robot config) turns them into
+                       torque every control period, from the true joint state.
 
-The motor controller holds (damped PD on the position where the hold began, plus gravity
-compensation from the nominal model, as vendor firmware does) when
+The motor controller holds (effort robots: damped PD on the position where the hold began, plus
+gravity compensation from the nominal model, as vendor firmware does; position and PD-target
+robots: the last target delivered) when
   - no command has reached the motors yet (the arm stays on its brakes),
   - no fresh command reached the motors for `command_timeout_s` (a dead or late graph),
   - the command it acts on is saturated (a joint at its effort limit) and its period is over:
@@ -26,6 +30,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import ConfigError
+from sim2real.robots import pd_torque
 from sim2real.robots.spec import RobotSpec
 from sim2real.safety.filter import SafetyFilter
 from sim2real.sim.model_builder import build_model, joint_indices
@@ -52,7 +57,11 @@ class Twin:
         if self.timeout < robot.dt:
             raise ConfigError(f"command_timeout_s {self.timeout} is shorter than one control period ({robot.dt} s)")
         self.wire_joints = tuple(robot.joint_names[i] for i in self.fx.perm)
-        self._wire_limit = robot.effort_limit[self.fx.perm]
+        self.targets = robot.actuation != "effort"
+        if self.targets:     # a target outside the joint's range is clipped into it
+            self._wire_lo, self._wire_hi = robot.position_lower[self.fx.perm], robot.position_upper[self.fx.perm]
+        else:
+            self._wire_lo, self._wire_hi = -robot.effort_limit[self.fx.perm], robot.effort_limit[self.fx.perm]
         self._hold = SafetyFilter(robot)
         self._gravity = _Gravity(robot) if not getattr(robot, "floating_base", False) else None
         self.holding: str | None = HOLD_BRAKES
@@ -67,7 +76,8 @@ class Twin:
         return self.sim.time
 
     def command(self, wire_cmd) -> str | None:
-        """A command in wire order (N m) at the current sim time; the reason when refused."""
+        """A command in wire order (N m, or rad for position / PD-target robots) at the current sim
+        time; the reason when refused."""
         cmd = np.asarray(wire_cmd, dtype=float)
         if cmd.shape != (self.robot.n,):
             self.refused += 1
@@ -75,7 +85,7 @@ class Twin:
         if not np.isfinite(cmd).all():
             self.refused += 1
             return "command contains NaN/inf"
-        clipped = np.clip(cmd, -self._wire_limit, self._wire_limit)
+        clipped = np.clip(cmd, self._wire_lo, self._wire_hi)
         if np.any(clipped != cmd):
             self.clipped += 1
         self.commands += 1
@@ -100,21 +110,24 @@ class Twin:
             age = t - fx.delivered_at
             if age > self.timeout + 1e-9:
                 reason = HOLD_DEADLINE
-            elif age >= self.dt - 1e-9 and np.any(np.abs(fx.applied) >= self.robot.effort_limit * (1 - 1e-9)):
+            elif (not self.targets and age >= self.dt - 1e-9
+                  and np.any(np.abs(fx.applied) >= self.robot.effort_limit * (1 - 1e-9))):
                 reason = HOLD_SATURATED
+        q, qd, _ = self.sim.joint_state()
         if reason is not None:
             if self.holding is None:
                 self.deadline_holds += 1
             self.hold_steps += 1
-            q, qd, _ = self.sim.joint_state()
-            tau_hold = self._hold.hold(q, qd)
-            if self._gravity is not None:
-                tau_hold = np.clip(tau_hold + self._gravity(q), -self.robot.effort_limit, self.robot.effort_limit)
-            tau = fx.motor_torque(t, override=tau_hold)
+            # position / PD robots keep the last delivered target (it carries the load a standing
+            # robot needs); effort robots a damped PD on where the hold began, + gravity
+            cmd = fx.applied if self.targets and fx.delivered else self._hold.hold(q, qd)
+            if self._gravity is not None and not self.targets:
+                cmd = np.clip(cmd + self._gravity(q), -self.robot.effort_limit, self.robot.effort_limit)
         else:
             if self.holding is not None:
                 self._hold.release()
-            tau = fx.motor_torque(t)
+            cmd = fx.applied
+        tau = fx.motor_torque(t, override=pd_torque(self.robot, cmd, q, qd) if self.targets else cmd)
         self.holding = reason
         self.sim.step(tau)
 

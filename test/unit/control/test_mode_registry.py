@@ -14,21 +14,28 @@ from sim2real.graph import build_graph
 
 def test_every_reader_sees_the_registry(capsys):
     assert MODES == tuple(REGISTRY) and BASELINE in REGISTRY
-    assert set(BENCH_MODES) == set(REGISTRY) | {"oracle"}
+    torque_modes = {n for n, spec in REGISTRY.items() if spec.actuation == "effort"}
+    assert set(BENCH_MODES) == torque_modes | {"oracle"}        # the benchmark is an arm's
     with pytest.raises(SystemExit):
         cli.main(["up", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     for name, spec in REGISTRY.items():
         assert name in help_text and (spec.needs is None or spec.needs in help_text)
-        decls = build_graph("jaco", "mujoco", camera=False, controller=name)
+        robot = "jaco" if spec.actuation == "effort" else "go1"
+        decls = build_graph(robot, "mujoco", camera=False, controller=name)
         assert next(d for d in decls if d.name == "controller").params["mode"] == name
     with pytest.raises(ConfigError, match="unknown"):
         build_graph("jaco", "mujoco", controller="pid")
+    with pytest.raises(ConfigError, match="takes pd_targets commands"):
+        build_graph("go1", "mujoco", controller="computed_torque")   # torques for a PD-target robot
 
 
 @pytest.mark.parametrize("name", MODES)
 def test_every_mode_builds_or_names_its_checkpoint(name, jaco, tmp_path, monkeypatch):
     spec = REGISTRY[name]
+    if spec.actuation != "effort":
+        from sim2real.robots import load_robot
+        jaco = load_robot("go1")     # joint-target modes are for position / PD-target robots
     default = paths.checkpoint(jaco.name, spec.needs) if spec.needs else None
     if default is None or default.is_file():
         mode = make_mode(name, jaco)

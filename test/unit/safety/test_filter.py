@@ -83,3 +83,20 @@ def test_clamp_desired(f, jaco):
     assert qdc[3] == pytest.approx(-jaco.velocity_limit[3] * jaco.safety.velocity_scale)
     _, _, changed = f.clamp_desired(jaco.home, np.zeros(7))
     assert not changed
+
+
+def test_position_targets_for_pd_robots():
+    from sim2real.robots import load_robot
+    go1 = load_robot("go1")
+    f = SafetyFilter(go1)
+    q, qd = go1.home.copy(), np.zeros(go1.n)
+    out, reasons = f.filter(go1.home + 5.0, q, qd)             # far past the reach of the joint PD
+    tau = go1.pd_kp * (out - q) - go1.pd_kd * qd
+    assert np.all(np.abs(tau) <= go1.effort_limit + 1e-9) and "effort limit" in reasons
+    out, reasons = f.filter(np.full(go1.n, 1e3), q, qd)
+    assert np.all(out <= go1.position_upper - go1.safety.position_margin + 1e-12)
+    held, reasons = f.filter(np.full(go1.n, np.nan), q, qd)    # NaN: hold the last target let through
+    np.testing.assert_allclose(held, out) and reasons
+    np.testing.assert_allclose(f.hold(q + 0.2, qd), out)        # latched, whatever the joints do now
+    fresh = SafetyFilter(go1)
+    np.testing.assert_allclose(fresh.hold(q + 0.2, qd), q + 0.2)   # nothing passed yet: the measured pose

@@ -17,7 +17,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
-from sim2real.control.modes import MODES, make_mode
+from sim2real.control.modes import MODES, default_mode, make_mode
 from sim2real.control.reference import Desired
 from sim2real.robots import load_robot
 from sim2real.ros import convert
@@ -28,7 +28,7 @@ from sim2real.safety.stamps import StampGate
 
 PARAMS = {
     "robot": ("jaco", "registered robot name"),
-    "mode": ("computed_torque", f"controller mode: {' | '.join(MODES)}"),
+    "mode": ("", f"controller mode: {' | '.join(MODES)}; empty = the robot's baseline"),
     "checkpoint": ("", "learned modes: checkpoint path (default models/ROBOT/<mode's model>.pt)"),
     "desired_timeout_s": (0.5, "a desired state older than this is held, not extrapolated"),
     "state_source": ("driver", "the only node whose /joint_states are taken"),
@@ -41,7 +41,8 @@ class ControllerNode(Node):
         super().__init__("controller", **kwargs)
         p = self.p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
-        self.law = make_mode(p.mode, self.robot, p.checkpoint or None)   # ConfigError names the problem
+        self.mode = p.mode or default_mode(self.robot)
+        self.law = make_mode(self.mode, self.robot, p.checkpoint or None)   # ConfigError names the problem
         self.state_map = convert.JointMap(self.robot.joint_names)
         self.desired_map = convert.JointMap(self.robot.joint_names)
         self.q_d = self.qd_d = None
@@ -51,7 +52,7 @@ class ControllerNode(Node):
         self.limits = SafetyFilter(self.robot)
         self.state_gate, self.desired_gate = StampGate(), StampGate(ordered=False)   # desired: the mux merges sources
         self.problems: dict[str, int] = {}
-        self.pub = self.create_publisher(Float64MultiArray, "/controller/effort", 10)
+        self.pub = self.create_publisher(Float64MultiArray, self.robot.controller_topic, 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         # one thread, states first; strangers on either topic are refused (safety/source.py)
         self.sourced = SourcedSubscriptions(self)
@@ -107,9 +108,9 @@ class ControllerNode(Node):
         status = getattr(self.law, "status", "ok")
         problems, self.problems = self.problems, {}
         st.level = DiagnosticStatus.OK if status == "ok" and not problems else DiagnosticStatus.WARN
-        st.message = f"{self.p.mode}: {status}" + "".join(f"; {k} ({v}x)" for k, v in problems.items())
+        st.message = f"{self.mode}: {status}" + "".join(f"; {k} ({v}x)" for k, v in problems.items())
         st.values = [KeyValue(key=k, value=str(v)) for k, v in (
-            ("mode", self.p.mode), ("status", status), ("commands", self.commands),
+            ("mode", self.mode), ("status", status), ("commands", self.commands),
             ("rejected_states", self.rejected), *problems.items())]
         arr = DiagnosticArray(status=[st])
         arr.header.stamp = self.get_clock().now().to_msg()

@@ -1,9 +1,10 @@
 """Driver node for the `mujoco` and `twin` backends: the robot as ROS sees it.
 
-Publishes /joint_states, /clock (lockstep), /camera/image_raw + /camera/camera_info, /sim/target
-(the task's target, ground truth), /robot_description (latched URDF) and /diagnostics; takes
-/effort_controller/commands (std_msgs/Float64MultiArray, ros2_control JointGroupEffortController
-convention) from one publisher only: the node named `command_source` (safety/source.py). Any
+Publishes /joint_states, /clock (lockstep), /camera/image_raw + /camera/camera_info, /imu/data
+(sensor_msgs/Imu, floating-base robots), /sim/target (the reach task's target, ground truth),
+/robot_description (latched URDF) and /diagnostics; takes the robot's forward-command topic
+(std_msgs/Float64MultiArray, ros2_control conventions: /effort_controller/commands, N m, or
+/position_controller/commands, rad, for position and PD-target robots) from one publisher only: the node named `command_source` (safety/source.py). Any
 other publisher is refused and named. The robot itself is sim/twin.py: effort limits enforced,
 a command deadline, holds with gravity compensation.
 
@@ -28,7 +29,7 @@ from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from rosgraph_msgs.msg import Clock as ClockMsg
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from sim2real.robots import load_robot
@@ -68,8 +69,9 @@ class DriverNode(Node):
                          command_timeout_s=None if p.command_timeout_s < 0 else p.command_timeout_s)
         self.sim = self.twin.sim
         self.wire_names = list(self.twin.wire_joints) + list(self.robot.gripper_joints)
-        self.task = ReachTask.from_robot(self.robot)
-        self.targets = self.task.sample_targets(max(p.targets, 1), p.task_seed)
+        # the reach task moves a target in the scene; other tasks (stand) have nothing to move here
+        self.task = ReachTask.from_robot(self.robot) if self.sim.target() is not None else None
+        self.targets = self.task.sample_targets(max(p.targets, 1), p.task_seed) if self.task else None
         self._target_idx = -1
         self.lockstep = p.mode == "lockstep"
         if p.mode not in ("lockstep", "realtime"):
@@ -77,6 +79,8 @@ class DriverNode(Node):
         self.camera = self._thread = self._cam_thread = None
 
         self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
+        self.pub_imu = self.create_publisher(Imu, "/imu/data", 10) if self.robot.imu else None
+        self._imu_frame = self.robot.imu.body if self.robot.imu else ""
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10) if self.lockstep else None
         # latched: a node that joins late (or a slow discovery) still gets the current target
         self.pub_target = self.create_publisher(
@@ -86,7 +90,7 @@ class DriverNode(Node):
         self.pub_description.publish(String(data=self.robot.urdf_path.read_text()))
         self.sourced = SourcedSubscriptions(self)
         self.source = self.sourced.add_from(
-            p.command_source, Float64MultiArray, "/effort_controller/commands", self._on_command,
+            p.command_source, Float64MultiArray, self.robot.command_topic, self._on_command,
             lambda who: self.get_logger().error(f"refused commands from {who}: only {p.command_source} "
                                                 "commands this driver", throttle_duration_sec=1.0))
         self.camera = None
@@ -177,6 +181,8 @@ class DriverNode(Node):
                 self.on_done()
 
     def _update_target(self) -> None:
+        if self.task is None:
+            return
         i, tgt = self.task.target_at(self.targets, self.sim.time)
         if i != self._target_idx:
             self._target_idx = i
@@ -200,6 +206,8 @@ class DriverNode(Node):
                 st, self.wire_names, np.concatenate([wq, grip]),
                 np.concatenate([wqd, np.zeros(len(grip))]), np.concatenate([weff, np.zeros(len(grip))])))
             sent = True
+        if self.pub_imu is not None:    # the IMU's own bus: no transport effects modelled
+            self.pub_imu.publish(convert.imu(stamp, self._imu_frame, *self.sim.imu()))
         if self.lockstep and self._camera_args and self.steps % self._cam_every == 0:
             # in step, deterministic: this step's pose, rendered by the camera thread, waited for
             self._cam_done.clear()

@@ -54,12 +54,12 @@ class SafetyNode(Node):
         self.reasons: dict[str, int] = {}       # cumulative; diagnostics report what grew
         self._reported: dict[str, int] = {}
         self.states = self.holds = self.passed = 0
-        self.pub = self.create_publisher(Float64MultiArray, "/effort_controller/commands", 10)
+        self.pub = self.create_publisher(Float64MultiArray, self.robot.command_topic, 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.sourced = SourcedSubscriptions(self)
         self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state,
                               lambda who: self._count(f"state refused: from {who}, not {p.state_source}"))
-        self.sourced.add_from(p.command_source, Float64MultiArray, "/controller/effort", self._on_command,
+        self.sourced.add_from(p.command_source, Float64MultiArray, self.robot.controller_topic, self._on_command,
                               lambda who: self._count(f"command refused: from {who}, not {p.command_source}"))
         for qos in LOCK_QOS:
             self.sourced.add(Bool, "/teleop/lock", qos, self._on_lock)

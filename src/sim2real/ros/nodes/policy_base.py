@@ -1,0 +1,67 @@
+"""What every policy node shares: joint states from the driver only, decimated by their stamps to
+the robot's policy rate (so a policy runs the same in lockstep and real time), judged against the
+node's clock, and /policy/desired (sensor_msgs/JointState: q rad, qd rad/s) out. A policy
+subclasses PolicyNode and implements act(t, q, qd) -> (q_d, qd_d)."""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import JointState
+
+from sim2real.robots import load_robot
+from sim2real.ros import convert
+from sim2real.ros.params import declare
+from sim2real.ros.sourced import SourcedSubscriptions
+from sim2real.safety.stamps import StampGate
+
+PARAMS = {"robot": ("jaco", "registered robot name"),
+          "state_source": ("driver", "the only node whose /joint_states are taken")}
+
+
+class PolicyNode(Node):
+    def __init__(self, extra_params: dict | None = None, **kwargs):
+        super().__init__("policy", **kwargs)
+        p = self.p = declare(self, {**PARAMS, **(extra_params or {})})
+        self.robot = load_robot(p.robot)
+        self.map = convert.JointMap(self.robot.joint_names)
+        self.period = 1.0 / self.robot.policy_rate_hz
+        self.next_t = None
+        self.gate = StampGate()    # a spoofed future stamp must not stall the decimation
+        self.pub = self.create_publisher(JointState, "/policy/desired", 10)
+        # raw: at the control rate in, the policy rate out, only the states it uses are deserialized
+        self.sourced = SourcedSubscriptions(self)
+        self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_raw_state,
+                              lambda who: self.get_logger().warning(f"refused /joint_states from {who}",
+                                                                    throttle_duration_sec=1.0), raw=True)
+
+    def act(self, t: float, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(desired q (n,) rad, desired qd (n,) rad/s) at state time t s."""
+        raise NotImplementedError
+
+    def _on_raw_state(self, data: bytes) -> None:
+        # CDR: 4-byte encapsulation header, then header.stamp (int32 sec, uint32 nanosec)
+        sec, nsec = struct.unpack_from("<iI" if data[1] & 1 else ">iI", data, 4)   # byte 1: CDR_LE = 1
+        if self.next_t is not None and self.next_t - 2 * self.period < sec + 1e-9 * nsec < self.next_t:
+            return    # decimated (a stamp further behind means next_t is implausible: take it)
+        self._on_state(deserialize_message(data, JointState))
+
+    def _on_state(self, msg: JointState) -> None:
+        t = convert.from_time(msg.header.stamp)
+        q, qd, problem = self.map.extract(msg)
+        problem = problem or self.gate.check(t, self.get_clock().now().nanoseconds * 1e-9)
+        if problem:
+            self.get_logger().warning(f"ignored joint state: {problem}", throttle_duration_sec=1.0)
+            return
+        self.next_t = (self.next_t or t) + self.period
+        if self.next_t < t or self.next_t > t + 2 * self.period:   # a pause, or the clock went back
+            self.next_t = t + self.period
+        q_d, qd_d = self.act(t, q, qd)
+        self.pub.publish(convert.joint_state(t, self.robot.joint_names, q_d, qd_d))
+
+    def destroy_node(self):
+        if hasattr(self, "sourced"):
+            self.sourced.close()
+        return super().destroy_node()
