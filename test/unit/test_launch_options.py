@@ -123,6 +123,7 @@ CORRECTIONS = "schema: sim2real/driver-corrections/v1\nrobot: jaco\nsign: {joint
     ["--robot", "jaco", "--backend", "twin", "--reality", "config/reality/heavy-sticky.yaml",
      "--record", "runs/x.mcap", "--duration", "2.5", "--no-camera", "--targets", "3", "--seed", "7",
      "--controller", "local_linear"],
+    ["--robot", "go1", "--backend", "twin", "--reality", "config/reality/go1-worn-rear.yaml"],   # its own baseline mode
     ["--backend", "gazebo", "--controller", "nn_prior_lqr", "--controller-checkpoint", "models/jaco/dynamics_prior",
      "--corrections", "CORRECTIONS"],
 ])
