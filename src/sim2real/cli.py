@@ -100,12 +100,14 @@ def cmd_up(a) -> int:
 
 
 def cmd_demo(a) -> int:
+    from sim2real.robots import load_robot
+    robot = load_robot(a.robot)
+    if robot.tasks and robot.tasks[0] == "stand":
+        return _demo_stand(a, robot)
     from sim2real.graph import build_graph, graph_kwargs
     from sim2real.eval.report import reach_report
-    from sim2real.robots import load_robot
     from sim2real.ros.compose import Composition
     from sim2real.tasks.reach import ReachTask
-    robot = load_robot(a.robot)
     task = ReachTask.from_robot(robot)
     duration = a.duration or a.targets * task.hold_s
     out = Path(a.record or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
@@ -125,6 +127,46 @@ def cmd_demo(a) -> int:
           f"{steps * robot.dt / wall:.2f}x real time; {timeouts} command timeouts)")
     print(f"recording: {out} ({rep.samples} joint states)")
     return 0 if rep.results and rep.reached == len(rep.results) else 1
+
+
+def _demo_stand(a, robot) -> int:
+    """Legged robots: the stand baseline through the whole graph in lockstep; height and tilt of
+    the base watched from the simulator (ground truth) at every spin."""
+    import numpy as np
+
+    from sim2real.graph import build_graph, graph_kwargs
+    from sim2real.ros.compose import Composition
+    from sim2real.tasks.stand import StandTask
+    task = StandTask.from_robot(robot)
+    duration = a.duration or task.duration_s
+    out = Path(a.record or f"runs/demo-{robot.name}-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
+    _new_output(str(out), a.force)
+    decls = build_graph(**graph_kwargs({**_graph_values(a, DEMO_OPTIONS), "record": str(out), "duration": duration}))
+    print(f"demo: {robot.name} stands in MuJoCo (lockstep), stand baseline + {robot.actuation} joint PD, "
+          f"{duration:g} sim s")
+    heights, tilts, fell_at = [], [], None
+    with Composition(decls) as c:
+        d = c.nodes["driver"]
+        start = time.perf_counter()
+        while not d.done and time.perf_counter() - start < 600:
+            if c.spin(timeout_s=0.05):
+                break
+            st = task.status(*d.sim.base_pose())
+            heights.append(st.height_m)
+            tilts.append(st.tilt_rad)
+            if st.fallen and fell_at is None:
+                fell_at = d.sim.time
+        wall = time.perf_counter() - start
+        steps, timeouts = d.steps, d.timeouts
+    h = np.array(heights[len(heights) // 20:])       # after the ramp into the pose
+    ok = fell_at is None and h.size and np.max(np.abs(h - task.base_height)) <= task.height_tol_m
+    print(f"{'stood' if ok else 'FAILED'}: base height {1e3 * h.min():.1f}..{1e3 * h.max():.1f} mm "
+          f"(nominal {1e3 * task.base_height:.1f} mm, tolerance {1e3 * task.height_tol_m:.0f} mm), "
+          f"max tilt {np.degrees(max(tilts)):.1f} deg" + (f"; fell at {fell_at:.2f} s" if fell_at is not None else ""))
+    print(f"control rate: {steps / wall:.0f} steps/s in lockstep ({steps} steps of {robot.dt * 1e3:.0f} ms, "
+          f"{steps * robot.dt / wall:.2f}x real time; {timeouts} command timeouts)")
+    print(f"recording: {out}")
+    return 0 if ok else 1
 
 
 def cmd_record(a) -> int:
