@@ -225,9 +225,8 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
     driver_kind, mode = BACKENDS[backend]
     sim_time = mode == "lockstep"
     common = {"robot": robot, "use_sim_time": sim_time}
-    teleop_cfg = f"config/teleop/{robot}.yaml"
-    if not paths.resolve(teleop_cfg).is_file():
-        raise ConfigError(f"{teleop_cfg}: no teleop config for robot '{robot}'")
+    from sim2real.teleop import config_path
+    teleop_cfg = str(config_path(spec))
 
     nodes = []
     # with doctor corrections, an adapter stands between the driver's topics and the graph's

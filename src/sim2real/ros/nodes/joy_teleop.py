@@ -5,12 +5,12 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Joy, JointState
 
-from sim2real import paths
 from sim2real.config_io import load_yaml
 from sim2real.control.nominal_model import NominalModel
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
+from sim2real.teleop import config_path as teleop_config
 from sim2real.teleop.joy import JoyMapping
 
 PARAMS = {"robot": ("jaco", "registered robot name")}
@@ -21,7 +21,7 @@ class JoyTeleopNode(Node):
         super().__init__("joy_teleop", **kwargs)
         p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
-        self.mapping = JoyMapping(load_yaml(paths.resolve(f"config/teleop/{p.robot}.yaml")).get("joy", {}))
+        self.mapping = JoyMapping(load_yaml(teleop_config(self.robot)).get("joy", {}))
         self.model = NominalModel(self.robot)
         self.map = convert.JointMap(self.robot.joint_names)
         self.q_meas = self.q_des = None

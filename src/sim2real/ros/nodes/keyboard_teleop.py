@@ -19,12 +19,12 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
-from sim2real import paths
 from sim2real.config_io import load_yaml
 from sim2real.control.nominal_model import NominalModel
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
+from sim2real.teleop import config_path as teleop_config
 from sim2real.teleop.keyboard import KeyboardJog
 
 PARAMS = {"robot": ("jaco", "registered robot name"),
@@ -38,7 +38,7 @@ class KeyboardTeleopNode(Node):
         super().__init__("keyboard_teleop", **kwargs)
         p = self.p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
-        cfg = load_yaml(paths.resolve(f"config/teleop/{p.robot}.yaml")).get("keyboard", {})
+        cfg = load_yaml(teleop_config(self.robot)).get("keyboard", {})
         self.jog = KeyboardJog(self.robot.n, float(cfg.get("joint_step", 0.05)), float(cfg.get("cartesian_step", 0.01)))
         self.model = NominalModel(self.robot)
         self.map = convert.JointMap(self.robot.joint_names)
