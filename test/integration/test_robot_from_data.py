@@ -4,21 +4,15 @@ import numpy as np
 import pytest
 
 from sim2real.graph import build_graph
-from sim2real.robots.registry import ROBOT_PATH_ENV
 from sim2real.ros.compose import Composition
 
-from ..unit.robots.test_registry import PENDULUM_URDF, PENDULUM_YAML
+from ..unit.robots.test_registry import robot_dir  # noqa: F401 - the fixture: the pendulum as data
 from .helpers import _domains
 
 pytestmark = pytest.mark.ros
 
 
-def test_robot_from_a_data_directory_comes_up(tmp_path, monkeypatch):
-    (tmp_path / "robots").mkdir()
-    (tmp_path / "urdf").mkdir()
-    (tmp_path / "urdf" / "pendulum.urdf").write_text(PENDULUM_URDF)
-    (tmp_path / "robots" / "pendulum.yaml").write_text(PENDULUM_YAML)
-    monkeypatch.setenv(ROBOT_PATH_ENV, str(tmp_path))
+def test_robot_from_a_data_directory_comes_up(robot_dir):   # noqa: F811
     decls = build_graph("pendulum", "mujoco", camera=False, targets=1)   # teleop: the default config
     with Composition(decls, domain_id=next(_domains) % 232) as g:
         d = g.nodes["driver"]
