@@ -15,12 +15,16 @@ a lockstep chain on one thread, as the executor would (a thread per node cost ~3
 
 `publishers(topic)` maps the GIDs of the publishers on a topic to their node names, from the ROS
 graph, for naming a stranger and for pinning the one source a node accepts.
+
+What a wake costs is what a lockstep step pays three times (state, effort, command), so the hub
+does per wake only what waiting needs: every handle is held in use from registration until the
+hub has stopped waiting on it (not entered and left per wake), the wait set is rebuilt only when
+the registrations change (per wake it is refilled, as rcl_wait requires), the ready entries come
+back in registration order and are looked up by pointer, and they are served under one lock.
 """
 from __future__ import annotations
 
-import contextlib
 import threading
-from dataclasses import dataclass
 
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
@@ -40,14 +44,42 @@ def gid_bytes(gid) -> bytes:
     return bytes(gid)[:16]
 
 
-@dataclass(eq=False)
+def _info_gid(info: dict) -> bytes:
+    """The publisher's GID from a take's message info (the common case without conversions)."""
+    g = info.get("publisher_gid")
+    if g.__class__ is dict:
+        data = g.get("data")
+        if data.__class__ is bytes and len(data) == 16:
+            return data
+    return gid_bytes(g or b"")
+
+
 class _Entry:
-    node: Node
-    handle: object
-    msg_type: type
-    callback: object      # callback(msg, gid)
-    raw: bool
-    accept: object        # None: every message in order; else accept(gid) -> bool, newest accepted only
+    """One sourced subscription. `held`: the hub's use of its handle, from registration until the
+    hub no longer waits on it; left once, by the hub (or by remove() when the hub has ended)."""
+    __slots__ = ("hub", "node", "handle", "ptr", "msg_type", "raw", "callback", "with_gid", "accept",
+                 "removed", "held")
+
+    def __init__(self, node, handle, msg_type, callback, with_gid: bool, raw: bool, accept):
+        self.hub: _Hub | None = None
+        self.node = node
+        self.handle = handle
+        self.ptr = handle.pointer
+        self.msg_type = msg_type
+        self.raw = raw
+        self.callback = callback      # callback(msg, gid) when with_gid, else callback(msg)
+        self.with_gid = with_gid
+        self.accept = accept          # None: every message in order; else accept(gid) -> bool, newest accepted only
+        self.removed = False
+        self.held = False
+
+    def release(self) -> None:       # under the hub's `members` lock
+        if self.held:
+            self.held = False
+            try:
+                self.handle.__exit__(None, None, None)   # destroys it now if its owner asked already
+            except Exception:  # noqa: BLE001 - the context is going down
+                pass
 
 
 class _Hub:
@@ -60,7 +92,7 @@ class _Hub:
     def of(cls, context) -> "_Hub":
         with cls._hubs_lock:
             hub = cls._hubs.get(id(context))
-            if hub is None or not hub.thread.is_alive():
+            if hub is None or hub.ended or not hub.thread.is_alive():
                 hub = cls._hubs[id(context)] = cls(context)
             return hub
 
@@ -79,45 +111,81 @@ class _Hub:
     def __init__(self, context):
         self.context = context
         self.stopping = False
-        self.entries: list[_Entry] = []
-        self.lock = threading.Lock()        # held while serving: removing an entry waits for it
+        self.ended = False                     # the thread has let go of every handle
+        self.entries: tuple[_Entry, ...] = ()  # registration order; replaced on change, never mutated
+        self.generation = 0                    # bumped on every change of `entries`
+        self.retired: list[_Entry] = []        # removed; their handles still held until the next rebuild
+        self.members = threading.Lock()        # guards the five above and every entry's `held`
+        self.lock = threading.Lock()           # held while serving: removing an entry waits for it
         with context.handle:
             self.wake = _rclpy.GuardCondition(context.handle)
         self.thread = threading.Thread(target=self._run, name="sim2real-sourced", daemon=True)
         self.thread.start()
 
     def add(self, e: _Entry) -> None:
-        with self.lock:
-            self.entries.append(e)
+        with self.members:
+            e.hub = self
+            if not self.ended:           # else a hub stopped meanwhile: nothing will serve it
+                e.handle.__enter__()     # in use until the hub no longer waits on it
+                e.held = True
+                self.entries = (*self.entries, e)
+                self.generation += 1
         self.wake.trigger_guard_condition()
 
     def remove(self, entries: list[_Entry]) -> None:
+        with self.members:
+            for e in entries:
+                e.removed = True         # checked under `lock` before each serve
+            self.entries = tuple(e for e in self.entries if not e.removed)
+            self.generation += 1
+            if self.ended:
+                for e in entries:
+                    e.release()
+            else:
+                self.retired.extend(entries)
         self.wake.trigger_guard_condition()
-        if threading.current_thread() is self.thread:   # closing from one of our own callbacks
-            self.entries = [e for e in self.entries if e not in entries]
-            return
-        with self.lock:
-            self.entries = [e for e in self.entries if e not in entries]
+        if threading.current_thread() is not self.thread:
+            with self.lock:       # a wake being served ends first: no callback of these after this
+                pass
 
     def _run(self) -> None:
         ctx = self.context
-        ws, n = None, -1
+        try:
+            with ctx.handle:      # in use while the hub may wait on it
+                self._loop(ctx)
+        except Exception:  # noqa: BLE001 - the context is going down
+            pass
+        finally:
+            with self.members:
+                self.ended = True
+                for e in (*self.retired, *self.entries):
+                    e.release()
+                self.retired = []
+
+    def _loop(self, ctx) -> None:
+        ws = None
+        gen = -1
+        handles: tuple = ()
+        by_ptr: dict[int, _Entry] = {}
+        wake = self.wake
         while ctx.ok() and not self.stopping:
-            with self.lock:
-                entries = list(self.entries)
             try:
-                with contextlib.ExitStack() as using:   # a handle in use is destroyed only after
-                    using.enter_context(ctx.handle)
-                    for e in entries:
-                        using.enter_context(e.handle)
-                    if len(entries) != n:
-                        ws, n = _rclpy.WaitSet(len(entries), 1, 0, 0, 0, 0, ctx.handle), len(entries)
-                    ws.clear_entities()
-                    ws.add_guard_condition(self.wake)
-                    for e in entries:
-                        ws.add_subscription(e.handle)
-                    ws.wait(self.WAIT_NS)
-                    ready = set(ws.get_ready_entities("subscription"))
+                if self.generation != gen:       # registrations changed
+                    with self.members:
+                        entries, gen = self.entries, self.generation
+                        for e in self.retired:   # no wait is in progress, and the next one leaves them out
+                            e.release()
+                        self.retired = []
+                    if ws is None or len(entries) != len(handles):
+                        ws = _rclpy.WaitSet(len(entries), 1, 0, 0, 0, 0, ctx.handle)
+                    handles = tuple(e.handle for e in entries)
+                    by_ptr = {e.ptr: e for e in entries}
+                ws.clear_entities()              # rcl_wait leaves only the ready ones: refill
+                ws.add_guard_condition(wake)
+                for h in handles:
+                    ws.add_subscription(h)
+                ws.wait(self.WAIT_NS)
+                ready = ws.get_ready_entities("subscription")   # in the order they were added
             except Exception:  # noqa: BLE001 - the context or a subscription is going down
                 if not ctx.ok() or self.stopping:
                     return
@@ -125,26 +193,28 @@ class _Hub:
             if not ready or self.stopping:
                 continue
             with self.lock:
-                live = set(map(id, self.entries))
-                for e in entries:
-                    if id(e) in live and e.handle.pointer in ready:
+                for p in ready:
+                    e = by_ptr.get(p)
+                    if e is not None and not e.removed:
                         self._serve(e)
 
     def _serve(self, e: _Entry) -> None:
+        take, msg_type, raw, accept = e.handle.take_message, e.msg_type, e.raw, e.accept
         newest = None
         while True:      # drain what queued since the last wake
             try:
-                with e.handle:
-                    taken = e.handle.take_message(e.msg_type, e.raw)
+                taken = take(msg_type, raw)     # the handle is held: no enter/exit per take
             except Exception:  # noqa: BLE001 - the subscription or context went down
                 return
             if taken is None:
                 break
             msg, info = taken
-            gid = gid_bytes(info.get("publisher_gid") or b"")
-            if e.accept is None:
+            gid = _info_gid(info)
+            if accept is None:
                 self._call(e, msg, gid)
-            elif e.accept(gid):
+                if e.removed:    # closed by its own callback
+                    return
+            elif accept(gid):
                 newest = (msg, gid)
         if newest is not None:
             self._call(e, *newest)
@@ -152,7 +222,10 @@ class _Hub:
     @staticmethod
     def _call(e: _Entry, msg, gid) -> None:
         try:
-            e.callback(msg, gid)
+            if e.with_gid:
+                e.callback(msg, gid)
+            else:
+                e.callback(msg)
         except Exception as err:  # noqa: BLE001 - one bad message must not end the thread
             e.node.get_logger().error(f"{type(err).__name__} in a callback: {err}", throttle_duration_sec=1.0)
 
@@ -171,31 +244,35 @@ class SourcedSubscriptions:
         A stranger's messages go to on_refused(its node name) and, unlike a depth-1 queue, cannot
         push the genuine message out (the queue holds INPUT.depth)."""
         gate = PinnedSource(qualified(self.node, source))
+        node = self.node
+        lookup = lambda: publishers(node, topic)   # noqa: E731
 
         def accept(gid) -> bool:
-            ok, who = gate.accept(gid, lambda: publishers(self.node, topic))
+            ok, who = gate.accept(gid, lookup)
             if not ok and on_refused is not None:
                 on_refused(who)
             return ok
-        self._add(msg_type, topic, qos, lambda msg, gid: callback(msg), raw, accept)
+        self._add(msg_type, topic, qos, callback, False, raw, accept)
         return gate
 
     def add(self, msg_type, topic: str, qos: QoSProfile, callback, raw: bool = False) -> None:
         """callback(msg, gid: bytes) for every message, in order, from the hub thread;
         raw: msg is the CDR bytes."""
-        self._add(msg_type, topic, qos, callback, raw, None)
+        self._add(msg_type, topic, qos, callback, True, raw, None)
 
-    def _add(self, msg_type, topic, qos, callback, raw, accept) -> None:
+    def _add(self, msg_type, topic, qos, callback, with_gid, raw, accept) -> None:
         check_is_valid_msg_type(msg_type)    # imports the type support, as create_subscription does
         with self.node.handle:
             handle = _rclpy.Subscription(self.node.handle, msg_type, topic, qos.get_c_qos_profile(), None)
-        e = _Entry(self.node, handle, msg_type, callback, raw, accept)
+        e = _Entry(self.node, handle, msg_type, callback, with_gid, raw, accept)
         self._entries.append(e)
         _Hub.of(self.node.context).add(e)
 
     def close(self) -> None:
-        if self._entries:
-            _Hub.of(self.node.context).remove(self._entries)
+        """Stop serving this node's subscriptions: no callback of them runs after this returns
+        (unless called from one). Each handle is destroyed once no hub waits on it."""
+        for hub in {e.hub for e in self._entries if e.hub is not None}:
+            hub.remove([e for e in self._entries if e.hub is hub])
         for e in self._entries:
             try:
                 e.handle.destroy_when_not_in_use()
