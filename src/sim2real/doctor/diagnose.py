@@ -38,6 +38,9 @@ def diagnose(robot, samples: list, order: list[str] | None, exc, finished: bool)
     if exc.aborted:
         findings.append(Finding("excitation", "-", WRONG, "aborted", "complete", exc.aborted))
         return Diagnosis(findings, None, exc.aborted)
+    from sim2real.doctor.steps import StepExperiment, step_findings
+    if isinstance(exc, StepExperiment):     # position / PD-target robots: no corrections file yet
+        return Diagnosis(findings + step_findings(exc.record(), order), None, None)
     from sim2real.control.nominal_model import NominalModel
     from sim2real.doctor.identify import identify
     ids, grav = identify(exc.record(), order, robot, NominalModel(robot))
