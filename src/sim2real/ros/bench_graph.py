@@ -1,12 +1,17 @@
 """`sim2real bench graph`: figures for the foundation, printed, never asserted.
 
 1. MuJoCo steps/s raw (mj_step alone) and through the driver core (Simulator + twin effects).
-2. A bare 3-node rclpy chain in lockstep (driver -> controller -> safety -> driver, same message
-   types, no work in the callbacks), measured in the same run as the reference rate.
+2. Two references, measured in the same run: a bare 3-node rclpy chain in lockstep (driver ->
+   controller -> safety -> driver, same message types, no work in the callbacks) on the
+   EventsExecutor, and the same chain with sourced subscriptions (ros/sourced.py: the hub thread,
+   every input pinned to its upstream node by publisher GID), as the graph's control loop runs:
+   their difference is what GID pinning costs by itself.
 3. The full graph in lockstep (camera off and on): control rate, % of the bare chain, and the
    round trip state -> command (median, p99).
 4. The twin in real time with a reality profile, camera on, its driver in its own process as
    hardware would be: achieved rate, missed deadlines, wake-up jitter (p50, p99, max).
+
+--json prints the same figures as one JSON object instead.
 """
 from __future__ import annotations
 
@@ -53,58 +58,109 @@ def bench_mujoco(robot, seconds=1.0):
     return raw, n / (time.perf_counter() - t0)
 
 
-def bench_bare_chain(steps=5000):
-    """Three rclpy nodes, one executor, lockstep: the ceiling any rclpy graph can reach here."""
-    import rclpy
-    from rclpy.experimental import EventsExecutor
-    from rclpy.node import Node
-    from sensor_msgs.msg import JointState
-    from std_msgs.msg import Float64MultiArray
+class Chain:
+    """Three rclpy nodes in lockstep (driver -> controller -> safety -> driver), no work in the
+    callbacks: the ceiling any rclpy graph can reach here.
 
-    from sim2real.ros import convert
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=_fresh_domain())
-    names = [f"joint_{i}" for i in range(1, 8)]
-    drv, ctl, saf = (Node(n, context=ctx) for n in ("bare_driver", "bare_controller", "bare_safety"))
-    state = {"k": 0, "t0": None, "done": False}
-    pub_js = drv.create_publisher(JointState, "/bare/joint_states", 10)
-    pub_ctl = ctl.create_publisher(Float64MultiArray, "/bare/effort", 10)
-    pub_saf = saf.create_publisher(Float64MultiArray, "/bare/commands", 10)
-    ctl.create_subscription(JointState, "/bare/joint_states",
-                            lambda m: pub_ctl.publish(convert.effort_command(np.asarray(m.position))), 10)
-    saf.create_subscription(Float64MultiArray, "/bare/effort",
-                            lambda m: pub_saf.publish(convert.effort_command(np.asarray(m.data))), 10)
-    q = np.zeros(7)
+    sourced=False: plain subscriptions on one EventsExecutor. sourced=True: the same chain with
+    every input a sourced subscription (ros/sourced.py: served by the hub thread, pinned to its
+    upstream node by publisher GID, newest only), as the graph's control loop is: the difference
+    is what GID pinning costs by itself. Set up once, `rate()` as often as wanted (alternate the
+    two kinds in one run: the machine's load drifts), then `close()`."""
 
-    def on_cmd(m):
-        state["k"] += 1
-        if state["k"] == 100:
-            state["t0"] = time.perf_counter()
-        if state["k"] >= steps + 100:
-            state["done"] = True
-            return
-        pub_js.publish(convert.joint_state(state["k"] * 0.002, names, q, q, q))
-    drv.create_subscription(Float64MultiArray, "/bare/commands", on_cmd, 10)
-    ex = EventsExecutor(context=ctx)
-    for nd in (drv, ctl, saf):
-        ex.add_node(nd)
-    deadline = time.monotonic() + 5
-    while pub_js.get_subscription_count() == 0 and time.monotonic() < deadline:
-        ex.spin_once(timeout_sec=0.05)
-    time.sleep(0.3)
-    pub_js.publish(convert.joint_state(0.0, names, q, q, q))
-    deadline = time.monotonic() + 120
-    while not state["done"] and time.monotonic() < deadline:
-        ex.spin_once(timeout_sec=0.1)
-    rate = (state["k"] - 100) / (time.perf_counter() - state["t0"]) if state["t0"] else float("nan")
-    for nd in (drv, ctl, saf):
-        nd.destroy_node()
-    ex.shutdown()
-    rclpy.shutdown(context=ctx)
-    return rate
+    def __init__(self, sourced=False, n_joints=7):
+        import rclpy
+        from rclpy.experimental import EventsExecutor
+        from rclpy.node import Node
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Float64MultiArray
+
+        from sim2real.ros import convert
+        from sim2real.ros import sourced as src
+        self.rclpy, self.src, self.convert = rclpy, src, convert
+        self.ctx = rclpy.Context()
+        rclpy.init(context=self.ctx, domain_id=_fresh_domain())
+        self.names = [f"joint_{i}" for i in range(1, n_joints + 1)]
+        self.q = np.zeros(n_joints)
+        prefix = "hub" if sourced else "bare"
+        drv, ctl, saf = self.nodes = [Node(f"{prefix}_{n}", context=self.ctx) for n in ("driver", "controller", "safety")]
+        self.pub_js = drv.create_publisher(JointState, "/bench/joint_states", 10)
+        pub_ctl = ctl.create_publisher(Float64MultiArray, "/bench/effort", 10)
+        pub_saf = saf.create_publisher(Float64MultiArray, "/bench/commands", 10)
+        links = ((ctl, JointState, "/bench/joint_states", drv,
+                  lambda m: pub_ctl.publish(convert.effort_command(np.asarray(m.position)))),
+                 (saf, Float64MultiArray, "/bench/effort", ctl,
+                  lambda m: pub_saf.publish(convert.effort_command(np.asarray(m.data)))),
+                 (drv, Float64MultiArray, "/bench/commands", saf, self._on_command))
+        self.subs = []
+        for node, mtype, topic, upstream, cb in links:
+            if sourced:
+                s = src.SourcedSubscriptions(node)
+                s.add_from(upstream.get_name(), mtype, topic, cb)
+                self.subs.append(s)
+            else:
+                node.create_subscription(mtype, topic, cb, 10)
+        self.ex = EventsExecutor(context=self.ctx)
+        for nd in self.nodes:
+            self.ex.add_node(nd)
+        self.k, self.stop_at, self.t0 = 0, 0, None
+        deadline = time.monotonic() + 5
+        while self.pub_js.get_subscription_count() == 0 and time.monotonic() < deadline:
+            self.ex.spin_once(timeout_sec=0.05)
+        time.sleep(0.3)
+
+    def _publish(self) -> None:
+        self.pub_js.publish(self.convert.joint_state(self.k * 0.002, self.names, self.q, self.q, self.q))
+
+    def _on_command(self, _msg) -> None:
+        self.k += 1
+        if self.k == self.start_at:
+            self.t0 = time.perf_counter()
+        if self.k >= self.stop_at:
+            self.t1 = time.perf_counter()
+            return         # the chain rests until the next rate()
+        self._publish()
+
+    def rate(self, steps=2000, warmup=100) -> float:
+        """Steps per second over `steps` round trips, after `warmup` of them."""
+        self.start_at, self.stop_at, self.t0 = self.k + warmup, self.k + warmup + steps, None
+        self._publish()
+        deadline, last, moved = time.monotonic() + 120, self.k, time.monotonic()
+        while self.k < self.stop_at and time.monotonic() < deadline:
+            if self.k != last:
+                last, moved = self.k, time.monotonic()
+            elif time.monotonic() - moved > 1.0:   # a state lost to discovery: start again
+                self._publish()
+                moved = time.monotonic()
+            self.ex.spin_once(timeout_sec=0.1)
+        return steps / (self.t1 - self.t0) if self.t0 is not None and self.k >= self.stop_at else float("nan")
+
+    def close(self) -> None:
+        for s in self.subs:
+            s.close()
+        for nd in self.nodes:
+            nd.destroy_node()
+        self.src.stop(self.ctx)
+        self.ex.shutdown()
+        self.rclpy.shutdown(context=self.ctx)
 
 
-_DOMAINS = itertools.count(int(os.environ.get("ROS_DOMAIN_ID", "0")) + 120)
+def bench_chains(rounds=3, steps=2000, n_joints=7) -> tuple[list[float], list[float]]:
+    """(bare rates, sourced rates): the two chains measured alternately, `rounds` times each."""
+    bare, hub = Chain(False, n_joints), Chain(True, n_joints)
+    try:
+        out = ([], [])
+        for _ in range(rounds):
+            out[0].append(bare.rate(steps))
+            out[1].append(hub.rate(steps))
+        return out
+    finally:
+        bare.close()
+        hub.close()
+
+
+# from a base that differs between processes: two benchmarks run at once must not share a domain
+_DOMAINS = itertools.count(int(os.environ.get("ROS_DOMAIN_ID", "0")) + 100 + 3 * (os.getpid() % 40))
 
 
 def _fresh_domain() -> int:
@@ -113,10 +169,10 @@ def _fresh_domain() -> int:
     return next(_DOMAINS) % 232
 
 
-def bench_graph_lockstep(seconds, camera):
+def bench_graph_lockstep(seconds, camera, robot="jaco"):
     from sim2real.graph import build_graph
     from sim2real.ros.compose import Composition
-    decls = build_graph("jaco", "mujoco", duration_s=seconds + 0.5, camera=camera, targets=3)
+    decls = build_graph(robot, "mujoco", duration_s=seconds + 0.5, camera=camera, targets=3)
     with Composition(decls, domain_id=_fresh_domain()) as c:
         d = c.nodes["driver"]
         c.spin_for(1.0)                     # discovery, first steps
@@ -130,7 +186,7 @@ def bench_graph_lockstep(seconds, camera):
     return rate, rtt
 
 
-def bench_twin_process(seconds, reality, camera=True):
+def bench_twin_process(seconds, reality, camera=True, robot="jaco"):
     """The twin driver in its own process (it stands for hardware), the rest composed here.
 
     Its timing comes back on /diagnostics, as a real robot's would: figures over the whole
@@ -145,7 +201,7 @@ def bench_twin_process(seconds, reality, camera=True):
 
     from sim2real.graph import build_graph
     from sim2real.ros.compose import Composition, _die_with_parent, ros_args
-    decls = build_graph("jaco", "twin", reality, camera=camera, targets=200)
+    decls = build_graph(robot, "twin", reality, camera=camera, targets=200)
     drv = next(d for d in decls if d.name == "driver")
     domain = _fresh_domain()
     proc = subprocess.Popen([sys.executable, "-m", "sim2real.ros.run_node", "driver", *ros_args(drv, True)],
@@ -181,35 +237,84 @@ def bench_twin_process(seconds, reality, camera=True):
     wall = float(last["wall_time"]) - float(first["wall_time"])
     return {"wall": wall, "rate": (int(last["steps"]) - int(first["steps"])) / wall,
             "missed": int(last["missed_deadlines"]) - int(first["missed_deadlines"]),
-            "p50": last["jitter_p50_ms"], "p99": last["jitter_p99_ms"], "max": last["jitter_max_ms"],
+            "p50": float(last["jitter_p50_ms"]), "p99": float(last["jitter_p99_ms"]), "max": float(last["jitter_max_ms"]),
             "commands": int(last["commands"]) - int(first["commands"]),
             "steps": int(last["steps"]) - int(first["steps"])}
 
 
+def _profile_for(robot) -> str | None:
+    """The reality profile the real-time run uses: laggy-noisy for the Jaco, else the first
+    example profile written for the robot."""
+    from sim2real.config_io import load_yaml
+    if robot.name == "jaco":
+        return str(paths.resolve("config/reality/laggy-noisy.yaml"))
+    for f in sorted(paths.resolve("config/reality").glob("*.yaml")):
+        if load_yaml(f).get("robot") == robot.name:
+            return str(f)
+    return None
+
+
 def main(a) -> int:
+    import json
+
     from sim2real.robots import load_robot
     from sim2real.ros import env
     env.setup()
-    robot = load_robot("jaco")
-    print(f"sim2real bench graph — robot jaco, {robot.control_rate_hz:.0f} Hz control")
+    robot = load_robot(getattr(a, "robot", None) or "jaco")
+    as_json = bool(getattr(a, "json", False))
+    out: dict = {"robot": robot.name, "control_rate_hz": robot.control_rate_hz, "cores": os.cpu_count()}
+
+    def say(line: str) -> None:
+        if not as_json:
+            print(line, flush=True)
+    say(f"sim2real bench graph — robot {robot.name}, {robot.control_rate_hz:.0f} Hz control")
     raw, core = bench_mujoco(robot)
-    print(f"mujoco raw mj_step:                {raw:10.0f} steps/s")
-    print(f"driver core (sim + twin effects):  {core:10.0f} steps/s")
-    bare = bench_bare_chain()
-    print(f"bare 3-node rclpy chain, lockstep: {bare:10.0f} steps/s (EventsExecutor, one process)")
+    out["mujoco_steps_per_s"], out["driver_core_steps_per_s"] = raw, core
+    say(f"mujoco raw mj_step:                {raw:10.0f} steps/s")
+    say(f"driver core (sim + twin effects):  {core:10.0f} steps/s")
+    # the references are measured alternately, before and after the graph (medians of 3 + 2 rounds
+    # each): on a shared machine the load drifts between measurements
+    bares, hubs = bench_chains(3, n_joints=robot.n)
+    graphs = {}
     for cam in (False, True):
-        rate, rtt = bench_graph_lockstep(a.seconds, cam)
-        print(f"full graph lockstep, camera {'on ' if cam else 'off'}: {rate:8.0f} steps/s = {100 * rate / bare:5.1f}% of "
-              f"the bare chain ({rate * robot.dt:.2f}x real time); state->command round trip "
-              f"median {1e3 * _pct(rtt, 50):.3f} ms, p99 {1e3 * _pct(rtt, 99):.3f} ms")
-    prof = str(paths.resolve("config/reality/laggy-noisy.yaml"))
-    r = bench_twin_process(a.realtime_seconds, prof)
-    if r is None:
-        print("twin real time: no diagnostics from the driver process")
+        if not (cam and robot.camera is None):
+            graphs[cam] = bench_graph_lockstep(a.seconds, cam, robot.name)
+    more = bench_chains(2, n_joints=robot.n)
+    bares, hubs = bares + more[0], hubs + more[1]
+    bare, hub = float(np.median(bares)), float(np.median(hubs))
+    out["bare_chain_steps_per_s"], out["sourced_chain_steps_per_s"] = bare, hub
+    out["bare_chain_rounds"], out["sourced_chain_rounds"] = bares, hubs
+    say(f"bare 3-node rclpy chain, lockstep: {bare:10.0f} steps/s (EventsExecutor, one process; median of "
+        f"{len(bares)}: {', '.join(f'{x:.0f}' for x in bares)})")
+    say(f"same chain, sourced (hub thread, GID-pinned): {hub:.0f} steps/s = {100 * hub / bare:5.1f}% of the bare chain "
+        f"(median of {len(hubs)}: {', '.join(f'{x:.0f}' for x in hubs)})")
+    out["lockstep"] = {}
+    for cam in (False, True):
+        if cam not in graphs:
+            say("full graph lockstep, camera on : the robot has no camera")
+            continue
+        rate, rtt = graphs[cam]
+        key = "camera_on" if cam else "camera_off"
+        out["lockstep"][key] = {"steps_per_s": rate, "pct_of_bare_chain": 100 * rate / bare,
+                                "pct_of_sourced_chain": 100 * rate / hub, "x_real_time": rate * robot.dt,
+                                "rtt_median_ms": 1e3 * _pct(rtt, 50), "rtt_p99_ms": 1e3 * _pct(rtt, 99)}
+        say(f"full graph lockstep, camera {'on ' if cam else 'off'}: {rate:8.0f} steps/s = {100 * rate / bare:5.1f}% of "
+            f"the bare chain, {100 * rate / hub:5.1f}% of the sourced chain ({rate * robot.dt:.2f}x real time); "
+            f"state->command round trip median {1e3 * _pct(rtt, 50):.3f} ms, p99 {1e3 * _pct(rtt, 99):.3f} ms")
+    prof = _profile_for(robot)
+    r = bench_twin_process(a.realtime_seconds, prof, camera=robot.camera is not None, robot=robot.name) if prof else None
+    out["twin_realtime"] = None if r is None else {"profile": os.path.basename(prof), **r}
+    if as_json:
+        print(json.dumps(out, indent=1))
+    if prof is None:
+        say(f"twin real time: no example reality profile for {robot.name} in config/reality")
         return 1
-    print(f"twin real time (driver in its own process as hardware would be; laggy-noisy; camera on; "
-          f"{r['wall']:.0f} s): {r['rate']:.1f} steps/s of {robot.control_rate_hz:.0f}; missed deadlines "
-          f"{r['missed']}; wake-up jitter since driver start p50 {r['p50']} ms, p99 {r['p99']} ms, max {r['max']} ms; "
-          f"commands received for {100 * r['commands'] / max(r['steps'], 1):.1f}% of steps "
-          f"(the profile drops 3% of states and 2% of commands)")
+    if r is None:
+        say("twin real time: no diagnostics from the driver process")
+        return 1
+    say(f"twin real time (driver in its own process as hardware would be; {os.path.basename(prof)}; "
+        f"camera {'on' if robot.camera is not None else 'none'}; {r['wall']:.0f} s): {r['rate']:.1f} steps/s of "
+        f"{robot.control_rate_hz:.0f}; missed deadlines {r['missed']}; wake-up jitter since driver start p50 {r['p50']:.3f} ms, "
+        f"p99 {r['p99']:.3f} ms, max {r['max']:.3f} ms; commands received for {100 * r['commands'] / max(r['steps'], 1):.1f}% of "
+        f"steps (the profile's drop_rate loses some states and commands)")
     return 0
