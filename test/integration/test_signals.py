@@ -1,6 +1,7 @@
 """Clean stops (issue 18): Ctrl-C (SIGINT to the process group, as a terminal sends it) and SIGTERM
 end `sim2real up` with exit 0 and no traceback, in one process and one process per node, at
 start-up and mid-run; --duration counts sim seconds with --processes too."""
+import itertools
 import os
 import signal
 import subprocess
@@ -10,7 +11,8 @@ import time
 import pytest
 
 pytestmark = pytest.mark.ros
-_domain = iter(range(int(os.environ.get("ROS_DOMAIN_ID", "0")) % 50 + 180, 232))
+_start = int(os.environ.get("ROS_DOMAIN_ID", "0"))
+_domain = (180 + (_start + k) % 50 for k in itertools.count())    # 180..229, never exhausted
 
 
 def _run(args, sig=None, after=0.0, timeout=90):

@@ -351,6 +351,11 @@ class _Observer:
         self.driver_moving: list[float] = []                 # wall times the driver was not holding
         self.node.create_subscription(JointState, "/joint_states", self._on_js, 100)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 50)
+        from std_msgs.msg import String
+
+        from sim2real.ros.qos import LATCHED
+        self.policy_since: float | None = None    # wall time the policy took control
+        self.node.create_subscription(String, "/teleop/active", self._on_active, LATCHED)
         self.ex = SingleThreadedExecutor(context=self.ctx)
         self.ex.add_node(self.node)
         self.th = threading.Thread(target=self._spin, daemon=True)
@@ -368,6 +373,10 @@ class _Observer:
         with self.lock:
             self.states.append((now, np.array(msg.position[:7]), np.array(msg.velocity[:7])))
             self.stamps.append((now, msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec))
+
+    def _on_active(self, msg):
+        if msg.data == "policy" and self.policy_since is None:
+            self.policy_since = time.monotonic()
 
     def _on_diag(self, msg):
         from diagnostic_msgs.msg import DiagnosticStatus
@@ -417,10 +426,7 @@ def node_deaths(kinds=("safety", "controller", "policy", "mux", "driver"), settl
     obs = _Observer(domain)
     outcomes = []
     try:
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 60 and not [s for s in obs.since(t0) if s[0] > t0]:
-            time.sleep(0.2)
-        time.sleep(settle_s)                         # the reach is done; the arm holds the target
+        _wait_settled(obs)                           # the reach is done; the arm holds the target
         for kind in kinds:
             pid = _children(up.pid).get(kind)
             if pid is None:
@@ -462,6 +468,19 @@ def node_deaths(kinds=("safety", "controller", "policy", "mux", "driver"), settl
     return outcomes
 
 
+def _wait_settled(obs: "_Observer", limit_s: float = 90.0) -> None:
+    """Until the policy drives the arm and the arm has been at rest for a second after its reach:
+    processes start in several seconds here, and a reach takes a few."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        time.sleep(0.2)
+        with obs.lock:
+            driving = obs.policy_since is not None and time.monotonic() - obs.policy_since > 2.0
+        recent = obs.since(time.monotonic() - 1.0)
+        if driving and len(recent) > 100 and max(float(np.max(np.abs(qd))) for _, _, qd in recent) < 0.02:
+            return
+
+
 def _start_up(args: list[str], domain: int, cwd: str | None = None):
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
@@ -478,6 +497,74 @@ def _stop_up(up) -> int:
     except subprocess.TimeoutExpired:
         os.killpg(up.pid, signal.SIGKILL)
         return -9
+
+
+FLOODER = """
+import sys, time
+from sim2real.ros import env; env.setup()
+import rclpy
+from sensor_msgs.msg import JointState
+from sim2real.ros import convert
+from sim2real.robots import load_robot
+rclpy.init(domain_id=int(sys.argv[1]))
+node = rclpy.create_node("flooder")
+robot = load_robot("jaco")
+pubs = [node.create_publisher(JointState, t, 10) for t in ("/teleop/desired", "/policy/desired")]
+q = robot.home + 0.6
+time.sleep(1.0)                                   # discovery
+period, seconds, n = 1.0 / float(sys.argv[2]), float(sys.argv[3]), 0
+t0 = time.perf_counter()
+while time.perf_counter() - t0 < seconds:
+    msg = convert.joint_state(time.time(), robot.joint_names, q)     # wall-clock stamps: the twin's clock
+    for p in pubs:
+        p.publish(msg)
+    n += 1
+    time.sleep(max(0.0, t0 + n * period - time.perf_counter()))
+print(n / seconds, flush=True)
+"""
+
+
+def flood_realtime(rate_hz: float = 5000.0, seconds: float = 3.0) -> Outcome:
+    """The real-time twin, one process per node; a foreign process floods /teleop/desired and
+    /policy/desired with valid desired states (0.6 rad away) at rate_hz; the arm must stay within
+    its limits and keep the policy's pose (the flood never takes the mux)."""
+    from sim2real.robots import load_robot
+    robot = load_robot("jaco")
+    domain = next(_domains) % 232
+    up, log = _start_up(["--backend", "twin", "--processes", "--no-camera", "--targets", "1"], domain)
+    obs = _Observer(domain)
+    unsafe, diags, injected = [], [], "-"
+    try:
+        _wait_settled(obs)                            # the reach is done: the arm holds the target
+        q0 = obs.since(time.monotonic() - 0.2)[-1][1]
+        env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}
+        t_flood = time.monotonic()
+        fl = subprocess.run([sys.executable, "-c", FLOODER, str(domain), str(rate_hz), str(seconds)], env=env,
+                            capture_output=True, text=True, timeout=60)
+        reached = float(fl.stdout.strip().splitlines()[-1]) if fl.stdout.strip() else 0.0
+        injected = f"{reached * seconds * 2:.0f} messages ({reached:.0f}/s on 2 topics)"
+        time.sleep(1.0)
+        during = obs.since(t_flood)
+        if during:
+            drift = max(float(np.max(np.abs(q - q0))) for _, q, _ in during)
+            speed = max(float(np.max(np.abs(qd) / robot.velocity_limit)) for _, _, qd in during)
+            travel = max(float(np.max(np.maximum(q - robot.position_upper, robot.position_lower - q)))
+                         for _, q, _ in during)
+            if speed > OVERSPEED:
+                unsafe.append(f"joint at {speed:.2f}x its velocity limit")
+            if travel > OVERTRAVEL:
+                unsafe.append(f"joint {travel:.3f} rad past a hard limit")
+            if drift > DEAD_DRIFT:
+                unsafe.append(f"the flood moved the arm {drift:.2f} rad")
+        else:
+            unsafe.append("no joint states during the flood")
+        with obs.lock:
+            diags = [d for d in obs.diags if "flood" in d or "without a fresh command" in d or "holding" in d]
+        diags = list(dict.fromkeys(d.split(";")[0] if "teleop_mux" not in d else d for d in diags))[:3]
+    finally:
+        obs.close()
+        _stop_up(up)
+    return Outcome(f"{rate_hz / 1e3:g} kHz flood on the desired topics (twin, processes)", injected, unsafe, diags)
 
 
 def recording_kill(settle_s: float = 3.0) -> Outcome:
@@ -544,6 +631,7 @@ SCENARIOS = {
     "extreme_desired": extreme_desired,
     "flood": flood,
     "volatile_lock": volatile_lock,
+    "flood_realtime": flood_realtime,
     "node_deaths": node_deaths,
     "recording_kill": recording_kill,
 }

@@ -10,7 +10,9 @@ set it releases it, or `reset_locks()`.
 Each input has a token bucket: `max_rate_hz` (default 200) with a burst of FLOOD_BURST messages.
 An input that empties it is flooding: its messages are refused and it cannot win until it has
 kept under its rate for FLOOD_HOLD_S, so a flood holds control for at most its first burst
-(garbage never counts as fresh at all: callers validate before `update_input`).
+(garbage never counts as fresh at all: callers validate before `update_input`). An input may
+name its `source` node (the policy's): the node refuses other publishers on that topic before
+they count, so a stranger on /policy/desired can neither drive nor make the policy "flood".
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from sim2real.errors import ConfigError
 from sim2real.safety.lock import Lock
 
 FLOOD = "flooding"
-FLOOD_BURST = 10       # messages an input may send at once
+FLOOD_BURST = 3        # messages an input may send at once
 FLOOD_HOLD_S = 1.0     # s under its rate before a flooding input may win again
 
 
@@ -32,6 +34,7 @@ class _Source:
     priority: int
     timeout_s: float
     max_rate_hz: float = 200.0
+    source: str | None = None          # the only node whose messages count (e.g. the policy); None: any
     stamp: float | None = None
     value: Any = None
     tokens: float = FLOOD_BURST
@@ -47,7 +50,7 @@ class Mux:
             for name, c in d.items():
                 try:
                     out[name] = _Source(name, str(c["topic"]), int(c["priority"]), float(c["timeout_s"]),
-                                        float(c.get("max_rate_hz", 200.0)))
+                                        float(c.get("max_rate_hz", 200.0)), c.get("source"))
                 except (KeyError, TypeError, ValueError) as e:
                     raise ConfigError(f"mux.{kind}.{name}: needs topic, priority, timeout_s ({e})") from None
             return out

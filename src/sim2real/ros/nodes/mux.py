@@ -9,6 +9,8 @@ remapped like any ROS topic.
 """
 from __future__ import annotations
 
+import threading
+
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -42,9 +44,14 @@ class MuxNode(Node):
         self.pub_active = self.create_publisher(String, "/teleop/active", LATCHED)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.active = None
-        for name, src in self.mux.inputs.items():
-            self.create_subscription(JointState, src.topic, lambda m, n=name: self._on_input(n, m), 10)
+        self.guard = threading.RLock()   # inputs arrive on the executor and on the sourced hub thread
         self.sourced = SourcedSubscriptions(self)
+        for name, src in self.mux.inputs.items():
+            if src.source:    # one publisher only (the policy): strangers refused before they count
+                self.sourced.add_from(src.source, JointState, src.topic, lambda m, n=name: self._on_input(n, m),
+                                      lambda who, n=name: self._refuse(n, f"from {who}, not {self.mux.inputs[n].source}"))
+            else:             # any teleop tool may drive: validated, rate-limited
+                self.create_subscription(JointState, src.topic, lambda m, n=name: self._on_input(n, m), 10)
         for name, src in self.mux.locks.items():
             for qos in LOCK_QOS:
                 self.sourced.add(Bool, src.topic, qos, lambda m, gid, n=name: self._on_lock(n, m, gid))
@@ -60,6 +67,10 @@ class MuxNode(Node):
         self.get_logger().warning(f"mux: refused {key}", throttle_duration_sec=1.0)
 
     def _on_input(self, name: str, msg: JointState) -> None:
+        with self.guard:
+            self._input(name, msg)
+
+    def _input(self, name: str, msg: JointState) -> None:
         _, _, problem = self.maps[name].extract(msg)
         if problem:
             self._refuse(name, problem)
@@ -68,6 +79,11 @@ class MuxNode(Node):
         flood = self.mux.update_input(name, msg, now)
         if flood:
             self._refuse(name, f"{flood} (over {self.mux.inputs[name].max_rate_hz:.0f} msg/s)")
+            if self.active == name:    # it was driving: hand back now, not when its last message goes stale
+                winner = self.mux.select(now)
+                self._announce(winner.name if winner else None)
+                if winner is not None and winner.value is not None:
+                    self.pub.publish(winner.value)
             return
         winner = self.mux.select(now)
         self._announce(winner.name if winner else None)
@@ -75,6 +91,10 @@ class MuxNode(Node):
             self.pub.publish(msg)
 
     def _on_lock(self, name: str, msg: Bool, gid: bytes) -> None:
+        with self.guard:
+            self._lock(name, msg, gid)
+
+    def _lock(self, name: str, msg: Bool, gid: bytes) -> None:
         what = self.mux.update_lock(name, msg.data, self._now(), source=gid)
         if what and what.startswith("refused"):
             self._refuse(name, what)
@@ -86,8 +106,9 @@ class MuxNode(Node):
         self._reselect()
 
     def _reselect(self) -> None:
-        winner = self.mux.select(self._now())
-        self._announce(winner.name if winner else None)
+        with self.guard:
+            winner = self.mux.select(self._now())
+            self._announce(winner.name if winner else None)
 
     def _announce(self, name) -> None:
         if name != self.active:
