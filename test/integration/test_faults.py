@@ -26,6 +26,11 @@ def test_killed_nodes_are_named_restarted_and_the_arm_holds():
         assert any("died" in d for d in o.diagnostics) and any("restarting" in d for d in o.diagnostics), o
 
 
+def test_a_realtime_flood_from_another_process_neither_moves_nor_endangers_the_arm():
+    o = faults.flood_realtime()
+    assert o.safe, o.unsafe
+
+
 def test_killed_recorder_leaves_a_recoverable_file_and_records_on():
     o = faults.recording_kill()
     assert o.safe, o.unsafe
