@@ -2,10 +2,19 @@
 
 float64[] fields are filled with array.array('d'): rosidl then skips its per-element type checks,
 which cost more than the rest of a control step.
+
+`joint_state_cdr` and `effort_command_cdr` give the messages of `joint_state` and
+`effort_command` already serialized (CDR, what the middleware sends), for the publishers of the
+control loop: `publisher.publish(bytes)` sends them as they are, without building a Python
+message and converting it to C (bench/cdr_messages.py, here: a 9-joint state built and published
+in 4.9 us instead of 13.1, a 7-joint command in 3.5 instead of 9.1; the Jaco's lockstep graph ran
+5.5% faster with the driver, controller and safety filter publishing them). Subscribers receive
+ordinary messages; bench/cdr_messages.py checks that they equal what the namesakes build.
 """
 from __future__ import annotations
 
 import math
+import struct
 from array import array
 
 import numpy as np
@@ -94,6 +103,90 @@ def effort_command(tau) -> Float64MultiArray:
     msg.layout.dim = [MultiArrayDimension(label="joints", size=len(tau), stride=len(tau))]
     msg.data = floats(tau)
     return msg
+
+
+# ---- the same two messages, serialized -------------------------------------------------------
+# XCDR1, little endian (the encapsulation says so; any host reads it): primitives aligned to their
+# size from the start of the payload, strings as uint32 length (with the NUL) + bytes + NUL,
+# sequences as uint32 count + elements. Deserialized, each equals the message its namesake builds.
+_CDR_LE = b"\x00\x01\x00\x00"
+_U32 = struct.Struct("<I").pack
+_STAMP = struct.Struct("<iI").pack
+_LAYOUTS: dict[tuple, tuple[bytes, ...]] = {}     # the bytes between the float64[] fields, per shape
+
+
+def _f64(x) -> bytes:
+    return np.asarray(x, dtype="<f8").ravel().tobytes()
+
+
+def _pad(out: bytearray, n: int) -> None:
+    out += bytes(-(len(out) - 4) % n)       # alignment counts from the payload, after the encapsulation
+
+
+def _cdr_string(out: bytearray, s: str) -> None:
+    b = s.encode()
+    _pad(out, 4)
+    out += _U32(len(b) + 1)
+    out += b
+    out += b"\0"
+
+
+def _layout(key: tuple, build) -> tuple[bytes, ...]:
+    parts = _LAYOUTS.get(key)
+    if parts is None:
+        if len(_LAYOUTS) > 256:      # names that keep changing: no unbounded cache
+            _LAYOUTS.clear()
+        parts = _LAYOUTS[key] = build(*key[1:])
+    return parts
+
+
+def _joint_state_layout(frame_id: str, names: tuple, *sizes: int) -> tuple[bytes, ...]:
+    """(frame_id + names + position's count, velocity's count, effort's count), each with the padding
+    before it and before its doubles; sizes in bytes."""
+    out = bytearray(_CDR_LE + bytes(8))      # the stamp's place
+    _cdr_string(out, frame_id)
+    _pad(out, 4)
+    out += _U32(len(names))
+    for name in names:
+        _cdr_string(out, name)
+    parts, start = [], 12
+    for nbytes in sizes:
+        _pad(out, 4)
+        out += _U32(nbytes // 8)
+        if nbytes:
+            _pad(out, 8)
+        parts.append(bytes(out[start:]))
+        out += bytes(nbytes)
+        start = len(out)
+    return tuple(parts)
+
+
+def joint_state_cdr(stamp: float, names, q, qd=None, effort=None, frame_id: str = "") -> bytes:
+    """joint_state(...), serialized: publish it on a sensor_msgs/JointState topic."""
+    fields = (_f64(q), b"" if qd is None else _f64(qd), b"" if effort is None else _f64(effort))
+    a, b, c = _layout(("js", frame_id, tuple(names), *map(len, fields)), _joint_state_layout)
+    sec, nanosec = divmod(int(round(stamp * 1e9)), 1_000_000_000)    # as to_time
+    return b"".join((_CDR_LE, _STAMP(sec, nanosec), a, fields[0], b, fields[1], c, fields[2]))
+
+
+def _effort_layout(nbytes: int) -> tuple[bytes]:
+    n = nbytes // 8
+    out = bytearray(_CDR_LE)
+    out += _U32(1)                           # layout.dim: one dimension
+    _cdr_string(out, "joints")
+    _pad(out, 4)
+    out += _U32(n) + _U32(n)                 # size, stride
+    out += _U32(0)                           # layout.data_offset
+    out += _U32(n)                           # data
+    if n:
+        _pad(out, 8)
+    return (bytes(out),)
+
+
+def effort_command_cdr(tau) -> bytes:
+    """effort_command(tau), serialized: publish it on a std_msgs/Float64MultiArray topic."""
+    data = _f64(tau)
+    return _layout(("effort", len(data)), _effort_layout)[0] + data
 
 
 def point(stamp: float, frame: str, xyz) -> PointStamped:
