@@ -163,7 +163,7 @@ class _Hub:
                 self.retired = []
 
     def _loop(self, ctx) -> None:
-        ws = None
+        ws, ws_size = None, -1
         gen = -1
         handles: tuple = ()
         by_ptr: dict[int, _Entry] = {}
@@ -173,13 +173,14 @@ class _Hub:
                 if self.generation != gen:       # registrations changed
                     with self.members:
                         entries, gen = self.entries, self.generation
-                        for e in self.retired:   # no wait is in progress, and the next one leaves them out
-                            e.release()
-                        self.retired = []
-                    if ws is None or len(entries) != len(handles):
-                        ws = _rclpy.WaitSet(len(entries), 1, 0, 0, 0, 0, ctx.handle)
+                        retired, self.retired = self.retired, []
                     handles = tuple(e.handle for e in entries)
                     by_ptr = {e.ptr: e for e in entries}
+                    with self.members:           # no wait is in progress, and the next one leaves them out
+                        for e in retired:
+                            e.release()
+                if ws_size != len(handles):
+                    ws, ws_size = _rclpy.WaitSet(len(handles), 1, 0, 0, 0, 0, ctx.handle), len(handles)
                 ws.clear_entities()              # rcl_wait leaves only the ready ones: refill
                 ws.add_guard_condition(wake)
                 for h in handles:
