@@ -202,7 +202,7 @@ class DriverNode(Node):
         for measured_at, wq, wqd, weff in self.twin.measure():
             # the stamp says when the sample was taken, as a hardware driver's would
             st = measured_at if self.lockstep else stamp - (t - measured_at)
-            self.pub_js.publish(convert.joint_state(
+            self.pub_js.publish(convert.joint_state_cdr(   # serialized here: the hot message
                 st, self.wire_names, np.concatenate([wq, grip]),
                 np.concatenate([wqd, np.zeros(len(grip))]), np.concatenate([weff, np.zeros(len(grip))])))
             sent = True
