@@ -220,7 +220,7 @@ def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int
                 extra = []
                 if d.kind == "driver" and clock is not None:
                     # past the last /clock (every 20 ms) and what was in flight: no stamp goes back
-                    extra = ["-p", f"start_time_s:={clock.t + 0.05:.6f}"]
+                    extra = ["-p", f"start_time_s:={clock.t + 0.1:.6f}"]
                 log(f"sim2real up: restarting '{d.name}' ({restarts[d.name]}/{max_restarts})"
                     + (f", resuming the clock at {clock.t:.3f} s" if extra else ""), file=sys.stderr)
                 procs[d.name] = spawn(d, extra)

@@ -57,6 +57,11 @@ class SafetyFilter:
         self._hold_q = None
         if self.targets:
             return self._filter_targets(tau, q, qd)
+        # the common case in one pass: inside the effort limits, the position band and below the
+        # governor's speed: nothing to change
+        if (np.all(np.abs(tau) <= self.limit) and np.all((q <= self.hi) & (q >= self.lo))
+                and np.all(np.abs(qd) <= BRAKE_FROM * self.vmax)):
+            return tau, []
         reasons = []
         out = np.clip(tau, -self.limit, self.limit)
         if np.any(out != tau):

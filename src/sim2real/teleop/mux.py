@@ -23,7 +23,7 @@ from sim2real.errors import ConfigError
 from sim2real.safety.lock import Lock
 
 FLOOD = "flooding"
-FLOOD_BURST = 3        # messages an input may send at once
+FLOOD_BURST = 5        # messages an input may send at once (the clock may tick in 20 ms steps)
 FLOOD_HOLD_S = 1.0     # s under its rate before a flooding input may win again
 
 

@@ -52,7 +52,7 @@ def test_flooded_input_is_refused_and_recovers(mux):
     mux.update_lock("hb", False, 0.0)
     mux.update_input("policy", "p", 0.0)
     refused = [mux.update_input("keyboard", "k", 0.0002 * i) for i in range(1000)]   # 5 kHz for 0.2 s
-    assert refused.index("flooding") <= 3                # at most one burst got through
+    assert refused.index("flooding") <= 5                # at most one burst got through
     assert mux.select(0.2).name == "policy"              # the flooding input cannot win
     assert mux.update_input("keyboard", "k", 1.3) is None   # under its rate for a second: an input again
     assert mux.select(1.3).name == "keyboard"
