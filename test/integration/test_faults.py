@@ -4,7 +4,7 @@ watches what reached the motors and what the arm did; here every one must be saf
 must have said something about it."""
 import pytest
 
-from sim2real.ros import faults
+from sim2real.ros import faults, faults_live
 
 pytestmark = pytest.mark.ros
 
@@ -20,19 +20,19 @@ def test_fault_is_safe_and_reported(name):
 
 def test_killed_nodes_are_named_restarted_and_the_arm_holds():
     """One process per node on the real-time twin; kill -9 the safety filter, the driver, the mux."""
-    outs = faults.node_deaths(kinds=("safety", "mux", "driver"))
+    outs = faults_live.node_deaths(kinds=("safety", "mux", "driver"))
     for o in outs:
         assert o.safe, f"{o.fault}: {o.unsafe}"
         assert any("died" in d for d in o.diagnostics) and any("restarting" in d for d in o.diagnostics), o
 
 
 def test_a_realtime_flood_from_another_process_neither_moves_nor_endangers_the_arm():
-    o = faults.flood_realtime()
+    o = faults_live.flood_realtime()
     assert o.safe, o.unsafe
 
 
 def test_killed_recorder_leaves_a_recoverable_file_and_records_on():
-    o = faults.recording_kill()
+    o = faults_live.recording_kill()
     assert o.safe, o.unsafe
     lost = float(o.data_lost.split()[0])
     assert 0.0 <= lost < 0.6      # flushed every 0.2 s of wall time; lockstep runs ~1-2x real time

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim2real.doctor.guard import running
+
 SETTLE_S, REST_S, PULSE_S, AFTER_S = 0.6, 0.6, 0.05, 0.6
 HOLD_W, HOLD_ZETA = 8.0, 1.0       # rad/s, -: the hold's bandwidth and damping ratio per joint
 PULSE_DV = 0.5                     # rad/s a pulse should add, well inside the velocity limits
@@ -62,19 +64,7 @@ class Excitation:
 
     def command(self, t: float, q: np.ndarray, qd: np.ndarray, locked: bool = False) -> np.ndarray | None:
         """The wire command for the state at time t; None once finished or aborted."""
-        if self.aborted or (self.t0 is not None and t - self.t0 >= self.duration):
-            return None
-        if self.t0 is None:
-            self.t0, self.q_ref = t, q.copy()
-        if locked:
-            self.aborted = "teleop lock"
-        elif not (np.all(np.isfinite(q)) and np.all(np.isfinite(qd))):
-            self.aborted = "non-finite reading"
-        elif np.max(np.abs(q - self.q_ref)) > MAX_EXCURSION:
-            self.aborted = f"slot {int(np.argmax(np.abs(q - self.q_ref)))} moved more than {MAX_EXCURSION} rad"
-        elif np.max(np.abs(qd)) > MAX_SPEED:
-            self.aborted = f"slot {int(np.argmax(np.abs(qd)))} faster than {MAX_SPEED} rad/s"
-        if self.aborted:
+        if not running(self, t, q, qd, locked, MAX_EXCURSION, MAX_SPEED):
             return None
         tau = self.kp * (self.q_ref - q) - self.kd * qd
         if self.feedforward is not None:

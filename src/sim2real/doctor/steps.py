@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim2real.doctor.findings import OK, SUSPICIOUS, WRONG, Finding
+from sim2real.doctor.guard import running
 
 SETTLE_S, STEP_S, BACK_S = 0.5, 0.4, 0.4
 STEP_RAD = 0.08                        # small against the legs' ranges, large against sensor noise
@@ -36,19 +37,7 @@ class StepExperiment:
 
     def command(self, t: float, q: np.ndarray, qd: np.ndarray, locked: bool = False) -> np.ndarray | None:
         """Joint targets (rad, wire order) for the state at time t; None once finished or aborted."""
-        if self.aborted or (self.t0 is not None and t - self.t0 >= self.duration):
-            return None
-        if self.t0 is None:
-            self.t0, self.q_ref = t, q.copy()
-        if locked:
-            self.aborted = "teleop lock"
-        elif not (np.all(np.isfinite(q)) and np.all(np.isfinite(qd))):
-            self.aborted = "non-finite reading"
-        elif np.max(np.abs(q - self.q_ref)) > MAX_EXCURSION:
-            self.aborted = f"slot {int(np.argmax(np.abs(q - self.q_ref)))} moved more than {MAX_EXCURSION} rad"
-        elif np.max(np.abs(qd)) > MAX_SPEED:
-            self.aborted = f"slot {int(np.argmax(np.abs(qd)))} faster than {MAX_SPEED} rad/s"
-        if self.aborted:
+        if not running(self, t, q, qd, locked, MAX_EXCURSION, MAX_SPEED):
             return None
         rel = t - self.t0
         target = self.q_ref.copy()

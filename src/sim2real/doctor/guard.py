@@ -1,0 +1,24 @@
+"""What every doctor experiment does before it commands anything: start its clock and reference
+pose at the first state, stop at its end, and abort at once on the lock, a non-finite reading, a
+large excursion or a high speed (the experiment's `aborted` then says which)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def running(exp, t: float, q: np.ndarray, qd: np.ndarray, locked: bool,
+            max_excursion: float, max_speed: float) -> bool:
+    """exp has t0, q_ref, duration, aborted. False once it finished or aborted."""
+    if exp.aborted or (exp.t0 is not None and t - exp.t0 >= exp.duration):
+        return False
+    if exp.t0 is None:
+        exp.t0, exp.q_ref = t, q.copy()
+    if locked:
+        exp.aborted = "teleop lock"
+    elif not (np.all(np.isfinite(q)) and np.all(np.isfinite(qd))):
+        exp.aborted = "non-finite reading"
+    elif np.max(np.abs(q - exp.q_ref)) > max_excursion:
+        exp.aborted = f"slot {int(np.argmax(np.abs(q - exp.q_ref)))} moved more than {max_excursion} rad"
+    elif np.max(np.abs(qd)) > max_speed:
+        exp.aborted = f"slot {int(np.argmax(np.abs(qd)))} faster than {max_speed} rad/s"
+    return not exp.aborted
