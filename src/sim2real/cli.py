@@ -385,7 +385,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=SEED, default=0, help="controller: trajectory seed")
     p.add_argument("--out", default="runs/bench", help="controller: folder for the plot and recordings")
     p.add_argument("--scenarios", nargs="*", default=None, help="faults: which (default: all)")
-    p.add_argument("--json", action="store_true", help="faults: machine-readable outcomes on stdout")
+    p.add_argument("--json", action="store_true", help="graph, faults: machine-readable figures on stdout")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("train", help="train the controller's networks")
     p.add_argument("what", choices=["dynamics-prior", "inverse-dynamics"])
