@@ -196,6 +196,13 @@ def cmd_record(a) -> int:
 def cmd_teleop(a) -> int:
     from sim2real.graph import NodeDecl
     from sim2real.ros.compose import Composition
+    if a.device == "reset-lock":
+        from sim2real.ros.lock_reset import reset_lock
+        n = reset_lock()
+        if not n:
+            raise Sim2RealError("nobody listens on /teleop/lock_reset: is a graph running on this ROS_DOMAIN_ID?")
+        print(f"teleop lock reset sent to {n} node(s)")
+        return 0
     if a.device == "keyboard" and not sys.stdin.isatty():
         raise Sim2RealError("teleop keyboard needs a terminal (stdin is not a tty): run it in a terminal "
                             "or tmux, or use `sim2real teleop joy`")
@@ -365,7 +372,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_record)
     p = sub.add_parser("teleop", help="take over a running graph from the keyboard or a joystick")
-    p.add_argument("device", choices=["keyboard", "joy"])
+    p.add_argument("device", choices=["keyboard", "joy", "reset-lock"],
+                   help="reset-lock: release every hold of the lock, whoever set it")
     _graph_args(p, ("robot",), force=False)
     p.set_defaults(func=cmd_teleop)
     p = sub.add_parser("bench", help="benchmarks that print figures")
