@@ -63,7 +63,7 @@ def _graph_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None,
         text = help_for.get(o.name, o.describe())
         if o.switch:
             p.add_argument(o.flag, dest=o.name, action="store_false" if o.default else "store_true",
-                           help=f"{text} ({'on' if o.default else 'off'} unless this flag is given)")
+                           help=(f"do not {text}" if o.default else text) + f" (default: {'on' if o.default else 'off'})")
         else:   # robot, backend and controller are checked by build_graph, which names the choices
             p.add_argument(o.flag, dest=o.name, type=_arg_type(o.type), default=o.default, metavar=o.metavar,
                            help=text + (f" (default: {o.default})" if o.default is not None else ""))

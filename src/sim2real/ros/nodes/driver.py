@@ -42,8 +42,8 @@ from sim2real.sim.twin import Twin
 from sim2real.tasks.reach import ReachTask
 from sim2real.timing import LatencyHistogram
 
-CLOCK_EVERY = 10  # /clock at 50 Hz of sim time in lockstep: every node on sim time receives it (each
-                  # costs ~70 us); the mux's rate limit counts in sim time and needs this fine a clock
+CLOCK_PERIOD_S = 0.02   # /clock every 20 ms of sim time in lockstep: every node on sim time receives it
+                        # (each costs ~70 us); the mux's rate limit counts in sim time and needs this fine a clock
 
 PARAMS = {
     "robot": ("jaco", "registered robot name"),
@@ -75,6 +75,7 @@ class DriverNode(Node):
         self.targets = self.task.sample_targets(max(p.targets, 1), p.task_seed) if self.task else None
         self._target_idx = -1
         self.lockstep = p.mode == "lockstep"
+        self._clock_every = max(1, round(CLOCK_PERIOD_S / self.robot.dt))   # steps
         if p.mode not in ("lockstep", "realtime"):
             raise ValueError(f"driver: mode must be lockstep or realtime, got {p.mode!r}")
         self.camera = self._thread = self._cam_thread = None
@@ -194,7 +195,7 @@ class DriverNode(Node):
     def _publish_state(self) -> None:
         t = self.sim.time
         stamp = self._stamp()
-        if self.pub_clock is not None and self.steps % CLOCK_EVERY == 0:
+        if self.pub_clock is not None and self.steps % self._clock_every == 0:
             clk = ClockMsg()
             clk.clock = convert.to_time(t)
             self.pub_clock.publish(clk)

@@ -76,7 +76,9 @@ class MuxNode(Node):
             self._refuse(name, problem)
             return
         now = self._now()
-        flood = self.mux.update_input(name, msg, now)
+        # a pinned input (the policy node) is the graph's own: no rate limit (in lockstep faster
+        # than real time its 50 Hz arrive in bursts between /clock ticks)
+        flood = self.mux.update_input(name, msg, now, limit=self.mux.inputs[name].source is None)
         if flood:
             self._refuse(name, f"{flood} (over {self.mux.inputs[name].max_rate_hz:.0f} msg/s)")
             if self.active == name:    # it was driving: hand back now, not when its last message goes stale

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 
 from sim2real.data.mcap_io import McapRecorder
 from sim2real.errors import Sim2RealError
@@ -69,6 +69,10 @@ class RecorderNode(Node):
                 self.get_logger().error(f"cannot record {topic}: {self.unrecordable[topic]}")
                 continue
             qos = qos_profile_sensor_data if topic.startswith("/camera") else 100
+            pubs = self.get_publishers_info_by_topic(topic)
+            if pubs and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in pubs):
+                # latched topics (/sim/target, /robot_description): a late recorder still gets them
+                qos = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
             self.create_subscription(cls, topic, lambda data, c=cid: self._write(c, data), qos, raw=True)
             self.subscribed.add(topic)
 
