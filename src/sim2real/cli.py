@@ -132,8 +132,7 @@ def cmd_demo(a) -> int:
 def _demo_stand(a, robot) -> int:
     """Legged robots: the stand baseline through the whole graph in lockstep; height and tilt of
     the base watched from the simulator (ground truth) at every spin."""
-    import numpy as np
-
+    from sim2real.eval.report import StandWatch
     from sim2real.graph import build_graph, graph_kwargs
     from sim2real.ros.compose import Composition
     from sim2real.tasks.stand import StandTask
@@ -144,29 +143,21 @@ def _demo_stand(a, robot) -> int:
     decls = build_graph(**graph_kwargs({**_graph_values(a, DEMO_OPTIONS), "record": str(out), "duration": duration}))
     print(f"demo: {robot.name} stands in MuJoCo (lockstep), stand baseline + {robot.actuation} joint PD, "
           f"{duration:g} sim s")
-    heights, tilts, fell_at = [], [], None
+    watch = StandWatch(task)
     with Composition(decls) as c:
         d = c.nodes["driver"]
         start = time.perf_counter()
         while not d.done and time.perf_counter() - start < 600:
             if c.spin(timeout_s=0.05):
                 break
-            st = task.status(*d.sim.base_pose())
-            heights.append(st.height_m)
-            tilts.append(st.tilt_rad)
-            if st.fallen and fell_at is None:
-                fell_at = d.sim.time
+            watch.sample(d.sim.time, *d.sim.base_pose())
         wall = time.perf_counter() - start
         steps, timeouts = d.steps, d.timeouts
-    h = np.array(heights[len(heights) // 20:])       # after the ramp into the pose
-    ok = fell_at is None and h.size and np.max(np.abs(h - task.base_height)) <= task.height_tol_m
-    print(f"{'stood' if ok else 'FAILED'}: base height {1e3 * h.min():.1f}..{1e3 * h.max():.1f} mm "
-          f"(nominal {1e3 * task.base_height:.1f} mm, tolerance {1e3 * task.height_tol_m:.0f} mm), "
-          f"max tilt {np.degrees(max(tilts)):.1f} deg" + (f"; fell at {fell_at:.2f} s" if fell_at is not None else ""))
+    print(watch.line())
     print(f"control rate: {steps / wall:.0f} steps/s in lockstep ({steps} steps of {robot.dt * 1e3:.0f} ms, "
           f"{steps * robot.dt / wall:.2f}x real time; {timeouts} command timeouts)")
     print(f"recording: {out}")
-    return 0 if ok else 1
+    return 0 if watch.ok else 1
 
 
 def cmd_record(a) -> int:
