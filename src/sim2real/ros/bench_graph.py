@@ -29,13 +29,12 @@ def _pct(x, q):
 
 
 def bench_mujoco(robot, seconds=1.0):
+    """(raw mj_step steps/s, the driver core's steps/s: sim/twin.py's measure, command, step)."""
     import mujoco
 
-    from sim2real.sim.reality import NOMINAL
-    from sim2real.sim.simulator import Simulator
-    from sim2real.sim.twin_effects import TwinEffects
-    sim = Simulator(robot)
-    m, d = sim.model, sim.data
+    from sim2real.sim.twin import Twin
+    twin = Twin(robot)
+    m, d = twin.sim.model, twin.sim.data
     n = 0
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
@@ -43,17 +42,14 @@ def bench_mujoco(robot, seconds=1.0):
             mujoco.mj_step(m, d)
         n += 100
     raw = n / (time.perf_counter() - t0)
-    sim.reset()
-    fx = TwinEffects(NOMINAL.resolve(robot), robot.dt, robot.n)
+    twin = Twin(robot)
+    hold = robot.home if robot.actuation != "effort" else np.zeros(robot.n)   # a command it takes
     n = 0
-    tau = np.zeros(robot.n)
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        fx.command_received(sim.time, tau)
-        sim.step(fx.motor_torque(sim.time))
-        q, qd, e = sim.joint_state()
-        fx.state_measured(sim.time, q, qd, e)
-        fx.states_due(sim.time)
+        twin.measure()
+        twin.command(hold)
+        twin.step()
         n += 1
     return raw, n / (time.perf_counter() - t0)
 
