@@ -171,7 +171,7 @@ class ViewerApp:
             self._counts["joint_states"] += 1
             self._q = dict(zip(names, q.tolist()))
             self._q_new = True
-            if t < self._last_sample - 1.0:        # the clock went back (a restarted graph)
+            if t < self._last_sample - 0.5:        # the clock went back (a restarted graph)
                 self._err.clear()
                 self._eff.clear()
                 self._last_sample = -np.inf
