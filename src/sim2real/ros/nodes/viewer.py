@@ -12,6 +12,15 @@ and renders on a steady-clock timer (wall time, also under lockstep sim time).
 
 `serve()` runs the node alone in its own context (`sim2real view`); until graph.py declares a
 `viewer` node kind, ros/compose.py cannot compose it.
+
+RvizMarkersNode (`viz_markers`) is RViz's companion on full ROS 2 installs (config/rviz/*.rviz):
+what RViz cannot draw from the contract topics by itself, as standard messages:
+  /viz/ee_actual, /viz/ee_desired   geometry_msgs/PointStamped in base_link, 10 Hz: the end
+                                    effector of /joint_states and of the desired state (MuJoCo's
+                                    forward kinematics); RViz's PointStamped display keeps a trail
+  /viz/teleop_active                visualization_msgs/Marker (text over the robot): which input
+                                    the mux selected; skipped, with a warning, where
+                                    visualization_msgs is not installed (the PyPI venv)
 """
 from __future__ import annotations
 
@@ -145,3 +154,82 @@ def serve(robot: str = "jaco", host: str = "127.0.0.1", port: int = 8080, durati
         if context.ok():
             rclpy.shutdown(context=context)
     return 0
+
+
+_ACTIVE_RGB = {"": (0.9, 0.1, 0.1), "policy": (0.1, 0.7, 0.2)}    # none/locked red, policy green, teleop orange
+
+
+class RvizMarkersNode(Node):
+    PARAMS = {
+        "robot": ("jaco", "registered robot name"),
+        "rate_hz": (10.0, "end-effector points per wall second"),
+        "desired_topics": (["/controller/desired", "/policy/desired"],
+                           "desired-state topics, by preference: the first that has published is used"),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__("viz_markers", **kwargs)
+        p = declare(self, self.PARAMS)
+        from sim2real.view.scene import RobotPoser
+        self.robot = load_robot(p.robot)
+        self.poser = RobotPoser(self.robot)
+        self.frame = self.robot.base_link
+        self._q = self._desired = None
+        self._desired_rank = len(p.desired_topics)
+        self.pub_actual = self.create_publisher(PointStamped, "/viz/ee_actual", 10)
+        self.pub_desired = self.create_publisher(PointStamped, "/viz/ee_desired", 10)
+        try:
+            from visualization_msgs.msg import Marker
+            self._Marker = Marker
+            self.pub_active = self.create_publisher(Marker, "/viz/teleop_active", LATCHED)
+        except ImportError:
+            self._Marker = self.pub_active = None
+            self.get_logger().warning("visualization_msgs is not installed: no /viz/teleop_active marker")
+        self.create_subscription(JointState, "/joint_states", self._on_joint_state, qos_profile_sensor_data)
+        for rank, topic in enumerate(p.desired_topics):
+            self.create_subscription(JointState, topic, lambda m, r=rank: self._on_desired(r, m), 10)
+        self.create_subscription(String, "/teleop/active", self._on_active, LATCHED)
+        self.create_timer(1.0 / max(p.rate_hz, 0.1), self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        self._q = (convert.from_time(msg.header.stamp), dict(zip(msg.name, msg.position)))
+
+    def _on_desired(self, rank: int, msg: JointState) -> None:
+        if rank <= self._desired_rank and len(msg.position) == len(msg.name):
+            self._desired_rank = rank
+            self._desired = (convert.from_time(msg.header.stamp), dict(zip(msg.name, msg.position)))
+
+    def _tick(self) -> None:
+        if self.robot.end_effector is None:
+            return
+        if self._q is not None:
+            t, q = self._q
+            self._q = None
+            self.poser.set_positions(q)
+            self.pub_actual.publish(convert.point(t, self.frame, self.poser.ee_position()))
+        if self._desired is not None:
+            t, q = self._desired
+            self._desired = None
+            self.pub_desired.publish(convert.point(t, self.frame, self.poser.ee_position_at(q)))
+
+    def marker(self, active: str):
+        """The text marker that says which input drives (None without visualization_msgs)."""
+        if self._Marker is None:
+            return None
+        m = self._Marker()
+        m.header.frame_id = self.frame
+        m.ns, m.id = "teleop_active", 0
+        m.type, m.action = self._Marker.TEXT_VIEW_FACING, self._Marker.ADD
+        _, hi = self.poser.bounds()
+        m.pose.position.z = float(hi[2]) + 0.15
+        m.pose.orientation.w = 1.0
+        m.scale.z = 0.08
+        m.color.r, m.color.g, m.color.b = _ACTIVE_RGB.get(active, (1.0, 0.55, 0.0))
+        m.color.a = 1.0
+        m.text = f"control: {active or 'none (locked or no fresh input)'}"
+        return m
+
+    def _on_active(self, msg: String) -> None:
+        m = self.marker(msg.data)
+        if m is not None:
+            self.pub_active.publish(m)
