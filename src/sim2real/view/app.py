@@ -14,7 +14,8 @@ render, not per message):
 - the end effector's actual path (blue) and the path of the desired state's end effector
   (orange, the same forward kinematics on the desired joint positions), the last `trail` points;
 - in the side panel: the camera image (at most 5 Hz), which input the teleop mux selected, and
-  two plots over the last `window_s` seconds of message time (sampled at 50 Hz): tracking error
+  two plots over the last `window_s` seconds of message time (sampled at 50 Hz; seconds from
+  the first sample, since the twin stamps wall-clock time and lockstep sim time): tracking error
   per joint (desired - actual position, from /controller/desired, else /policy/desired) and the
   measured joint torques (/joint_states effort).
 """
@@ -87,6 +88,7 @@ class ViewerApp:
         self._err = _Ring(size, robot.n)
         self._eff = _Ring(size, robot.n)
         self._last_sample = -np.inf
+        self._t0 = 0.0
         self._has_effort = False
         self._next = {"plot": 0.0, "image": 0.0, "status": 0.0}
 
@@ -126,7 +128,7 @@ class ViewerApp:
         cam = robot.camera
         blank = np.zeros((cam.height if cam else 96, cam.width if cam else 96, 3), np.uint8)
         self._image_h = gui.add_image(blank, label="/camera/image_raw", format="jpeg", jpeg_quality=85)
-        axes = ({"label": "t [s]"}, {"label": ""})
+        axes = ({"label": "t [s] from the first joint state"}, {"label": ""})
         joint_series = tuple({"label": n, "stroke": PALETTE[i % len(PALETTE)], "width": 1.5}
                              for i, n in enumerate(self.names))
         empty = (np.zeros(0),) * (robot.n + 1)
@@ -177,17 +179,19 @@ class ViewerApp:
                 self._last_sample = -np.inf
             if t - self._last_sample < 0.95 / SAMPLE_HZ:    # 0.95: float stamps of a 500 Hz stream
                 return
+            if self._err.n == 0:
+                self._t0 = t                        # plots count seconds from the first sample
             self._last_sample = t
             actual = np.array([self._q.get(n, np.nan) for n in self.names])
             err = self._desired - actual if self._desired is not None else np.full(self.robot.n, np.nan)
-            self._err.append(t, err)
+            self._err.append(t - self._t0, err)
             e = np.asarray(efforts if efforts is not None else (), float)
             if e.size == len(names):
                 self._has_effort = True
                 idx = {n: i for i, n in enumerate(names)}
-                self._eff.append(t, np.array([e[idx[n]] if n in idx else np.nan for n in self.names]))
+                self._eff.append(t - self._t0, np.array([e[idx[n]] if n in idx else np.nan for n in self.names]))
             else:
-                self._eff.append(t, np.full(self.robot.n, np.nan))
+                self._eff.append(t - self._t0, np.full(self.robot.n, np.nan))
 
     def imu(self, wxyz) -> None:
         """A floating base's orientation (w, x, y, z) from /imu/data."""
