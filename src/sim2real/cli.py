@@ -1,4 +1,4 @@
-"""`sim2real ...`: up, demo, record, teleop, bench, train, doctor, check, data.
+"""`sim2real ...`: up, demo, record, teleop, view, bench, train, eval, doctor, check, data.
 Errors print one line `sim2real: error: ...` on stderr and exit 2."""
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _given(path: str | None) -> str | None:
     return str(paths.user_path(path)) if path else None
 
 
-DEMO_OPTIONS = ("robot", "record", "duration", "camera", "targets", "seed")   # demo: MuJoCo, the baseline
+DEMO_OPTIONS = ("robot", "record", "duration", "camera", "targets", "seed", "policy", "policy_checkpoint")   # demo: MuJoCo
 
 
 def _graph_args(p: argparse.ArgumentParser, only: tuple[str, ...] | None = None, force: bool = True,
@@ -208,6 +208,9 @@ def cmd_bench(a) -> int:
         return cmd_bench_controller(a)
     if a.what == "faults":
         return cmd_bench_faults(a)
+    if a.what == "env":
+        from sim2real.policy.commands import bench_env
+        return bench_env(a)
     from sim2real.ros.bench_graph import main as bench_main
     return bench_main(a)
 
@@ -281,6 +284,9 @@ def cmd_train(a) -> int:
     from sim2real import paths
     from sim2real.control.train import train_dynamics_prior, train_inverse_dynamics
     from sim2real.robots import load_robot
+    if a.what == "policy":
+        from sim2real.policy.commands import train_policy
+        return train_policy(a)
     robot = load_robot(a.robot)
     if a.what == "dynamics-prior":
         out = a.out or paths.checkpoint(robot.name, "dynamics_prior")
@@ -296,6 +302,11 @@ def cmd_train(a) -> int:
                                            epochs=a.epochs, seed=a.seed, action=a.action, overwrite=a.force)
     print(f"checkpoint: {path} (+ .json metadata); validation MSE {val:.4f} (normalised units)")
     return 0
+
+
+def cmd_eval(a) -> int:
+    from sim2real.policy.commands import eval_policy
+    return eval_policy(a)
 
 
 def cmd_doctor(a) -> int:
@@ -367,9 +378,12 @@ def parser() -> argparse.ArgumentParser:
                    help="reset-lock: release every hold of the lock, whoever set it")
     _graph_args(p, ("robot",), force=False)
     p.set_defaults(func=cmd_teleop)
+    from sim2real.view import cli as view_cli
+    view_cli.add_parser(sub)
     p = sub.add_parser("bench", help="benchmarks that print figures")
-    p.add_argument("what", choices=["graph", "controller", "faults"])
-    p.add_argument("--seconds", type=SECONDS, default=5.0, help="graph: sim seconds per lockstep measurement")
+    p.add_argument("what", choices=["graph", "controller", "faults", "env"])
+    p.add_argument("--seconds", type=SECONDS, default=5.0,
+                   help="graph: sim seconds per lockstep measurement; env: wall seconds per measurement")
     p.add_argument("--realtime-seconds", type=SECONDS, default=10.0, help="graph: wall seconds of the real-time run")
     _graph_args(p, ("robot",), force=False)
     p.add_argument("--reality", default=None, help="controller: the twin's reality profile")
@@ -384,10 +398,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=SEED, default=0, help="controller: trajectory seed")
     p.add_argument("--out", default="runs/bench", help="controller: folder for the plot and recordings")
     p.add_argument("--scenarios", nargs="*", default=None, help="faults: which (default: all)")
-    p.add_argument("--json", action="store_true", help="graph, faults: machine-readable figures on stdout")
+    p.add_argument("--envs", type=COUNT, default=64, help="env: simulations stepped together")
+    p.add_argument("--json", action="store_true", help="graph, faults, env: machine-readable figures on stdout")
     p.set_defaults(func=cmd_bench)
-    p = sub.add_parser("train", help="train the controller's networks")
-    p.add_argument("what", choices=["dynamics-prior", "inverse-dynamics"])
+    p = sub.add_parser("train", help="train the policy or the controller's networks")
+    p.add_argument("what", choices=["policy", "dynamics-prior", "inverse-dynamics"])
     _graph_args(p, ("robot",), force=False)
     p.add_argument("--out", default=None, help="checkpoint path (default: models/ROBOT/KIND.pt in the data root, "
                                                  "where the controller modes look)")
@@ -401,7 +416,28 @@ def parser() -> argparse.ArgumentParser:
                    help="inverse-dynamics: learn the applied joint torque (default) or the command (the paper's)")
     p.add_argument("--lookahead", type=COUNT, default=16,
                    help="inverse-dynamics: desired observation L steps ahead (1 in the paper; ~ the command delay)")
+    p.add_argument("--scheme", default="dr", help="policy: nominal | dr | epopt | epopt+adapt (default: dr)")
+    p.add_argument("--target-data", default=None, help="policy, epopt+adapt: .mcap recorded on the target robot")
+    p.add_argument("--iterations", type=COUNT, default=150, help="policy: PPO iterations (one episode per robot each)")
+    p.add_argument("--envs", type=COUNT, default=64, help="policy: robots drawn per iteration")
+    p.add_argument("--epsilon", type=float, default=0.25, help="policy, epopt: fraction of worst trajectories kept")
+    p.add_argument("--warmup", type=int, default=40, help="policy, epopt: iterations on all trajectories first")
+    p.add_argument("--adapt-samples", type=COUNT, default=1000,
+                   help="policy, epopt+adapt: parameter draws weighed against the target data")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="evaluate policies on the twin")
+    p.add_argument("what", choices=["policy"])
+    _graph_args(p, ("robot",), force=False)
+    p.add_argument("--reality", default=None, help="the twin's reality profile (default: nominal)")
+    p.add_argument("--episodes", type=COUNT, default=20, help="targets per policy")
+    p.add_argument("--policies", nargs="*", default=None,
+                   help="nominal dr epopt epopt+adapt planner (default: all; a learned one needs its checkpoint)")
+    p.add_argument("--sweep", default=None, help="KEY=LOW:HIGH[:COUNT]: return across one parameter, e.g. payload=0:1.5")
+    p.add_argument("--graph", action="store_true", help="also run the real-time ROS graph on the twin")
+    p.add_argument("--seed", type=SEED, default=0, help="target seed")
+    p.add_argument("--out", default="runs/eval", help="folder for plots and recordings")
+    p.add_argument("--json", action="store_true", help="machine-readable figures on stdout")
+    p.set_defaults(func=cmd_eval)
     p = sub.add_parser("doctor", help="check a driver against the robot model before arming a policy")
     _graph_args(p, ("robot",), force=False)
     p.add_argument("--backend", default="twin", help="twin | gazebo | hardware (connects to a running driver)")

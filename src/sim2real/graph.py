@@ -25,6 +25,7 @@ NODE_KINDS: dict[str, str] = {
     "driver": "sim2real.ros.nodes.driver:DriverNode",
     "policy": "sim2real.ros.nodes.reach_planner:ReachPlannerNode",
     "stand_policy": "sim2real.ros.nodes.stand_policy:StandPolicyNode",
+    "learned_policy": "sim2real.ros.nodes.learned_policy:LearnedPolicyNode",
     "mux": "sim2real.ros.nodes.mux:MuxNode",
     "controller": "sim2real.ros.nodes.controller:ControllerNode",
     "safety": "sim2real.ros.nodes.safety:SafetyNode",
@@ -35,8 +36,13 @@ NODE_KINDS: dict[str, str] = {
     "driver_adapter": "sim2real.ros.nodes.driver_adapter:DriverAdapterNode",
 }
 
-# the robot's first task -> the node kind of its baseline policy
-POLICY_KINDS: dict[str, str] = {"reach": "policy", "stand": "stand_policy"}
+# the robot's first task -> its policies (name -> node kind); the first is the task's baseline
+POLICIES: dict[str, dict[str, str]] = {
+    "reach": {"planner": "policy", "learned": "learned_policy"},
+    "stand": {"classical": "stand_policy"},
+}
+# policies that load a checkpoint: name -> checkpoint kind (paths.checkpoint(robot, kind))
+POLICY_CHECKPOINTS: dict[str, str] = {"learned": "reach_policy_dr"}
 
 # backend -> (driver node kind or None when the driver lives outside, timing mode)
 BACKENDS: dict[str, tuple[str | None, str]] = {
@@ -134,6 +140,14 @@ def _modes() -> Sequence[str]:
     return MODES
 
 
+def _policies() -> Sequence[str]:
+    return sorted({name for p in POLICIES.values() for name in p})
+
+
+def _policy_help() -> str:
+    return "; ".join(f"{task}: {', '.join(p)}" for task, p in POLICIES.items()) + "; default: the task's first"
+
+
 def _mode_help() -> str:
     from sim2real.control.modes import mode_help
     return mode_help()
@@ -153,6 +167,9 @@ GRAPH_OPTIONS: tuple[GraphOption, ...] = (
                 metavar="MODE"),
     GraphOption("controller_checkpoint", None, _input_file,
                 "learned controller modes: checkpoint (default models/ROBOT/KIND.pt)", metavar="PT"),
+    GraphOption("policy", None, str, "policy node", _policies, _policy_help, metavar="NAME"),
+    GraphOption("policy_checkpoint", None, _input_file,
+                "learned policy: checkpoint (default models/ROBOT/reach_policy_dr.pt)", metavar="PT"),
     GraphOption("corrections", None, _input_file,
                 "driver corrections from `sim2real doctor --out` (adds the driver adapter)", metavar="YAML"),
 )
@@ -206,6 +223,7 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
                 record: str | None = None, record_topics: list[str] | None = None,
                 duration_s: float = 0.0, camera: bool = True, targets: int = 5, task_seed: int = 0,
                 controller: str = "", controller_checkpoint: str | None = None,
+                policy: str = "", policy_checkpoint: str | None = None,
                 corrections: str | None = None) -> list[NodeDecl]:
     """The node declarations for one bring-up. Raises ConfigError on unknown robot/backend/files.
     Its parameters are GRAPH_OPTIONS (under their `kwarg` names) and record_topics; a caller that
@@ -214,6 +232,21 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
     from sim2real.control.modes import check_mode, default_mode
     controller = controller or default_mode(spec)
     check_mode(controller, spec)         # unknown, or torques for a PD-target robot: ConfigError
+    task_policies = POLICIES[spec.tasks[0]]
+    policy = policy or next(iter(task_policies))
+    if policy not in task_policies:
+        raise ConfigError(f"policy '{policy}' does not do the {spec.tasks[0]} task of robot '{robot}'; "
+                          f"choose one of: {', '.join(task_policies)}")
+    policy_params = {}
+    if policy in POLICY_CHECKPOINTS:
+        ckpt = paths.resolve(policy_checkpoint) if policy_checkpoint else paths.checkpoint(robot, POLICY_CHECKPOINTS[policy])
+        from sim2real.learn.checkpoint import checkpoint_files
+        if not checkpoint_files(ckpt)[0].is_file():
+            raise ConfigError(f"{ckpt}: no such policy checkpoint; train one with "
+                              f"`sim2real train policy --robot {robot} --scheme dr`")
+        policy_params["checkpoint"] = str(ckpt)
+    elif policy_checkpoint:
+        raise ConfigError(f"--policy-checkpoint applies to a learned policy, not '{policy}'")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
     if reality:
@@ -246,7 +279,7 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
             "command_source": "driver_adapter" if corrections else "safety_filter", "camera": camera and spec.camera is not None,
             "duration_s": float(duration_s), "targets": targets, "task_seed": task_seed}, driver_remaps))
     nodes += [
-        NodeDecl("policy", POLICY_KINDS[spec.tasks[0]], {**common, "state_source": state_source},
+        NodeDecl("policy", task_policies[policy], {**common, "state_source": state_source, **policy_params},
                  {"/perception/target": "/sim/target"}),
         NodeDecl("teleop_mux", "mux", {"robot": robot, "config": teleop_cfg, "use_sim_time": sim_time},
                  {"/gat/desired": "/policy/desired"}),

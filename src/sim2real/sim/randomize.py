@@ -13,6 +13,7 @@ simulator is built exactly as a twin is. Keys (all optional; none names a robot 
   effort_noise
   payload_mass                    kg on the body the robot config names (its payload body)
   payload_offset                  m along that body's z axis
+  latency_command, latency_state  one draw each: transport latency, s (dynamics.latency)
 
 Draws happen in the order of KEYS, so a seed gives the same robots whatever order the file
 lists them in. Visual randomization (lighting, textures, camera) is not sampled yet: no robot's
@@ -46,6 +47,8 @@ KEYS: dict[str, tuple[str, bool]] = {
     "position_noise": ("sensors", True),
     "velocity_noise": ("sensors", True),
     "effort_noise": ("sensors", True),
+    "latency_command": ("dynamics", False),
+    "latency_state": ("dynamics", False),
 }
 
 
@@ -54,23 +57,58 @@ class Randomization:
     ranges: dict[str, tuple[float, float]]   # key -> (low, high), in KEYS order
     source: str                              # the file, for messages
 
-    def sample(self, robot, rng: np.random.Generator, name: str = "randomized") -> RealityProfile:
-        """One randomized robot as a reality profile."""
+    def names(self, robot) -> list[str]:
+        """The flat parameter vector's entries: 'key' or 'key[joint]', in draw order."""
+        out = []
+        for key in self.ranges:
+            out += [f"{key}[{j}]" for j in robot.joint_names] if KEYS[key][1] else [key]
+        return out
+
+    def bounds(self, robot) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) of the flat parameter vector."""
+        lo, hi = [], []
+        for key, (a, b) in self.ranges.items():
+            k = robot.n if KEYS[key][1] else 1
+            lo += [a] * k
+            hi += [b] * k
+        return np.array(lo), np.array(hi)
+
+    def draw(self, robot, rng: np.random.Generator) -> np.ndarray:
+        """One uniform draw of the flat parameter vector."""
+        parts = [rng.uniform(lo, hi, robot.n) if KEYS[key][1] else np.array([rng.uniform(lo, hi)])
+                 for key, (lo, hi) in self.ranges.items()]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def profile(self, robot, theta, name: str = "randomized") -> RealityProfile:
+        """The reality profile of a flat parameter vector (one from draw(), or any other source
+        of the same layout: the adapted source distribution of policy/adapt.py)."""
         sections: dict[str, dict] = {}
         payload = {}
-        for key, (lo, hi) in self.ranges.items():
+        i = 0
+        for key in self.ranges:
             section, per_joint = KEYS[key]
-            v = [float(x) for x in rng.uniform(lo, hi, robot.n)] if per_joint else float(rng.uniform(lo, hi))
+            if per_joint:
+                v = [float(x) for x in theta[i:i + robot.n]]
+                i += robot.n
+            else:
+                v = float(theta[i])
+                i += 1
             if key == "payload_mass":
                 payload["mass"] = v
             elif key == "payload_offset":
                 payload["offset"] = [0.0, 0.0, v]
+            elif key.startswith("latency_"):
+                sections.setdefault("dynamics", {}).setdefault("latency", {})[key[len("latency_"):]] = v
             else:
                 sections.setdefault(section, {})[key] = v
         if payload:
             sections.setdefault("dynamics", {})["payload"] = {"mass": 0.0, "offset": [0.0, 0.0, 0.0], **payload}
         return parse_profile({"schema": SCHEMA, "name": name, "robot": robot.name, **sections},
                              where=f"{self.source} (sampled)")
+
+    def sample(self, robot, rng: np.random.Generator, name: str = "randomized") -> RealityProfile:
+        """One randomized robot as a reality profile."""
+        return self.profile(robot, self.draw(robot, rng), name)
 
 
 def parse_randomization(data, where: str) -> Randomization:

@@ -38,7 +38,7 @@ class PolicyNode(Node):
                                                                     throttle_duration_sec=1.0), raw=True)
 
     def act(self, t: float, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(desired q (n,) rad, desired qd (n,) rad/s) at state time t s."""
+        """(desired q (n,) rad, desired qd (n,) rad/s) at state time t s; (None, None) publishes nothing."""
         raise NotImplementedError
 
     def _on_raw_state(self, data: bytes) -> None:
@@ -59,6 +59,8 @@ class PolicyNode(Node):
         if self.next_t < t or self.next_t > t + 2 * self.period:   # a pause, or the clock went back
             self.next_t = t + self.period
         q_d, qd_d = self.act(t, q, qd)
+        if q_d is None:      # nothing safe to ask for yet
+            return
         self.pub.publish(convert.joint_state(t, self.robot.joint_names, q_d, qd_d))
 
     def destroy_node(self):

@@ -1,0 +1,258 @@
+"""The policy's commands, called by cli.py (which parses and dispatches):
+
+  sim2real train policy --robot R --scheme nominal|dr|epopt|epopt+adapt [--target-data REC.mcap]
+  sim2real eval policy --robot R [--reality FILE] [--episodes N] [--sweep payload=0:1.5] [--graph] [--json]
+  sim2real bench env --robot R [--envs N] [--json]
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sim2real import paths
+from sim2real.errors import ConfigError
+
+
+def _machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def train_policy(a) -> int:
+    from sim2real.eval.policy import checkpoint_kind
+    from sim2real.policy.train import SCHEMES, TrainConfig, train
+    from sim2real.robots import load_robot
+    robot = load_robot(a.robot)
+    if a.scheme not in SCHEMES:
+        raise ConfigError(f"unknown scheme '{a.scheme}'; choose one of: {', '.join(SCHEMES)}")
+    out = Path(a.out) if a.out else paths.checkpoint(robot.name, checkpoint_kind(a.scheme))
+    cfg = TrainConfig(scheme=a.scheme, iterations=a.iterations, envs=a.envs, seed=a.seed, epsilon=a.epsilon,
+                      warmup=min(a.warmup, a.iterations))
+    source, extra = None, {}
+    if a.scheme == "epopt+adapt":
+        if not a.target_data:
+            raise ConfigError("--scheme epopt+adapt needs --target-data REC.mcap (recorded on the target: "
+                              "`sim2real up --backend twin --reality FILE --record REC.mcap --duration 60`)")
+        from sim2real.policy.adapt import adapt_source
+        source, report = adapt_source(robot, paths.user_path(a.target_data), seed=a.seed,
+                                      samples=a.adapt_samples, log=lambda m: print(m, file=sys.stderr, flush=True))
+        extra = {"adaptation": report}
+        print("\n".join(report["lines"]), file=sys.stderr, flush=True)
+    elif a.target_data:
+        raise ConfigError(f"--target-data is for --scheme epopt+adapt, not {a.scheme}")
+    print(f"train policy: {robot.name}, scheme {a.scheme}, {cfg.envs} robots x {cfg.iterations} iterations "
+          f"({cfg.iterations * cfg.envs * cfg.episode_s * robot.policy_rate_hz / 1e6:.2f} M steps); machine {_machine()}",
+          file=sys.stderr, flush=True)
+    res = train(robot, cfg, out, source=source, force=a.force, extra_meta=extra)
+    f = res["final"]
+    print(f"checkpoint: {res['checkpoint']} (+ .json, .onnx); curves: {Path(res['checkpoint']).with_suffix('')}-curve.png/.csv")
+    print(f"trained in {res['wall_s'] / 60:.1f} min ({res['env_steps'] / 1e6:.2f} M environment steps); last iteration: "
+          f"return {f.get('mean_return', float('nan')):.1f}, worst 10% {f.get('worst10_return', float('nan')):.1f}, "
+          f"success {f.get('success', float('nan')):.0%} on its training robots")
+    return 0
+
+
+def eval_policy(a) -> int:
+    from sim2real.eval import policy as ev
+    from sim2real.robots import load_robot
+    from sim2real.sim.reality import NOMINAL, load_profile
+    robot = load_robot(a.robot)
+    profile = load_profile(paths.user_path(a.reality)) if a.reality else NOMINAL
+    names = a.policies or list(ev.POLICY_NAMES)
+    unknown = set(names) - set(ev.POLICY_NAMES)
+    if unknown:
+        raise ConfigError(f"unknown policy(ies) {', '.join(sorted(unknown))}; choose from {', '.join(ev.POLICY_NAMES)}")
+    log = lambda m: print(m, file=sys.stderr, flush=True)   # noqa: E731
+    log(f"eval policy: {robot.name} on the twin ({profile.name}), {a.episodes} targets each, lockstep; machine {_machine()}")
+    if a.sweep:
+        key, values = ev.parse_sweep(a.sweep)
+        png = Path(a.out) / f"policy-sweep-{key}-{profile.name}.png"
+        res = ev.sweep(robot, profile, names, key, values, a.episodes, a.seed, png, progress=log)
+        if a.json:
+            print(json.dumps({"profile": profile.name, "sweep": key, "results": res}, indent=1))
+        else:
+            print(f"{'policy':<12} " + " ".join(f"{key}={v:<6g}" for v in values) + "   (mean / worst 10% return)")
+            for name, r in res.items():
+                if "rows" not in r:
+                    print(f"{name:<12} missing: {r['missing']}")
+                    continue
+                print(f"{name:<12} " + " ".join(f"{row['return']:5.0f}/{row['worst10_return']:<5.0f}" for row in r["rows"]))
+            print(f"plot: {png}")
+        return 0
+    res = {"lockstep": ev.evaluate(robot, profile, names, a.episodes, a.seed, progress=log)}
+    if a.graph:
+        res["graph"] = {}
+        for name in names:
+            if "missing" in res["lockstep"].get(name, {}):
+                continue
+            log(f"  {name}: the real-time ROS graph on the twin ({a.episodes} targets, "
+                f"{a.episodes * ev_hold(robot):.0f} s)")
+            res["graph"][name] = ev.evaluate_graph(robot, a.reality, name, a.episodes, a.seed, Path(a.out))
+    if a.json:
+        print(json.dumps({"profile": profile.name, "episodes": a.episodes, **res}, indent=1))
+        return 0
+    for where, rows in res.items():
+        print(f"{where} ({profile.name}, {a.episodes} targets): success = within "
+              f"{100 * _tol(robot):.0f} cm for 0.5 s")
+        print(f"  {'policy':<12} {'success':>8} {'final err':>10} {'return':>8} {'worst10%':>9} {'reach s':>8}")
+        for name, s in rows.items():
+            if "missing" in s:
+                print(f"  {name:<12} missing: {s['missing']}")
+                continue
+            print(f"  {name:<12} {s['success']:>8.0%} {s['final_error_cm']:>8.2f}cm {s['return']:>8.1f} "
+                  f"{s['worst10_return']:>9.1f} {s['time_to_reach_s']:>8.2f}")
+    return 0
+
+
+def _tol(robot) -> float:
+    from sim2real.tasks.reach import ReachTask
+    return ReachTask.from_robot(robot).tol_m
+
+
+def ev_hold(robot) -> float:
+    from sim2real.tasks.reach import ReachTask
+    return ReachTask.from_robot(robot).hold_s
+
+
+def bench_env(a) -> int:
+    """Environment steps/s against bare physics steps/s of the same simulations, same run; and the
+    tracking mismatch between the environment's controller and the graph's."""
+    from sim2real.policy.env import ReachVecEnv
+    from sim2real.robots import load_robot
+    from sim2real.sim.randomize import load_randomization
+    import mujoco
+    from mujoco import rollout as mj_rollout
+    robot = load_robot(a.robot)
+    env = ReachVecEnv(robot, a.envs, source=load_randomization(robot), seed=a.seed)
+    sims = env.sims
+    env.reset()
+    rng = np.random.default_rng(a.seed)
+    rounds = []
+    for _ in range(3):      # interleaved: the machine's load drifts
+        steps0, t0 = sims.physics_steps, time.perf_counter()
+        k = 0
+        while time.perf_counter() - t0 < a.seconds:
+            env.step_async(rng.uniform(-1, 1, (a.envs, robot.n)).astype(np.float32))
+            env.step_wait()
+            k += 1
+        env_rate = k * a.envs / (time.perf_counter() - t0)
+        env_phys = (sims.physics_steps - steps0) / (time.perf_counter() - t0)
+        # bare physics: the same models and states, the same rollout call, nothing else
+        S = sims.S.copy()
+        U = sims._ctrl.copy()
+        out = np.zeros_like(sims._out)
+        t0, n = time.perf_counter(), 0
+        while time.perf_counter() - t0 < a.seconds:
+            mj_rollout.rollout(sims.models, sims.datas, S, U, nstep=sims.decim, state=out, skip_checks=True,
+                               persistent_pool=True)
+            n += a.envs * sims.decim
+        bare = n / (time.perf_counter() - t0)
+        t0, m1 = time.perf_counter(), 0
+        d = mujoco.MjData(sims.models[0])
+        while time.perf_counter() - t0 < a.seconds / 2:
+            for i in range(a.envs):
+                mujoco.mj_setState(sims.models[i], d, S[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
+                for _ in range(sims.decim):
+                    mujoco.mj_step(sims.models[i], d)
+            m1 += a.envs * sims.decim
+        one = m1 / (time.perf_counter() - t0)
+        rounds.append((env_rate, env_phys, bare, one))
+    r = np.median(np.array(rounds), axis=0)
+    mismatch = tracking_mismatch(robot, seed=a.seed)
+    res = {"robot": robot.name, "envs": a.envs, "threads": sims.threads, "machine": _machine(),
+           "env_steps_per_s": float(r[0]), "env_physics_steps_per_s": float(r[1]),
+           "bare_rollout_steps_per_s": float(r[2]), "bare_mj_step_one_thread_per_s": float(r[3]),
+           "env_pct_of_bare": float(100 * r[1] / r[2]), **mismatch}
+    if a.json:
+        print(json.dumps(res, indent=1))
+        return 0
+    print(f"bench env: {robot.name}, {a.envs} randomized simulations, {sims.threads} threads; machine {_machine()}")
+    print(f"  environment: {r[0]:,.0f} policy steps/s = {r[1]:,.0f} physics steps/s (resets, observations, rewards included)")
+    print(f"  bare physics, same simulations, same rollout call: {r[2]:,.0f} steps/s "
+          f"(mj_step loop, one thread: {r[3]:,.0f})")
+    print(f"  environment at {res['env_pct_of_bare']:.0f}% of bare physics (median of 3 interleaved rounds)")
+    print(f"  tracking mismatch, env controller vs the graph's {mismatch['graph_controller']} on the same desired "
+          f"trajectory (nominal robot): joint RMS {mismatch['joint_rms_diff_mrad']:.1f} mrad, end effector RMS "
+          f"{mismatch['ee_rms_diff_mm']:.1f} mm (tracking error itself: env {mismatch['env_track_rms_mrad']:.1f}, "
+          f"graph {mismatch['graph_track_rms_mrad']:.1f} mrad)")
+    return 0
+
+
+def tracking_mismatch(robot, seed=0, seconds=6.0) -> dict:
+    """The same desired trajectory (the planner's reaches, fed as a policy would publish them)
+    tracked by the environment's controller and by the graph's (lockstep twin, nominal): how far
+    apart the two arms go."""
+    from sim2real.control.modes import default_mode, make_mode
+    from sim2real.control.nominal_model import NominalModel
+    from sim2real.control.reference import Desired
+    from sim2real.policy.env import ReachSims
+    from sim2real.policy.reach_planner import ReachPlanner
+    from sim2real.sim.twin import Twin, run_lockstep
+    from sim2real.tasks.reach import ReachTask
+    task = ReachTask.from_robot(robot)
+    targets = task.sample_targets(3, seed + 7)
+    kin = NominalModel(robot)
+    period = 1.0 / robot.policy_rate_hz
+    n_pol = int(round(seconds / period))
+    # the desired states at the policy rate, from the planner on an ideal arm (its own trajectory)
+    plan = ReachPlanner(kin)
+    des = []
+    q = robot.home.copy()
+    for k in range(n_pol):
+        t = k * period
+        if k % int(round(seconds / len(targets) / period)) == 0:
+            plan.set_target(targets[min(int(t // (seconds / len(targets))), len(targets) - 1)], q, t)
+        q_d, qd_d, _ = plan.desired(t, q)
+        des.append((q_d, qd_d))
+        q = q_d
+    # graph: computed torque on the twin, desired extrapolated with its velocity
+    mode = make_mode(default_mode(robot), robot)
+    twin = Twin(robot)
+    g_all: list[np.ndarray] = []     # true q at every control step (time k dt)
+
+    def controller(stamp, q, qd, effort):
+        k = min(int(stamp / period + 1e-9), n_pol - 1)
+        q_d, qd_d = des[k]
+        age = stamp - k * period
+        return mode.command(stamp, q, qd, Desired(q_d + qd_d * age, qd_d), effort)
+
+    def on_step(t, q, qd, cmd):
+        g_all.append(q.copy())
+    run_lockstep(twin, controller, seconds + period, on_step=on_step)
+    per = int(round(period / robot.dt))
+    g_q = [g_all[(k + 1) * per] for k in range(n_pol) if (k + 1) * per < len(g_all)]
+    # env: the same desired states through ReachSims' controller (nominal robot, no noise)
+    sims = ReachSims(robot, 1, seed=seed, threads=1)
+    import mujoco
+    d = sims._scratch
+    m = sims.models[0]
+    mujoco.mj_resetData(m, d)
+    d.qpos[sims.qadr] = robot.home
+    d.qpos[sims.gq] = robot.gripper_hold
+    ctrl = np.zeros(sims.nu)
+    ctrl[sims.motor] = sims.gains.ctrl(robot.home, np.zeros(robot.n))
+    ctrl[robot.n:] = robot.gripper_hold
+    d.ctrl[:] = ctrl
+    d.act[:] = ctrl[sims.motor]
+    mujoco.mj_forward(m, d)
+    e_q = []
+    for k in range(n_pol):
+        q_d, qd_d = des[k]
+        for j in range(sims.decim):
+            d.ctrl[sims.motor] = sims.gains.ctrl(q_d + qd_d * j * robot.physics_dt, qd_d)
+            mujoco.mj_step(m, d)
+        e_q.append(d.qpos[sims.qadr].copy())
+    n = min(len(g_q), len(e_q))
+    g, e = np.array(g_q[:n]), np.array(e_q[:n])
+    dq = np.array([des[k + 1][0] if k + 1 < len(des) else des[k][0] for k in range(n)])
+    ee = np.array([np.linalg.norm(kin.ee_position(a) - kin.ee_position(b)) for a, b in zip(g, e)])
+    return {"graph_controller": default_mode(robot),
+            "joint_rms_diff_mrad": float(1e3 * np.sqrt(np.mean((g - e) ** 2))),
+            "ee_rms_diff_mm": float(1e3 * np.sqrt(np.mean(ee ** 2))),
+            "env_track_rms_mrad": float(1e3 * np.sqrt(np.mean((e - dq) ** 2))),
+            "graph_track_rms_mrad": float(1e3 * np.sqrt(np.mean((g - dq) ** 2)))}

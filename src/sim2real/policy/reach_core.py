@@ -1,0 +1,94 @@
+"""What a reach policy sees and does, written once for the training environment, the lockstep
+evaluation and the ROS node (so the three cannot drift apart).
+
+Observation (float32, fixed scales so no running normalizer has to travel with a checkpoint):
+
+    slot            size  scale                 what
+    q               n     1 (rad)               measured joint positions
+    qd              n     1 / vmax              measured joint velocities
+    target          3     1 / 0.3 m (from the workspace centre)   target position, base_link
+    to_target       3     1 / 0.3 m             target - end effector (nominal FK of measured q)
+    lead            n     1 / LEAD_MAX          previous desired q - measured q
+    prev_action     n     1                     the previous action
+    extrinsics      k     1                     RMA's latent (zeros / absent until it exists)
+
+The end effector comes from the nominal model's forward kinematics of the *measured* joints, a
+function of q the node computes too: no privileged information.
+
+Action a in [-1, 1]^n: a desired joint speed v = a * SPEED * vmax. The desired state moves
+from the previous desired position q_d to q_d' = q_d + v T (T the policy period) over the next
+period, q_d' kept within LEAD_MAX of the measured q and inside the joint limits less the safety
+margin: the policy publishes (q_d, (q_d' - q_d) / T) stamped now, which the controller
+extrapolates with its velocity as it does any desired state. Desired states that respect the
+velocity limits by construction, so neither the controller's reference model nor the safety
+filter has to cut them back (the planner moves at the same 0.8 vmax).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SPEED = 0.8        # fraction of each joint's velocity limit at |a| = 1
+LEAD_MAX = 0.2     # rad the desired position may lead the measured one
+POS_SCALE = 0.3    # m
+
+
+@dataclass(frozen=True)
+class ReachLayout:
+    n: int
+    extrinsics: int = 0
+
+    @property
+    def size(self) -> int:
+        return 4 * self.n + 6 + self.extrinsics
+
+    def slots(self) -> dict[str, slice]:
+        n, out, i = self.n, {}, 0
+        for name, k in (("q", n), ("qd", n), ("target", 3), ("to_target", 3), ("lead", n),
+                        ("prev_action", n), ("extrinsics", self.extrinsics)):
+            out[name] = slice(i, i + k)
+            i += k
+        return out
+
+
+class ReachCore:
+    """Observation and action maps for one robot (batched over leading dimensions)."""
+
+    def __init__(self, robot, task, extrinsics: int = 0):
+        self.robot = robot
+        self.layout = ReachLayout(robot.n, extrinsics)
+        self.vmax = robot.velocity_limit * robot.safety.velocity_scale
+        self.period = 1.0 / robot.policy_rate_hz
+        m = robot.safety.position_margin
+        self.lo = np.where(np.isfinite(robot.position_lower), robot.position_lower + m, -np.inf)
+        self.hi = np.where(np.isfinite(robot.position_upper), robot.position_upper - m, np.inf)
+        self.centre = 0.5 * (task.low + task.high)
+
+    def observe(self, q, qd, target, ee, q_d, prev_action, extrinsics=None) -> np.ndarray:
+        parts = [q, qd / self.vmax, (target - self.centre) / POS_SCALE, (target - ee) / POS_SCALE,
+                 (q_d - q) / LEAD_MAX, prev_action]
+        if self.layout.extrinsics:
+            if extrinsics is None:
+                extrinsics = np.zeros(np.shape(q)[:-1] + (self.layout.extrinsics,))
+            parts.append(extrinsics)
+        return np.concatenate(parts, axis=-1).astype(np.float32)
+
+    def desired(self, action, q, q_d) -> tuple[np.ndarray, np.ndarray]:
+        """The desired state to publish now, (q_d rad, qd_d rad/s): it starts at the previous
+        desired position and moves with qd_d for one policy period (the controller extrapolates
+        a desired state with its velocity), reaching q_d + v T kept within LEAD_MAX of the
+        measured q and inside the joint limits less the safety margin. The next call's q_d is
+        q_d + qd_d T. Non-finite actions count as zero."""
+        a = np.clip(np.nan_to_num(np.asarray(action, float), nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
+        v = a * SPEED * self.vmax
+        q_next = np.clip(q_d + v * self.period, q - LEAD_MAX, q + LEAD_MAX)
+        q_next = np.clip(q_next, self.lo, self.hi)
+        return q_d, (q_next - q_d) / self.period
+
+
+def reward(dist, action, prev_action, tol) -> np.ndarray:
+    """Per policy step: closer is better, a bonus inside the success tolerance, and a small
+    penalty on how abruptly the action changes (jerky desired states excite the arm)."""
+    jerk = np.mean((np.asarray(action) - np.asarray(prev_action)) ** 2, axis=-1)
+    return -2.0 * dist + 0.5 * (dist < tol) - 0.02 * jerk

@@ -1,0 +1,222 @@
+"""Training the reach policy with stable-baselines3's PPO, in four schemes:
+
+  nominal       the nominal model only, no randomization
+  dr            domain randomization: each episode a robot drawn from config/randomization/<robot>.yaml
+  epopt         EPOpt-epsilon (Rajeswaran et al. 2016, Algorithm 1): each iteration N robots are
+                drawn and rolled out (one episode each); after a warm-up on all of them, the
+                policy update uses only the trajectories whose return is in the worst epsilon
+  epopt+adapt   EPOpt on the source distribution adapted to target data (policy/adapt.py: an
+                importance-weighted posterior over drawn parameters from their likelihood of
+                trajectories recorded on the target, refitted as a Gaussian)
+
+One PPO iteration is exactly one episode per environment (n_steps = the episode's length and
+every episode starts together), so "a trajectory" of the paper is one environment's column of
+the rollout buffer, and EPOpt's selection keeps whole columns.
+
+Outputs, beside the checkpoint NAME.pt (+ .json, learn/checkpoint.py's format: the
+deterministic actor as a ReLU MLP, observation layout in the metadata): NAME.onnx (the same
+network for ONNX Runtime), NAME-curve.csv and NAME-curve.png (per iteration: environment steps,
+mean return, worst-10% return, success rate, wall time).
+"""
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim2real.errors import ConfigError
+
+SCHEMES = ("nominal", "dr", "epopt", "epopt+adapt")
+KIND = "reach_policy"
+
+
+@dataclass
+class TrainConfig:
+    scheme: str = "dr"
+    envs: int = 64                 # robots drawn per iteration (N of EPOpt)
+    iterations: int = 150
+    epsilon: float = 0.25          # EPOpt: the worst fraction of trajectories kept
+    warmup: int = 40               # EPOpt: iterations on all trajectories first
+    hidden: tuple[int, ...] = (64, 64)
+    learning_rate: float = 3e-4
+    epochs: int = 8
+    minibatch: int = 1600
+    gamma: float = 0.98
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.0
+    init_log_std: float = -0.5
+    seed: int = 0
+    episode_s: float = 4.0
+    threads: int = 2
+    extra: dict = field(default_factory=dict)
+
+
+def make_ppo(env, cfg: TrainConfig, sims, verbose=0):
+    import torch.nn as nn
+    from stable_baselines3 import PPO
+
+    class EPOptPPO(PPO):
+        """PPO whose update, from iteration `warmup` on, sees only the worst-epsilon episodes."""
+        epsilon: float | None = None
+        warmup_iters = 0
+        iteration = 0
+        kept: int | None = None
+
+        def train(self) -> None:
+            buf = self.rollout_buffer
+            self.iteration += 1
+            if self.epsilon is None or self.iteration <= self.warmup_iters:
+                self.kept = None
+                return super().train()
+            returns = sims.last_returns
+            k = max(1, int(np.ceil(self.epsilon * len(returns))))
+            keep = np.argsort(returns)[:k]           # the worst epsilon by return
+            n_envs = buf.n_envs
+            for name in ("observations", "actions", "rewards", "returns", "episode_starts", "values",
+                         "log_probs", "advantages"):
+                setattr(buf, name, getattr(buf, name)[:, keep])
+            buf.n_envs = len(keep)
+            self.kept = len(keep)
+            try:
+                super().train()
+            finally:
+                buf.n_envs = n_envs
+                buf.reset()
+
+    model = EPOptPPO(
+        "MlpPolicy", env, learning_rate=cfg.learning_rate, n_steps=sims.horizon, batch_size=cfg.minibatch,
+        n_epochs=cfg.epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, seed=cfg.seed,
+        policy_kwargs=dict(net_arch=dict(pi=list(cfg.hidden), vf=[128, 128]), activation_fn=nn.ReLU,
+                           log_std_init=cfg.init_log_std),
+        device="cpu", verbose=verbose)
+    if cfg.scheme in ("epopt", "epopt+adapt"):
+        model.epsilon, model.warmup_iters = cfg.epsilon, cfg.warmup
+    return model
+
+
+def actor_mlp(model, hidden):
+    """The deterministic actor (mean action) of an SB3 MlpPolicy as learn/networks.torch_mlp."""
+    import torch
+
+    from sim2real.learn.networks import torch_mlp
+    pol = model.policy
+    n_in = pol.observation_space.shape[0]
+    n_out = pol.action_space.shape[0]
+    net = torch_mlp(n_in, n_out, tuple(hidden))
+    src = [m for m in pol.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)] + [pol.action_net]
+    dst = [m for m in net if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for s, d in zip(src, dst):
+            d.weight.copy_(s.weight)
+            d.bias.copy_(s.bias)
+    return net
+
+
+def export_onnx(net, n_in: int, path: Path) -> None:
+    import warnings
+
+    import torch
+    net.eval()
+    x = torch.zeros(1, n_in)
+    with warnings.catch_warnings():   # the TorchScript exporter: the dynamo one needs onnxscript, not pinned here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net, (x,), str(path), input_names=["obs"], output_names=["action"],
+                          dynamic_axes={"obs": {0: "batch"}, "action": {0: "batch"}}, dynamo=False)
+
+
+def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progress=True,
+          extra_meta: dict | None = None) -> dict:
+    """Train one scheme; write NAME.pt/.json/.onnx and the curves; returns a summary."""
+    import torch
+    from tqdm import tqdm
+
+    from sim2real.learn.checkpoint import metadata, refuse_overwrite, save_checkpoint
+    from sim2real.policy.env import ReachVecEnv
+    from sim2real.sim.randomize import load_randomization
+
+    if cfg.scheme not in SCHEMES:
+        raise ConfigError(f"unknown scheme '{cfg.scheme}'; choose one of: {', '.join(SCHEMES)}")
+    if not force:
+        refuse_overwrite(out)
+    if cfg.scheme == "nominal":
+        source = None
+    elif source is None:
+        if cfg.scheme == "epopt+adapt":
+            raise ConfigError("epopt+adapt needs the adapted source (--target-data FILE.mcap)")
+        source = load_randomization(robot)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(1)
+    env = ReachVecEnv(robot, cfg.envs, source=source, seed=cfg.seed, episode_s=cfg.episode_s, threads=cfg.threads)
+    sims = env.sims
+    model = make_ppo(env, cfg, sims)
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class Curve(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.bar = tqdm(total=cfg.iterations, desc=f"train policy {cfg.scheme}", unit="it", disable=not progress)
+
+        def _on_step(self) -> bool:
+            return True
+
+        def _on_rollout_end(self) -> None:
+            r, s = sims.last_returns, sims.last_success
+            rows.append({"iteration": len(rows) + 1, "env_steps": int(self.num_timesteps),
+                         "mean_return": float(np.mean(r)), "worst10_return": float(np.mean(np.sort(r)[:max(1, len(r) // 10)])),
+                         "success": float(np.mean(s)), "final_error_m": float(np.mean(sims.last_final_error)),
+                         "wall_s": time.perf_counter() - t0})
+            self.bar.update(1)
+            self.bar.set_postfix(ret=f"{rows[-1]['mean_return']:.1f}", worst=f"{rows[-1]['worst10_return']:.1f}",
+                                 success=f"{rows[-1]['success']:.2f}")
+
+    cb = Curve()
+    model.learn(total_timesteps=cfg.iterations * cfg.envs * sims.horizon, callback=cb)
+    cb.bar.close()
+    wall = time.perf_counter() - t0
+
+    net = actor_mlp(model, cfg.hidden)
+    n_in, n_out = sims.core.layout.size, robot.n
+    norm = {"in_mean": [0.0] * n_in, "in_std": [1.0] * n_in, "out_mean": [0.0] * n_out, "out_std": [1.0] * n_out}
+    meta = metadata(KIND, robot, n_in, n_out, cfg.hidden, norm,
+                    inputs=", ".join(f"{k}[{v.stop - v.start}]" for k, v in sims.core.layout.slots().items()),
+                    outputs="action in [-1, 1]^n: desired joint speed / (0.8 vmax) (policy/reach_core.py)",
+                    obs_size=n_in, extrinsics=sims.core.layout.extrinsics, scheme=cfg.scheme,
+                    policy_rate_hz=robot.policy_rate_hz, train_wall_s=round(wall, 1),
+                    env_steps=int(model.num_timesteps), config={k: v for k, v in asdict(cfg).items() if k != "extra"},
+                    final=rows[-1] if rows else {}, **(extra_meta or {}))
+    pt = save_checkpoint(out, net, meta, overwrite=True)
+    export_onnx(net, n_in, pt.with_suffix(".onnx"))
+    write_curves(rows, pt.with_name(pt.stem + "-curve"), f"{robot.name} {cfg.scheme}")
+    return {"checkpoint": str(pt), "wall_s": wall, "env_steps": int(model.num_timesteps), "final": rows[-1] if rows else {}}
+
+
+def write_curves(rows: list[dict], stem: Path, title: str) -> None:
+    if not rows:
+        return
+    with open(f"{stem}.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    x = [r["env_steps"] / 1e6 for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax[0].plot(x, [r["mean_return"] for r in rows], label="mean")
+    ax[0].plot(x, [r["worst10_return"] for r in rows], label="worst 10%")
+    ax[0].set_xlabel("environment steps (M)")
+    ax[0].set_ylabel("episode return")
+    ax[0].legend()
+    ax[1].plot(x, [r["success"] for r in rows])
+    ax[1].set_xlabel("environment steps (M)")
+    ax[1].set_ylabel("success rate (training robots)")
+    ax[1].set_ylim(0, 1)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(f"{stem}.png", dpi=90)
+    plt.close(fig)

@@ -1,0 +1,60 @@
+"""The learned reach policy node: target (PointStamped on /perception/target; the graph remaps it to
+/sim/target until perception runs) + joint state -> /policy/desired at the policy rate, through
+ONNX Runtime (policy/runtime.py). On a missing or non-finite input, or a non-finite output, it
+holds the last safe desired position (zero velocity) and says so on /diagnostics, where it also
+reports its inference time (p50, p99, max over the last second)."""
+from __future__ import annotations
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PointStamped
+from rclpy.qos import DurabilityPolicy, QoSProfile
+
+from sim2real.policy.runtime import LearnedReach
+from sim2real.ros import convert
+from sim2real.ros.nodes.policy_base import PolicyNode
+
+
+class LearnedPolicyNode(PolicyNode):
+    def __init__(self, **kwargs):
+        super().__init__(extra_params={"checkpoint": ("", "policy checkpoint NAME.pt (+ .json, .onnx)")}, **kwargs)
+        self.policy = LearnedReach(self.p.checkpoint, self.robot)
+        self.target = None
+        self.problems: dict[str, int] = {}
+        self.steps = 0
+        self.create_subscription(PointStamped, "/perception/target", self._on_target,
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(1.0, self._diagnostics)
+        self.get_logger().info(f"learned policy '{self.policy.scheme}' from {self.p.checkpoint}")
+
+    def _on_target(self, msg: PointStamped) -> None:
+        tgt = convert.from_point(msg)
+        if not np.all(np.isfinite(tgt)):
+            self.problems["non-finite target ignored"] = self.problems.get("non-finite target ignored", 0) + 1
+            return
+        self.target = tgt
+
+    def act(self, t, q, qd):
+        q_d, qd_d, problem = self.policy.act(q, qd, self.target)
+        self.steps += 1
+        if problem:
+            self.problems[f"holding: {problem}"] = self.problems.get(f"holding: {problem}", 0) + 1
+        return q_d, qd_d
+
+    def _diagnostics(self) -> None:
+        st = DiagnosticStatus(name="sim2real/policy", hardware_id=self.robot.name)
+        problems, self.problems = self.problems, {}
+        times = np.array(self.policy.infer_s[-200:]) * 1e3
+        self.policy.infer_s.clear()
+        p50, p99, mx = (np.percentile(times, 50), np.percentile(times, 99), times.max()) if len(times) else (0, 0, 0)
+        st.level = DiagnosticStatus.OK if not problems else DiagnosticStatus.WARN
+        st.message = (f"learned ({self.policy.scheme}): inference p50 {p50:.3f} ms, p99 {p99:.3f} ms"
+                      + "".join(f"; {k} ({v}x)" for k, v in problems.items()))
+        st.values = [KeyValue(key=k, value=str(v)) for k, v in (
+            ("scheme", self.policy.scheme), ("checkpoint", self.p.checkpoint), ("steps", self.steps),
+            ("inference_p50_ms", f"{p50:.4f}"), ("inference_p99_ms", f"{p99:.4f}"),
+            ("inference_max_ms", f"{mx:.4f}"), *problems.items())]
+        arr = DiagnosticArray(status=[st])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self.pub_diag.publish(arr)

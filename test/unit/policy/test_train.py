@@ -1,0 +1,96 @@
+"""Training schemes on a tiny budget: files written, EPOpt keeps the worst trajectories, the
+ONNX export runs the same network, the runtime checks and holds."""
+import json
+
+import numpy as np
+import pytest
+
+from sim2real.errors import ConfigError
+from sim2real.policy.adapt import tempered_weights
+from sim2real.policy.runtime import LearnedReach
+from sim2real.policy.train import TrainConfig, make_ppo, train
+from sim2real.robots import load_robot
+
+
+@pytest.fixture(scope="module")
+def jaco():
+    return load_robot("jaco")
+
+
+@pytest.fixture(scope="module")
+def tiny(jaco, tmp_path_factory):
+    out = tmp_path_factory.mktemp("policy") / "tiny"
+    res = train(jaco, TrainConfig(scheme="epopt", envs=4, iterations=3, warmup=1, epsilon=0.5, minibatch=200,
+                                  epochs=1, threads=1), out, progress=False)
+    return out, res
+
+
+def test_training_writes_checkpoint_onnx_and_curves(tiny):
+    out, res = tiny
+    for suffix in (".pt", ".json", ".onnx", "-curve.csv", "-curve.png"):
+        assert (out.parent / f"tiny{suffix}").is_file(), suffix
+    meta = json.loads((out.parent / "tiny.json").read_text())
+    assert meta["kind"] == "reach_policy" and meta["scheme"] == "epopt" and meta["robot"] == "jaco"
+    assert meta["train_wall_s"] > 0 and res["env_steps"] == 3 * 4 * 200
+    rows = (out.parent / "tiny-curve.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3
+
+
+def test_onnx_matches_the_torch_actor(jaco, tiny):
+    from sim2real.learn.checkpoint import load_checkpoint
+    out, _ = tiny
+    pol = LearnedReach(out, jaco)
+    net, _ = load_checkpoint(out, "reach_policy", jaco)
+    obs = np.random.default_rng(0).normal(size=(5, pol.core.layout.size)).astype(np.float32)
+    a_onnx = pol.sess.run(None, {pol.input: obs})[0]
+    np.testing.assert_allclose(a_onnx, np.stack([net(o.astype(float)) for o in obs]), atol=1e-4)
+
+
+def test_runtime_holds_on_bad_inputs(jaco, tiny):
+    pol = LearnedReach(tiny[0], jaco)
+    q = jaco.home.copy()
+    q_d, qd_d, why = pol.act(q, np.zeros(7), None)
+    assert why == "no target yet" and np.allclose(q_d, q) and not qd_d.any()
+    q_d, qd_d, why = pol.act(q, np.zeros(7), np.array([0.5, 0.0, 0.3]))
+    assert why is None and np.isfinite(q_d).all()
+    held = pol.q_d.copy()
+    q_d, qd_d, why = pol.act(q, np.full(7, np.nan), np.array([0.5, 0.0, 0.3]))
+    assert why == "non-finite input" and np.allclose(q_d, held) and not qd_d.any()
+
+
+def test_runtime_refuses_another_robots_checkpoint(tiny):
+    with pytest.raises(ConfigError, match="trained for robot jaco"):
+        LearnedReach(tiny[0], load_robot("go1"))
+
+
+def test_epopt_update_uses_only_the_worst_trajectories(jaco):
+    from sim2real.policy.env import ReachVecEnv
+    from sim2real.sim.randomize import load_randomization
+    env = ReachVecEnv(jaco, 4, source=load_randomization(jaco), seed=0, threads=1)
+    cfg = TrainConfig(scheme="epopt", envs=4, iterations=2, warmup=1, epsilon=0.5, minibatch=200, epochs=1)
+    model = make_ppo(env, cfg, env.sims)
+    seen = []
+    orig = type(model).__mro__[1].train
+
+    def spy(self):
+        seen.append(self.rollout_buffer.rewards.shape[1])
+        return orig(self)
+    type(model).__mro__[1].train = spy
+    try:
+        model.learn(total_timesteps=2 * 4 * env.sims.horizon)
+    finally:
+        type(model).__mro__[1].train = orig
+    assert seen == [4, 2] and model.kept == 2    # warm-up on all, then the worst half
+
+
+def test_tempered_weights_reach_the_asked_ess():
+    ll = -np.linspace(0, 5000, 1000)
+    w, beta, ess = tempered_weights(ll, 0.05)
+    assert 0 < beta < 1 and ess == pytest.approx(50, rel=0.05) and w.sum() == pytest.approx(1.0)
+
+
+def test_unknown_scheme_and_missing_target_data(jaco, tmp_path):
+    with pytest.raises(ConfigError, match="unknown scheme"):
+        train(jaco, TrainConfig(scheme="ppo"), tmp_path / "x")
+    with pytest.raises(ConfigError, match="target-data"):
+        train(jaco, TrainConfig(scheme="epopt+adapt"), tmp_path / "x")
