@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim2real.control.nominal_model import NominalModel
-from sim2real.control.reference import Desired, ReferenceModel
+from sim2real.control.reference import Desired, ReferenceModel, _clip
 
 
 class ComputedTorque:
@@ -23,10 +23,17 @@ class ComputedTorque:
         self.m = model
         r = model.robot
         self.limit = r.effort_limit
+        self._lo = -self.limit
         self.ref = ReferenceModel.for_robot(r)
 
     def torque(self, q, qd, q_d, qd_d, qdd_d=None) -> np.ndarray:
         M, h = self.m.dynamics(q, qd)
         a = self.ref.accel(q, qd, Desired(q_d, qd_d, qdd_d))
-        tau = M @ a + h + self.m.frictionloss * np.tanh(qd_d / self.V_EPS)
-        return np.clip(tau, -self.limit, self.limit)
+        # M a + h + f_c tanh(qd_d / v_eps), summed in that order; temporaries reused in place
+        tau = M @ a
+        tau += h
+        f = np.divide(qd_d, self.V_EPS)
+        np.tanh(f, out=f)
+        f *= self.m.frictionloss
+        tau += f
+        return _clip(tau, self._lo, self.limit, out=tau)

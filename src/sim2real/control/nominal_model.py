@@ -16,6 +16,14 @@ from sim2real.sim.model_builder import PAYLOAD_BODY, build_model, joint_indices
 from sim2real.sim.reality import NOMINAL, RealityProfile
 
 
+def _run(idx: np.ndarray):
+    """A slice for addresses that run consecutively (a, a+1, ...), else the addresses."""
+    idx = np.asarray(idx)
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx
+
+
 class NominalModel:
     def __init__(self, robot: RobotSpec, reality: RealityProfile = NOMINAL):
         self.robot = robot
@@ -32,6 +40,13 @@ class NominalModel:
         self._M = np.zeros((self.model.nv, self.model.nv))
         self._jacp = np.zeros((3, self.model.nv))
         self._ix = np.ix_(self.dadr, self.dadr)
+        # the robot's joints as slices where their addresses run consecutively (cheaper to index)
+        self._qsel, self._dsel = _run(self.qadr), _run(self.dadr)
+        self._Msel = (self._dsel, self._dsel) if isinstance(self._dsel, slice) else self._ix
+        # dynamics() needs M, the bias and the passive forces only: the stages of mj_forward that
+        # compute them give the same values where no tendon or flex takes part (checked in
+        # test/unit/control/test_computed_torque.py); the rest of mj_forward is skipped
+        self._partial = self.model.ntendon == 0 and self.model.nflex == 0
 
     def set_payload_mass(self, mass: float) -> None:
         b = self.model.body(PAYLOAD_BODY).id
@@ -49,10 +64,20 @@ class NominalModel:
 
     def dynamics(self, q, qd) -> tuple[np.ndarray, np.ndarray]:
         """(M (n,n) kg m^2, h (n,) N m) with tau = M qdd + h; h = bias - passive (damping)."""
-        self.set_state(q, qd)
-        mujoco.mj_fullM(self.model, self.data, self._M)
-        d = self.dadr
-        return self._M[self._ix].copy(), self.data.qfrc_bias[d] - self.data.qfrc_passive[d]
+        m, d = self.model, self.data
+        if not self._partial:
+            self.set_state(q, qd)
+        else:       # set_state's mj_forward, only the stages M, bias and passive forces come from
+            d.qpos[self._qsel] = q
+            d.qvel[self._dsel] = qd
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            mujoco.mj_makeM(m, d)
+            mujoco.mj_comVel(m, d)
+            mujoco.mj_passive(m, d)
+            mujoco.mj_rne(m, d, 0, d.qfrc_bias)
+        mujoco.mj_fullM(m, d, self._M)
+        return self._M[self._Msel].copy(), d.qfrc_bias[self._dsel] - d.qfrc_passive[self._dsel]
 
     def ee_position(self, q) -> np.ndarray:
         self.data.qpos[self.qadr] = q

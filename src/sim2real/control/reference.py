@@ -23,6 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+try:    # np.clip's ufunc (the same values, without its Python wrappers)
+    from numpy._core.umath import clip as _clip
+except ImportError:  # numpy < 2
+    _clip = np.clip
+
 
 @dataclass
 class Desired:
@@ -42,6 +47,7 @@ class ReferenceModel:
     def __init__(self, kp: np.ndarray, kd: np.ndarray, dt: float, vmax: np.ndarray | None = None):
         self.kp, self.kd, self.dt = np.asarray(kp, float), np.asarray(kd, float), dt
         self.v_ref = np.inf if vmax is None else np.asarray(vmax, float)
+        self._kp_kd, self._v_lo = self.kp / self.kd, -self.v_ref    # per call they cost as much as the law
 
     @classmethod
     def for_robot(cls, robot) -> "ReferenceModel":
@@ -50,8 +56,12 @@ class ReferenceModel:
         return cls(robot.kp, robot.kd, robot.dt, vmax)
 
     def accel(self, q, qd, d: Desired) -> np.ndarray:
-        v = np.clip(d.qd + self.kp / self.kd * (d.q - q), -self.v_ref, self.v_ref)
-        return d.acc() + self.kd * (v - qd)
+        v = _clip(d.qd + self._kp_kd * (d.q - q), self._v_lo, self.v_ref)
+        a = self.kd * (v - qd)
+        if d.qdd is None:    # d.acc() is 0: the sum 0 + a, in place (it turns a -0.0 into 0.0, as it did)
+            a += 0.0
+            return a
+        return d.qdd + a
 
     def next_state(self, q, qd, d: Desired) -> np.ndarray:
         """x_bar(t+1) = [q', qd'] after one step of a_des (semi-implicit Euler, as MuJoCo steps)."""

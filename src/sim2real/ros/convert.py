@@ -20,6 +20,7 @@ from array import array
 import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PointStamped
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
@@ -112,6 +113,8 @@ def effort_command(tau) -> Float64MultiArray:
 _CDR_LE = b"\x00\x01\x00\x00"
 _U32 = struct.Struct("<I").pack
 _STAMP = struct.Struct("<iI").pack
+_STAMP_INTO = struct.Struct("<iI").pack_into
+_STAMP_FROM = struct.Struct("<iI").unpack_from
 _LAYOUTS: dict[tuple, tuple[bytes, ...]] = {}     # the bytes between the float64[] fields, per shape
 
 
@@ -187,6 +190,129 @@ def effort_command_cdr(tau) -> bytes:
     """effort_command(tau), serialized: publish it on a std_msgs/Float64MultiArray topic."""
     data = _f64(tau)
     return _layout(("effort", len(data)), _effort_layout)[0] + data
+
+
+def clock_cdr(t: float) -> bytes:
+    """rosgraph_msgs/Clock at t s, serialized."""
+    sec, nanosec = divmod(int(round(t * 1e9)), 1_000_000_000)    # as to_time
+    return _CDR_LE + _STAMP(sec, nanosec)
+
+
+class JointStateWriter:
+    """`joint_state_cdr` for a steady stream (the same frame, names and field sizes in every
+    message, as a driver publishes): one buffer whose values are written in place through the
+    numpy views `position`, `velocity` and `effort`; `serialize(stamp)` writes the stamp and gives
+    the bytes, equal to joint_state_cdr's for the same values. Slots not written keep their value
+    (zeros at the start)."""
+
+    def __init__(self, names, n_position: int, n_velocity: int, n_effort: int, frame_id: str = ""):
+        sizes = (8 * n_position, 8 * n_velocity, 8 * n_effort)
+        a, b, c = _layout(("js", frame_id, tuple(names), *sizes), _joint_state_layout)
+        self._buf = bytearray(_CDR_LE + bytes(8))
+        views = []
+        for part, nbytes in zip((a, b, c), sizes):
+            self._buf += part
+            views.append((len(self._buf), nbytes // 8))
+            self._buf += bytes(nbytes)
+        self.position, self.velocity, self.effort = (np.frombuffer(self._buf, "<f8", n, at) for at, n in views)
+
+    def serialize(self, stamp: float) -> bytes:
+        sec, nanosec = divmod(int(round(stamp * 1e9)), 1_000_000_000)    # as to_time
+        _STAMP_INTO(self._buf, 4, sec, nanosec)
+        return bytes(self._buf)
+
+
+class ImuWriter:
+    """`imu(stamp, frame, ...)` serialized, for a steady stream of one frame: the values written
+    into one buffer (covariances 0, as imu's); equal to what rclpy decodes into imu's message."""
+
+    def __init__(self, frame_id: str):
+        out = bytearray(_CDR_LE + bytes(8))
+        _cdr_string(out, frame_id)
+        _pad(out, 8)
+        self._at = len(out)
+        out += bytes(8 * 37)        # orientation (4) + cov (9), angular velocity (3) + cov, linear acc (3) + cov
+        self._buf = out
+        v = np.frombuffer(out, "<f8", 37, self._at)
+        self._orientation, self._gyro, self._accel = v[0:4], v[13:16], v[25:28]
+
+    def serialize(self, stamp: float, quat_wxyz, gyro, accel) -> bytes:
+        w, x, y, z = quat_wxyz
+        o = self._orientation
+        o[0], o[1], o[2], o[3] = x, y, z, w          # ROS: x, y, z, w
+        self._gyro[:] = gyro
+        self._accel[:] = accel
+        sec, nanosec = divmod(int(round(stamp * 1e9)), 1_000_000_000)
+        _STAMP_INTO(self._buf, 4, sec, nanosec)
+        return bytes(self._buf)
+
+
+# ---- reading them back: the bytes a raw subscription takes -----------------------------------
+
+class JointStateReader:
+    """Serialized sensor_msgs/JointState -> (stamp s, q, qd, effort or None, problem), in the
+    robot's joint order: what `from_time(msg.header.stamp)`, `JointMap.extract(msg)` and
+    `JointMap.effort(msg)` give for the message. A message laid out byte for byte as
+    joint_state_cdr lays out the last one read (same frame, names and sizes: a driver's steady
+    stream) is read in place; any other is deserialized and read through the JointMap."""
+
+    def __init__(self, joint_names):
+        self.map = JointMap(joint_names)
+        self._shape: tuple | None = None
+
+    def read(self, data: bytes) -> tuple[float, np.ndarray, np.ndarray, np.ndarray | None, str | None]:
+        s = self._shape
+        if s is not None and len(data) == s[0] and data[12:s[2]] == s[1] and data[s[3]:s[5]] == s[4] \
+                and data[s[6]:s[8]] == s[7] and data[:4] == _CDR_LE:
+            sec, nanosec = _STAMP_FROM(data, 4)
+            pos = np.frombuffer(data, "<f8", s[9], s[2])
+            q = pos[s[12]]
+            qd = np.frombuffer(data, "<f8", s[10], s[5])[s[12]] if s[10] else np.zeros(s[13])
+            eff = np.frombuffer(data, "<f8", s[11], s[8])[s[12]] if s[14] else None
+            t = sec + 1e-9 * nanosec
+            if not math.isfinite(sum(q.tolist()) + sum(qd.tolist())):
+                return t, q, qd, eff, "NaN/inf in joint state"
+            return t, q, qd, eff, None
+        msg = deserialize_message(data, JointState)
+        q, qd, problem = self.map.extract(msg)
+        eff = self.map.effort(msg)
+        if problem is None:
+            self._learn(data, msg)
+        return from_time(msg.header.stamp), q, qd, eff, problem
+
+    def _learn(self, data: bytes, msg: JointState) -> None:
+        """Remember the message's layout when joint_state_cdr gives these very bytes for it."""
+        self._shape = None
+        fields = [np.asarray(getattr(msg, f)) for f in ("position", "velocity", "effort")]
+        built = joint_state_cdr(0.0, msg.name, *fields, frame_id=msg.header.frame_id)
+        if len(data) != len(built) or data[:4] != built[:4] or data[12:] != built[12:]:   # the stamp aside
+            return
+        a, b, c = _layout(("js", msg.header.frame_id, tuple(msg.name), *(8 * f.size for f in fields)),
+                          _joint_state_layout)
+        at_a = 12 + len(a)
+        at_b = at_a + 8 * fields[0].size
+        at_c = at_b + len(b) + 8 * fields[1].size
+        idx = self.map.indices(msg.name)
+        n = len(idx)
+        self._shape = (len(data), a, at_a, at_b, b, at_b + len(b), at_c, c, at_c + len(c),
+                       fields[0].size, fields[1].size, fields[2].size, idx, n, fields[2].size == len(msg.name))
+
+
+class Float64ArrayReader:
+    """Serialized std_msgs/Float64MultiArray -> its data as a float64 array (read-only when read in
+    place). A message laid out as effort_command_cdr lays out the last one read is read in place;
+    any other is deserialized."""
+
+    def __init__(self):
+        self._length, self._head = -1, b""
+
+    def read(self, data: bytes) -> np.ndarray:
+        if len(data) == self._length and data.startswith(self._head):
+            return np.frombuffer(data, "<f8", -1, len(self._head))
+        values = np.asarray(deserialize_message(data, Float64MultiArray).data, dtype=float)
+        if values.size and effort_command_cdr(values) == data:
+            self._length, self._head = len(data), _layout(("effort", 8 * values.size), _effort_layout)[0]
+        return values
 
 
 def point(stamp: float, frame: str, xyz) -> PointStamped:

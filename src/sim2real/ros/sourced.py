@@ -249,6 +249,8 @@ class SourcedSubscriptions:
         lookup = lambda: publishers(node, topic)   # noqa: E731
 
         def accept(gid) -> bool:
+            if gid == gate.pinned and gid:    # the pinned publisher: gate.accept's first answer, sooner
+                return True
             ok, who = gate.accept(gid, lookup)
             if not ok and on_refused is not None:
                 on_refused(who)

@@ -22,6 +22,14 @@ from sim2real.sim.reality import NOMINAL, RealityProfile
 FLOOR_CLEARANCE = 0.001   # m between the lowest robot geom and the floor when a floating robot is reset
 
 
+def _run(idx: np.ndarray):
+    """A slice for addresses that run consecutively (a, a+1, ...), else the addresses."""
+    idx = np.asarray(idx)
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx
+
+
 class Simulator:
     def __init__(self, robot: RobotSpec, reality: RealityProfile = NOMINAL):
         self.robot = robot
@@ -31,6 +39,8 @@ class Simulator:
         self._substeps = robot.substeps
         self._qadr, self._dadr = joint_indices(self.model, robot.joint_names)
         self._gqadr, _ = joint_indices(self.model, robot.gripper_joints)
+        # the same addresses as slices where they run consecutively (a slice's copy costs less)
+        self._qsel, self._dsel, self._gqsel = _run(self._qadr), _run(self._dadr), _run(self._gqadr)
         m = self.model
         self._payload = m.body(PAYLOAD_BODY).id if robot.payload_body is not None else None
         tid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, TARGET_BODY)
@@ -141,7 +151,16 @@ class Simulator:
         """(q rad, qd rad/s, effort N m) of the commanded joints, true values; effort is the motor
         torque on each joint (0 on a mimic joint, whose leader's motor drives it)."""
         d = self.data
-        return d.qpos[self._qadr].copy(), d.qvel[self._dadr].copy(), d.qfrc_actuator[self._dadr].copy()
+        return d.qpos[self._qsel].copy(), d.qvel[self._dsel].copy(), d.qfrc_actuator[self._dsel].copy()
+
+    def joint_position_velocity(self) -> tuple[np.ndarray, np.ndarray]:
+        """(q, qd) of joint_state(), without the effort."""
+        d = self.data
+        return d.qpos[self._qsel].copy(), d.qvel[self._dsel].copy()
+
+    def gripper_position(self) -> np.ndarray:
+        """(k,) rad: the gripper joints' positions, true values."""
+        return self.data.qpos[self._gqsel].copy()
 
     # ---- the reach task's target (a mocap body, present where the scene has one) ----------
     def set_target(self, pos) -> None:

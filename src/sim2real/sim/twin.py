@@ -33,6 +33,7 @@ from sim2real.errors import ConfigError
 from sim2real.robots import pd_torque
 from sim2real.robots.spec import RobotSpec
 from sim2real.safety.filter import SafetyFilter
+from sim2real.safety.filter import clip as _clip
 from sim2real.sim.model_builder import build_model, joint_indices
 from sim2real.sim.reality import NOMINAL, RealityProfile
 from sim2real.sim.simulator import Simulator
@@ -85,8 +86,8 @@ class Twin:
         if not np.isfinite(cmd).all():
             self.refused += 1
             return "command contains NaN/inf"
-        clipped = np.clip(cmd, self._wire_lo, self._wire_hi)
-        if np.any(clipped != cmd):
+        clipped = _clip(cmd, self._wire_lo, self._wire_hi)     # np.clip's ufunc, without its wrappers
+        if (clipped != cmd).any():
             self.clipped += 1
         self.commands += 1
         self.fx.command_received(self.sim.time, clipped)
@@ -113,8 +114,8 @@ class Twin:
             elif (not self.targets and age >= self.dt - 1e-9
                   and np.any(np.abs(fx.applied) >= self.robot.effort_limit * (1 - 1e-9))):
                 reason = HOLD_SATURATED
-        q, qd, _ = self.sim.joint_state()
         if reason is not None:
+            q, qd = self.sim.joint_position_velocity()
             if self.holding is None:
                 self.deadline_holds += 1
             self.hold_steps += 1
@@ -127,7 +128,11 @@ class Twin:
             if self.holding is not None:
                 self._hold.release()
             cmd = fx.applied
-        tau = fx.motor_torque(t, override=pd_torque(self.robot, cmd, q, qd) if self.targets else cmd)
+        if self.targets:     # the joint PD, from the true joint state (read only when it is needed)
+            if reason is None:
+                q, qd = self.sim.joint_position_velocity()
+            cmd = pd_torque(self.robot, cmd, q, qd)
+        tau = fx.motor_torque(t, override=cmd)
         self.holding = reason
         self.sim.step(tau)
 

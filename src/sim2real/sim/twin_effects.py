@@ -3,7 +3,9 @@ and drops each way, actuator lag, motor strength, backlash, sensor noise and bia
 and a mis-configured vendor driver (joint order, signs, offsets, command scale).
 
 The nominal profile makes every effect the identity, so the plain `mujoco` backend runs the same
-code path with nothing in between.
+code path with nothing in between. Where an effect is the identity its arithmetic is skipped
+(a permutation by arange, a product by 1, noise of std 0): the values are the same, except that
+an identity's zero noise still turns a -0.0 into 0.0 as adding it did.
 
 Wire vs model order: the driver reports and accepts joints in `joint_order` (a permutation of
 the robot's joints); wire slot k carries model joint perm[k].
@@ -31,6 +33,9 @@ class TwinEffects:
         self._motor_pos: np.ndarray | None = None   # backlash: encoder side of the gear
         self.delivered = False           # has any command reached the motors yet
         self.delivered_at = -np.inf      # sim time the newest command reached the motors, s
+        self._cmd_gain = r.command_scale * r.sign        # wire command -> model command, per joint
+        self._alpha_one = bool(np.all(self._alpha == 1.0))          # no actuator lag
+        self._strength_one = bool(np.all(r.motor_strength == 1.0))
         self.identity = (
             not np.any(lag) and r.latency_command == 0 and r.latency_state == 0 and r.drop_command == 0
             and r.drop_state == 0 and r.control_jitter == 0 and np.all(r.motor_strength == 1)
@@ -42,11 +47,14 @@ class TwinEffects:
     # ---- command path: wire command -> torque at the joints -----------------------------------
     def command_received(self, t: float, wire_cmd: np.ndarray) -> bool:
         """Queue a command arriving at sim time t; False when the transport drops it."""
+        if self.identity:       # nothing in between: the command as it came, now
+            self._cmd_q.append((t, np.array(wire_cmd, dtype=float)))
+            return True
         if self.r.drop_command and self.rng.random() < self.r.drop_command:
             return False
         model = np.empty(self.n)
         model[self.perm] = wire_cmd                      # wire slot k is model joint perm[k]
-        model *= self.r.command_scale * self.r.sign      # units mismatch, then the joint's true sense
+        model *= self._cmd_gain                          # units mismatch, then the joint's true sense
         delay = self.r.latency_command
         if self.r.control_jitter:
             delay += abs(self.rng.normal(0.0, self.r.control_jitter))
@@ -71,11 +79,17 @@ class TwinEffects:
         what the motor controller asks instead of the delivered command (its own hold)."""
         self.deliver(t)
         target = self._applied if override is None else override
-        self._torque += self._alpha * (target - self._torque)
-        return self._torque * self.r.motor_strength
+        if self._alpha_one:     # no lag: alpha 1 (the same sum, without the product by 1)
+            self._torque += target - self._torque
+        else:
+            self._torque += self._alpha * (target - self._torque)
+        return self._torque.copy() if self._strength_one else self._torque * self.r.motor_strength
 
     # ---- state path: true state -> what the wire carries --------------------------------------
     def state_measured(self, t: float, q: np.ndarray, qd: np.ndarray, effort: np.ndarray) -> None:
+        if self.identity:       # due now, as measured (+ 0.0: the zero noise's one effect, -0.0 -> 0.0)
+            self._state_q.append((t, t, q + 0.0, qd + 0.0, effort + 0.0))
+            return
         r = self.r
         if np.any(r.backlash):
             if self._motor_pos is None:

@@ -45,7 +45,8 @@ class ControllerNode(Node):
         self.robot = load_robot(p.robot)
         self.mode = p.mode or default_mode(self.robot)
         self.law = make_mode(self.mode, self.robot, p.checkpoint or None)   # ConfigError names the problem
-        self.state_map = convert.JointMap(self.robot.joint_names)
+        self.reader = convert.JointStateReader(self.robot.joint_names)   # states arrive serialized
+        self.state_map = self.reader.map
         self.desired_map = convert.JointMap(self.robot.joint_names)
         self.q_d = self.qd_d = None
         self.t_d = 0.0
@@ -60,7 +61,8 @@ class ControllerNode(Node):
         # one thread, states first; strangers on either topic are refused (safety/source.py)
         self.sourced = SourcedSubscriptions(self)
         refused = lambda who: self._problem(f"refused input from {who}")   # noqa: E731
-        self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state, refused)
+        # raw: the driver's steady stream is read in place (convert.JointStateReader), no message built
+        self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state, refused, raw=True)
         self.sourced.add_from(p.desired_source, JointState, "/controller/desired", self._on_desired, refused)
         self.create_timer(1.0, self._diagnostics)
 
@@ -88,9 +90,8 @@ class ControllerNode(Node):
             self._problem("desired state clamped to the joint limits")
         self.q_d, self.qd_d, self.t_d = q, qd, t
 
-    def _on_state(self, msg: JointState) -> None:
-        q, qd, problem = self.state_map.extract(msg)
-        t = convert.from_time(msg.header.stamp)
+    def _on_state(self, data: bytes) -> None:
+        t, q, qd, effort, problem = self.reader.read(data)
         problem = problem or self.state_gate.check(t, self._now())
         if problem:
             self.rejected += 1
@@ -107,7 +108,7 @@ class ControllerNode(Node):
             d = Desired(self.q_d + self.qd_d * np.clip(age, 0.0, self.horizon), self.qd_d)
         # (the extrapolation is not clamped again: it runs at most two policy periods at a clamped
         # velocity, 0.025 rad for the Jaco, inside the filter's 0.05 rad margin)
-        tau = self.law.command(t, q, qd, d, self.state_map.effort(msg))
+        tau = self.law.command(t, q, qd, d, effort)
         self.commands += 1
         self.pub.publish(convert.effort_command_cdr(tau))
 

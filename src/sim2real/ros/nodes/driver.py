@@ -22,7 +22,6 @@ import threading
 import time
 from collections import deque
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PointStamped
 from rclpy.clock import Clock, ClockType
@@ -83,6 +82,10 @@ class DriverNode(Node):
         self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
         self.pub_imu = self.create_publisher(Imu, "/imu/data", 10) if self.robot.imu else None
         self._imu_frame = self.robot.imu.body if self.robot.imu else ""
+        # the hot messages, serialized in place every step (ros/convert.py)
+        k = len(self.wire_names)
+        self._js = convert.JointStateWriter(self.wire_names, k, k, k)
+        self._imu = convert.ImuWriter(self._imu_frame) if self.robot.imu else None
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10) if self.lockstep else None
         # latched: a node that joins late (or a slow discovery) still gets the current target
         self.pub_target = self.create_publisher(
@@ -91,10 +94,11 @@ class DriverNode(Node):
         self.pub_description = self.create_publisher(String, "/robot_description", LATCHED)
         self.pub_description.publish(String(data=self.robot.urdf_path.read_text()))
         self.sourced = SourcedSubscriptions(self)
+        self._commands = convert.Float64ArrayReader()    # raw: the filter's steady stream read in place
         self.source = self.sourced.add_from(
             p.command_source, Float64MultiArray, self.robot.command_topic, self._on_command,
             lambda who: self.get_logger().error(f"refused commands from {who}: only {p.command_source} "
-                                                "commands this driver", throttle_duration_sec=1.0))
+                                                "commands this driver", throttle_duration_sec=1.0), raw=True)
         self.camera = None
         self._camera_args = None
         cam = self.robot.camera
@@ -144,10 +148,10 @@ class DriverNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # ---- command path -------------------------------------------------------------------------
-    def _on_command(self, msg: Float64MultiArray) -> None:
+    def _on_command(self, data: bytes) -> None:
         with self.lock:
             self.rtt.append(time.monotonic() - self._sent_at)
-            problem = self.twin.command(msg.data)
+            problem = self.twin.command(self._commands.read(data))
             if problem:   # the safety filter should never let this through; a driver still refuses it
                 self.get_logger().error(f"refused command: {problem}", throttle_duration_sec=1.0)
             else:
@@ -196,20 +200,19 @@ class DriverNode(Node):
         t = self.sim.time
         stamp = self._stamp()
         if self.pub_clock is not None and self.steps % self._clock_every == 0:
-            clk = ClockMsg()
-            clk.clock = convert.to_time(t)
-            self.pub_clock.publish(clk)
-        grip = self.sim.data.qpos[self.sim._gqadr]
+            self.pub_clock.publish(convert.clock_cdr(t))
+        js, n = self._js, self.robot.n
         sent = False
         for measured_at, wq, wqd, weff in self.twin.measure():
             # the stamp says when the sample was taken, as a hardware driver's would
             st = measured_at if self.lockstep else stamp - (t - measured_at)
-            self.pub_js.publish(convert.joint_state_cdr(   # serialized here: the hot message
-                st, self.wire_names, np.concatenate([wq, grip]),
-                np.concatenate([wqd, np.zeros(len(grip))]), np.concatenate([weff, np.zeros(len(grip))])))
+            # serialized in place (convert.JointStateWriter): the grippers' velocity and effort stay 0
+            js.position[:n], js.velocity[:n], js.effort[:n] = wq, wqd, weff
+            js.position[n:] = self.sim.data.qpos[self.sim._gqsel]
+            self.pub_js.publish(js.serialize(st))
             sent = True
         if self.pub_imu is not None:    # the IMU's own bus: no transport effects modelled
-            self.pub_imu.publish(convert.imu(stamp, self._imu_frame, *self.sim.imu()))
+            self.pub_imu.publish(self._imu.serialize(stamp, *self.sim.imu()))
         if self.lockstep and self._camera_args and self.steps % self._cam_every == 0:
             # in step, deterministic: this step's pose, rendered by the camera thread, waited for
             self._cam_done.clear()

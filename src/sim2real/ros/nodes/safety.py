@@ -13,7 +13,6 @@ released only by the publisher that set it or /teleop/lock_reset (safety/lock.py
 """
 from __future__ import annotations
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -47,7 +46,9 @@ class SafetyNode(Node):
         self.filter = SafetyFilter(self.robot)
         self.watchdog = p.watchdog_s if p.watchdog_s >= 0 else self.robot.safety.watchdog_s
         self.gate = StampGate(max_future_s=p.max_future_s)
-        self.map = convert.JointMap(self.robot.joint_names)
+        self.reader = convert.JointStateReader(self.robot.joint_names)   # both inputs arrive serialized
+        self.map = self.reader.map
+        self.command_reader = convert.Float64ArrayReader()
         self.lock = Lock()
         self.q = self.qd = None
         self.t_state = self.t_cmd = None
@@ -60,10 +61,12 @@ class SafetyNode(Node):
         self.pub = self.create_publisher(Float64MultiArray, self.robot.command_topic, 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.sourced = SourcedSubscriptions(self)
+        # raw: the steady streams of the driver and the controller are read in place (convert.py)
         self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state,
-                              lambda who: self._count(f"state refused: from {who}, not {p.state_source}"))
+                              lambda who: self._count(f"state refused: from {who}, not {p.state_source}"), raw=True)
         self.sourced.add_from(p.command_source, Float64MultiArray, self.robot.controller_topic, self._on_command,
-                              lambda who: self._count(f"command refused: from {who}, not {p.command_source}"))
+                              lambda who: self._count(f"command refused: from {who}, not {p.command_source}"),
+                              raw=True)
         for qos in LOCK_QOS:
             self.sourced.add(Bool, "/teleop/lock", qos, self._on_lock)
         self.create_subscription(Empty, "/teleop/lock_reset", self._on_reset, 10)
@@ -89,9 +92,8 @@ class SafetyNode(Node):
         if self.lock.reset():
             self.get_logger().warning("teleop lock reset: every hold released")
 
-    def _on_state(self, msg: JointState) -> None:
-        q, qd, problem = self.map.extract(msg)
-        t = convert.from_time(msg.header.stamp)
+    def _on_state(self, data: bytes) -> None:
+        t, q, qd, _, problem = self.reader.read(data)
         problem = problem or self.gate.check(t, self._now())
         if problem:
             self._count(f"state refused: {problem}")
@@ -107,13 +109,13 @@ class SafetyNode(Node):
         elif t - self.t_cmd > self.watchdog:
             self._send(self.filter.hold(q, qd), "hold (watchdog)")
 
-    def _on_command(self, msg: Float64MultiArray) -> None:
+    def _on_command(self, data: bytes) -> None:
         if self.q is None:
             return
         self.t_cmd = self.t_state
         if self.served or self.lock.locked:   # this state was answered already (hold or an earlier command)
             return
-        tau, reasons = self.filter.filter(np.asarray(msg.data, float), self.q, self.qd)
+        tau, reasons = self.filter.filter(self.command_reader.read(data), self.q, self.qd)
         for r in reasons:
             self._count(r)
         held = any("NaN" in r or "values" in r for r in reasons)
