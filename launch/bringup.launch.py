@@ -3,6 +3,7 @@
     ros2 launch sim2real bringup.launch.py robot:=jaco backend:=mujoco
     ros2 launch sim2real bringup.launch.py backend:=twin reality:=config/reality/heavy-sticky.yaml
     ros2 launch sim2real bringup.launch.py --show-args      # every argument, default and help
+    ros2 launch sim2real bringup.launch.py rviz:=true       # and RViz with config/rviz/<robot>.rviz
 
 The arguments are sim2real.graph.GRAPH_OPTIONS, the options `sim2real up` has (same names,
 underscores for dashes, camera:=false for --no-camera, "" for unset), parsed by the same
@@ -22,6 +23,7 @@ def _nodes(context):
     from sim2real.robots import load_robot
 
     values = parse_options({o.name: LaunchConfiguration(o.name).perform(context) for o in GRAPH_OPTIONS})
+    rviz = LaunchConfiguration("rviz").perform(context).strip().lower() in ("true", "1", "yes", "on")
     decls = build_graph(**graph_kwargs(values))
     actions = [Node(package="sim2real", executable="sim2real_node", name=d.name, arguments=[d.kind],
                     parameters=[d.params], remappings=list(d.remaps.items()), output="screen")
@@ -31,6 +33,13 @@ def _nodes(context):
     actions.append(Node(package="robot_state_publisher", executable="robot_state_publisher",
                         parameters=[{"robot_description": urdf, "use_sim_time": sim_time}],
                         output="screen"))
+    if rviz:   # markers RViz shows (end-effector paths, the mux's choice) and RViz itself
+        actions.append(Node(package="sim2real", executable="sim2real_node", name="viz_markers",
+                            arguments=["viz_markers"], parameters=[{"robot": values["robot"], "use_sim_time": sim_time}],
+                            output="screen"))
+        actions.append(Node(package="rviz2", executable="rviz2", name="rviz2",
+                            arguments=["-d", str(paths.resolve(f"config/rviz/{values['robot']}.rviz"))],
+                            parameters=[{"use_sim_time": sim_time}], output="screen"))
     return actions
 
 
@@ -43,5 +52,6 @@ def generate_launch_description():
     return LaunchDescription([
         *(DeclareLaunchArgument(o.name, default_value=o.launch_default, description=o.describe())
           for o in GRAPH_OPTIONS),
+        DeclareLaunchArgument("rviz", default_value="false", description="also start RViz (config/rviz/<robot>.rviz)"),
         OpaqueFunction(function=_nodes),
     ])

@@ -353,7 +353,7 @@ def cmd_data(a) -> int:
     return 0
 
 
-SPINNING = ("up", "demo", "record", "teleop", "doctor")   # commands that run nodes until stopped
+SPINNING = ("up", "demo", "record", "teleop", "view", "doctor")   # commands that run nodes until stopped
 
 
 def parser() -> argparse.ArgumentParser:
@@ -418,10 +418,10 @@ def parser() -> argparse.ArgumentParser:
                    help="inverse-dynamics: desired observation L steps ahead (1 in the paper; ~ the command delay)")
     p.add_argument("--scheme", default="dr", help="policy: nominal | dr | epopt | epopt+adapt (default: dr)")
     p.add_argument("--target-data", default=None, help="policy, epopt+adapt: .mcap recorded on the target robot")
-    p.add_argument("--iterations", type=COUNT, default=150, help="policy: PPO iterations (one episode per robot each)")
+    p.add_argument("--iterations", type=COUNT, default=100, help="policy: PPO iterations (one episode per robot each)")
     p.add_argument("--envs", type=COUNT, default=64, help="policy: robots drawn per iteration")
     p.add_argument("--epsilon", type=float, default=0.25, help="policy, epopt: fraction of worst trajectories kept")
-    p.add_argument("--warmup", type=int, default=40, help="policy, epopt: iterations on all trajectories first")
+    p.add_argument("--warmup", type=int, default=30, help="policy, epopt: iterations on all trajectories first")
     p.add_argument("--adapt-samples", type=COUNT, default=1000,
                    help="policy, epopt+adapt: parameter draws weighed against the target data")
     p.set_defaults(func=cmd_train)

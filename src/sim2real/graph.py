@@ -34,6 +34,8 @@ NODE_KINDS: dict[str, str] = {
     "joy_teleop": "sim2real.ros.nodes.joy_teleop:JoyTeleopNode",
     "doctor": "sim2real.ros.nodes.doctor:DoctorNode",
     "driver_adapter": "sim2real.ros.nodes.driver_adapter:DriverAdapterNode",
+    "viewer": "sim2real.ros.nodes.viewer:ViewerNode",
+    "viz_markers": "sim2real.ros.nodes.viewer:RvizMarkersNode",
 }
 
 # the robot's first task -> its policies (name -> node kind); the first is the task's baseline

@@ -10,9 +10,10 @@ Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gy
   step         one policy period: the desired state goes through the command latency, then a
                tracking controller runs at the control rate (500 Hz) inside the physics for
                robot.substeps * (policy period / control period) physics steps
-  reward       reach_core.reward: -2 d + 0.5 [d < tol] - 0.02 |a - a_prev|^2 / n (d: true end
-               effector to target, m)
-  episode      episode_s of simulated time (truncation only; no termination); reset draws a new
+  reward       reach_core.reward: -2 d + 0.5 [d < tol] - 0.02 |a - a_prev|^2 / n
+               - 0.02 |q - home|^2 / n (d: true end effector to target, m; q true joints, rad)
+  episode      episode_s of simulated time (truncation only; no termination), TARGETS targets
+               one after another (each episode_s / TARGETS, as the graph cycles them); reset draws a new
                robot from the source, a start posture (half the time home + U(-0.4, 0.4) rad,
                half the time the nominal IK of another workspace point + U(-0.2, 0.2) rad) and a
                target in the task's workspace
@@ -60,6 +61,7 @@ from sim2real.tasks.reach import ReachTask
 TARGET_NOISE = 0.003    # m std of the target the policy sees (a per-episode offset, half of it per step)
 START_SPREAD = 0.4      # rad around home
 HOLD_S = 0.5            # success: within tol for this long at the episode's end
+TARGETS = 2             # per episode: the second starts from wherever the first left the arm
 STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
 MAX_LATENCY_STEPS = 2   # policy periods a delayed action or observation can reach back
 OBS_BOUND = 100.0       # observations are scaled to order 1 (policy/reach_core.py); this bounds the space
@@ -116,9 +118,9 @@ def training_model(robot, profile, gains: TrackerGains) -> mujoco.MjModel:
 class ReachSims:
     """N reach simulations (batched numpy in, batched numpy out). See the module docstring."""
 
-    def __init__(self, robot, n: int, *, source=None, seed: int = 0, episode_s: float = 4.0,
+    def __init__(self, robot, n: int, *, source=None, seed: int = 0, episode_s: float = 8.0,
                  extrinsics: int = 0, extrinsics_fn: Callable | None = None,
-                 ground: Callable | None = None, threads: int = 2):
+                 ground: Callable | None = None, threads: int = 2, targets: int = TARGETS):
         if robot.end_effector is None or robot.floating_base:
             raise ConfigError(f"robot '{robot.name}': the reach environment needs a fixed-base robot with an end effector")
         self.robot, self.n, self.source = robot, n, source
@@ -131,6 +133,7 @@ class ReachSims:
         self.decim = int(round((1.0 / robot.policy_rate_hz) / robot.physics_dt))   # physics steps per action
         self.horizon = int(round(episode_s * robot.policy_rate_hz))
         self.hold_steps = int(round(HOLD_S * robot.policy_rate_hz))
+        self.switch_every = max(1, self.horizon // targets)
         self.threads = threads
         base = training_model(robot, NOMINAL, self.gains)
         self.qadr, self.dadr = joint_indices(base, robot.joint_names)
@@ -207,13 +210,17 @@ class ReachSims:
         mujoco.mj_getState(model, d, self.S[i], STATE)
         self.hist[i] = self.S[i]
         self.ctrl_hist[i] = ctrl
-        self.target[i] = self.rng.uniform(self.task.low, self.task.high)
-        self.target_bias[i] = self.rng.normal(0.0, TARGET_NOISE, 3)
+        self._new_target(i)
         self.q_d[i] = q0
         self.prev_action[i] = 0.0
         self.t[i] = 0
         self.near[i] = 0
         self.ret[i] = 0.0
+
+    def _new_target(self, i: int) -> None:
+        self.target[i] = self.rng.uniform(self.task.low, self.task.high)
+        self.target_bias[i] = self.rng.normal(0.0, TARGET_NOISE, 3)
+        self.near[i] = 0
 
     def _start_posture(self) -> np.ndarray:
         """Half the episodes start near home, half near where a reach to another target ends
@@ -269,12 +276,14 @@ class ReachSims:
         self.S[:] = self._out[:, -1]
         ee_true = self._ee(self.S[:, self.iq])
         dist = np.linalg.norm(ee_true - self.target, axis=1)
-        rew = reward(dist, action, self.prev_action, self.task.tol_m)
+        rew = reward(dist, action, self.prev_action, self.task.tol_m, self.S[:, self.iq], self.robot.home)
         self.q_d, self.prev_action = q_d, action
         self.t += 1
         self.near = np.where(dist < self.task.tol_m, self.near + 1, 0)
         self.ret += rew
         done = self.t >= self.horizon
+        for i in np.flatnonzero((self.t % self.switch_every == 0) & ~done):
+            self._new_target(i)
         obs = self._observe(np.arange(n))
         infos = [{"dist": float(dist[i]), "params": self.params[i].copy()} for i in range(n)]
         for i in np.flatnonzero(done):

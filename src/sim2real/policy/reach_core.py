@@ -87,8 +87,16 @@ class ReachCore:
         return q_d, (q_next - q_d) / self.period
 
 
-def reward(dist, action, prev_action, tol) -> np.ndarray:
-    """Per policy step: closer is better, a bonus inside the success tolerance, and a small
-    penalty on how abruptly the action changes (jerky desired states excite the arm)."""
+POSTURE_WEIGHT = 0.02   # per rad^2 (mean over joints) away from the robot's home posture
+
+
+def reward(dist, action, prev_action, tol, q=None, home=None) -> np.ndarray:
+    """Per policy step: closer is better, a bonus inside the success tolerance, a small penalty
+    on how abruptly the action changes (jerky desired states excite the arm) and a gentle pull
+    toward the home posture (a 7-joint arm reaching points has a null space it would otherwise
+    drift through, target after target, into postures it never trained in)."""
     jerk = np.mean((np.asarray(action) - np.asarray(prev_action)) ** 2, axis=-1)
-    return -2.0 * dist + 0.5 * (dist < tol) - 0.02 * jerk
+    r = -2.0 * dist + 0.5 * (dist < tol) - 0.02 * jerk
+    if q is not None:
+        r = r - POSTURE_WEIGHT * np.mean((np.asarray(q) - home) ** 2, axis=-1)
+    return r

@@ -37,9 +37,9 @@ KIND = "reach_policy"
 class TrainConfig:
     scheme: str = "dr"
     envs: int = 64                 # robots drawn per iteration (N of EPOpt)
-    iterations: int = 150
+    iterations: int = 100
     epsilon: float = 0.25          # EPOpt: the worst fraction of trajectories kept
-    warmup: int = 40               # EPOpt: iterations on all trajectories first
+    warmup: int = 30               # EPOpt: iterations on all trajectories first
     hidden: tuple[int, ...] = (64, 64)
     learning_rate: float = 3e-4
     epochs: int = 8
@@ -49,7 +49,7 @@ class TrainConfig:
     ent_coef: float = 0.0
     init_log_std: float = -0.5
     seed: int = 0
-    episode_s: float = 4.0
+    episode_s: float = 8.0         # two targets of 4 s (policy/env.py TARGETS)
     threads: int = 2
     extra: dict = field(default_factory=dict)
 

@@ -31,7 +31,7 @@ def test_training_writes_checkpoint_onnx_and_curves(tiny):
         assert (out.parent / f"tiny{suffix}").is_file(), suffix
     meta = json.loads((out.parent / "tiny.json").read_text())
     assert meta["kind"] == "reach_policy" and meta["scheme"] == "epopt" and meta["robot"] == "jaco"
-    assert meta["train_wall_s"] > 0 and res["env_steps"] == 3 * 4 * 200
+    assert meta["train_wall_s"] > 0 and res["env_steps"] == 3 * 4 * 400   # 8 s episodes at 50 Hz
     rows = (out.parent / "tiny-curve.csv").read_text().splitlines()
     assert len(rows) == 1 + 3
 

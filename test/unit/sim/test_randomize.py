@@ -20,6 +20,8 @@ def test_samples_stay_in_range_and_resolve(name):
             if key.startswith("payload"):
                 v = dyn["payload"]["mass" if key == "payload_mass" else "offset"]
                 v = v if key == "payload_mass" else v[2]
+            elif key.startswith("latency_"):
+                v = dyn["latency"][key[len("latency_"):]]
             else:
                 v = prof.section(KEYS[key][0])[key]
             assert np.all((lo <= np.asarray(v)) & (np.asarray(v) <= hi)), key

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PointStamped
-from rclpy.qos import DurabilityPolicy, QoSProfile
 
 from sim2real.policy.runtime import LearnedReach
 from sim2real.ros import convert
@@ -22,8 +21,7 @@ class LearnedPolicyNode(PolicyNode):
         self.target = None
         self.problems: dict[str, int] = {}
         self.steps = 0
-        self.create_subscription(PointStamped, "/perception/target", self._on_target,
-                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.add_target_input(self._on_target)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(1.0, self._diagnostics)
         self.get_logger().info(f"learned policy '{self.policy.scheme}' from {self.p.checkpoint}")

@@ -18,7 +18,9 @@ from sim2real.ros.sourced import SourcedSubscriptions
 from sim2real.safety.stamps import StampGate
 
 PARAMS = {"robot": ("jaco", "registered robot name"),
-          "state_source": ("driver", "the only node whose /joint_states are taken")}
+          "state_source": ("driver", "the only node whose /joint_states are taken"),
+          "target_source": ("driver", "reach: the only node whose targets are taken (driver for /sim/target, "
+                                      "perception for /perception/target)")}
 
 
 class PolicyNode(Node):
@@ -36,6 +38,17 @@ class PolicyNode(Node):
         self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_raw_state,
                               lambda who: self.get_logger().warning(f"refused /joint_states from {who}",
                                                                     throttle_duration_sec=1.0), raw=True)
+
+    def add_target_input(self, callback) -> None:
+        """Reach policies: targets (PointStamped on /perception/target, remapped to /sim/target until
+        perception runs), latched, pinned to `target_source` like every control input: a stranger's
+        target is refused and named."""
+        from geometry_msgs.msg import PointStamped
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        qos = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+        self.sourced.add_from(self.p.target_source, PointStamped, "/perception/target", callback,
+                              lambda who: self.get_logger().warning(f"refused target from {who}",
+                                                                    throttle_duration_sec=1.0), qos=qos)
 
     def act(self, t: float, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(desired q (n,) rad, desired qd (n,) rad/s) at state time t s; (None, None) publishes nothing."""

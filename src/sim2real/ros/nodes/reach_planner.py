@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 from geometry_msgs.msg import PointStamped
-from rclpy.qos import DurabilityPolicy, QoSProfile
 
 from sim2real.control.nominal_model import NominalModel
 from sim2real.policy.reach_planner import ReachPlanner
@@ -17,8 +16,7 @@ class ReachPlannerNode(PolicyNode):
         super().__init__(**kwargs)
         self.planner = ReachPlanner(NominalModel(self.robot))
         self.pending_target = None
-        self.create_subscription(PointStamped, "/perception/target", self._on_target,
-                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        self.add_target_input(self._on_target)
 
     def _on_target(self, msg: PointStamped) -> None:
         tgt = convert.from_point(msg)
