@@ -42,6 +42,9 @@ class SafetyFilter:
         self.lo = robot.position_lower + s.position_margin   # -inf stays -inf
         self.hi = robot.position_upper - s.position_margin
         self.margin = s.position_margin
+        # filter()'s common case, nothing to change: tau, q, qd between these bounds
+        self._quiet_lo = np.concatenate((-self.limit, self.lo, -self._v_brake))
+        self._quiet_hi = np.concatenate((self.limit, self.hi, self._v_brake))
         # hold gains are given for the strongest joint and scale with each joint's effort limit,
         # so weak wrist joints get gains their small inertia can take at the control rate
         scale = self.limit / self.limit.max()
@@ -51,6 +54,8 @@ class SafetyFilter:
         self.targets = robot.actuation != "effort"     # the command is joint positions, rad
         if self.targets:
             self.pd_kp, self.pd_kd = robot.pd_kp, robot.pd_kd
+            self._pd_k = np.maximum(self.pd_kp, 1e-9)
+            self._neg_limit = -self.limit
         self._last_target: np.ndarray | None = None
 
     def filter(self, tau, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -65,8 +70,10 @@ class SafetyFilter:
             return self._filter_targets(tau, q, qd)
         # the common case in one pass: inside the effort limits, the position band and below the
         # governor's speed: nothing to change
-        if ((np.abs(tau) <= self.limit).all() and ((q <= self.hi) & (q >= self.lo)).all()
-                and (np.abs(qd) <= self._v_brake).all()):
+        # (one comparison each way over (tau, q, qd): |tau| <= limit, lo <= q <= hi, |qd| <= 0.9 vmax;
+        # NaN in q or qd fails it, as it failed the three checks)
+        x = np.concatenate((tau, q, qd))
+        if ((x >= self._quiet_lo) & (x <= self._quiet_hi)).all():
             return tau, []
         reasons = []
         out = np.clip(tau, -self.limit, self.limit)
@@ -94,19 +101,19 @@ class SafetyFilter:
 
     def _filter_targets(self, target: np.ndarray, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, list[str]]:
         reasons = []
-        out = np.clip(target, self.lo, self.hi)
-        if np.any(out != target):
+        out = clip(target, self.lo, self.hi)
+        if (out != target).any():
             reasons.append("position limit")
         # the PD's torque stays within the effort limit: target - q within (+-limit + kd qd) / kp
-        k = np.maximum(self.pd_kp, 1e-9)
-        reach_lo, reach_hi = q + (-self.limit + self.pd_kd * qd) / k, q + (self.limit + self.pd_kd * qd) / k
-        clipped = np.clip(out, reach_lo, reach_hi)
-        if np.any(clipped != out):
+        k, kd_qd = self._pd_k, self.pd_kd * qd
+        reach_lo, reach_hi = q + (self._neg_limit + kd_qd) / k, q + (self.limit + kd_qd) / k
+        clipped = clip(out, reach_lo, reach_hi)
+        if (clipped != out).any():
             reasons.append("effort limit")
         out = clipped
         speed = np.abs(qd)
-        near = speed > BRAKE_FROM * self.vmax
-        if np.any(near):   # a fast joint gets no target ahead of it along its motion
+        near = speed > self._v_brake
+        if near.any():   # a fast joint gets no target ahead of it along its motion
             ahead = (out - q) * np.sign(qd) > 0
             out = np.where(near & ahead, q, out)
             reasons.append("velocity limit")
@@ -134,7 +141,7 @@ class SafetyFilter:
     def clamp_desired(self, q_d: np.ndarray, qd_d: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """(q_d, qd_d) inside [lower + margin, upper - margin] and +-velocity limit; True if changed.
         Finite inputs only (callers refuse NaN/inf before)."""
-        q = np.clip(q_d, self.lo, self.hi)
-        qd = np.clip(qd_d, -self.vmax, self.vmax)
-        changed = bool(np.any(q != q_d) or np.any(qd != qd_d))
+        q = clip(q_d, self.lo, self.hi)
+        qd = clip(qd_d, -self.vmax, self.vmax)
+        changed = bool((q != q_d).any() or (qd != qd_d).any())
         return q, qd, changed
