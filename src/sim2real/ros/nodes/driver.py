@@ -83,8 +83,11 @@ class DriverNode(Node):
         self.pub_imu = self.create_publisher(Imu, "/imu/data", 10) if self.robot.imu else None
         self._imu_frame = self.robot.imu.body if self.robot.imu else ""
         # the hot messages, serialized in place every step (ros/convert.py)
-        k = len(self.wire_names)
+        k, n = len(self.wire_names), self.robot.n
         self._js = convert.JointStateWriter(self.wire_names, k, k, k)
+        # its slots, as views: the robot's joints (wire order), then the grippers (velocity, effort 0)
+        self._js_q, self._js_qd, self._js_eff = self._js.position[:n], self._js.velocity[:n], self._js.effort[:n]
+        self._js_grip = self._js.position[n:] if k > n else None
         self._imu = convert.ImuWriter(self._imu_frame) if self.robot.imu else None
         self.pub_clock = self.create_publisher(ClockMsg, "/clock", 10) if self.lockstep else None
         # latched: a node that joins late (or a slow discovery) still gets the current target
@@ -201,15 +204,15 @@ class DriverNode(Node):
         stamp = self._stamp()
         if self.pub_clock is not None and self.steps % self._clock_every == 0:
             self.pub_clock.publish(convert.clock_cdr(t))
-        js, n = self._js, self.robot.n
         sent = False
         for measured_at, wq, wqd, weff in self.twin.measure():
             # the stamp says when the sample was taken, as a hardware driver's would
             st = measured_at if self.lockstep else stamp - (t - measured_at)
             # serialized in place (convert.JointStateWriter): the grippers' velocity and effort stay 0
-            js.position[:n], js.velocity[:n], js.effort[:n] = wq, wqd, weff
-            js.position[n:] = self.sim.data.qpos[self.sim._gqsel]
-            self.pub_js.publish(js.serialize(st))
+            self._js_q[...], self._js_qd[...], self._js_eff[...] = wq, wqd, weff
+            if self._js_grip is not None:
+                self._js_grip[...] = self.sim.data.qpos[self.sim._gqsel]
+            self.pub_js.publish(self._js.serialize(st))
             sent = True
         if self.pub_imu is not None:    # the IMU's own bus: no transport effects modelled
             self.pub_imu.publish(self._imu.serialize(stamp, *self.sim.imu()))
