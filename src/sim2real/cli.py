@@ -250,20 +250,30 @@ def cmd_bench_controller(a) -> int:
     out_dir = Path(a.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     given = {"dynamics_prior": a.prior_checkpoint, "inverse_dynamics": a.inverse_checkpoint}
+    import contextlib
+    as_json = getattr(a, "json", False)
     ckpt = {}   # mode -> checkpoint; a mode needing none, or its default (paths.checkpoint), is absent
-    for m in modes:
-        kind = REGISTRY[m].needs if m in REGISTRY else None
-        if kind and given.get(kind):
-            ckpt[m] = _given(given[kind])
-        elif kind == "inverse_dynamics":   # learned from the robot itself, never from a profile
-            ckpt[m] = _inverse_model_for(robot, profile, out_dir, a)
-    print(f"bench controller: {robot.name} on the twin ({profile.name}), lockstep; machine: "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", flush=True)
-    episodes = run_benchmark(robot, profile, modes, ckpt, seed=a.seed)
-    print("\n".join(summary_lines(episodes, profile.name)))
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():   # stdout: the JSON only
+        for m in modes:
+            kind = REGISTRY[m].needs if m in REGISTRY else None
+            if kind and given.get(kind):
+                ckpt[m] = _given(given[kind])
+            elif kind == "inverse_dynamics":   # learned from the robot itself, never from a profile
+                ckpt[m] = _inverse_model_for(robot, profile, out_dir, a)
+    log = (lambda *x, **k: print(*x, file=sys.stderr, flush=True)) if as_json else print   # noqa: E731
+    log(f"bench controller: {robot.name} on the twin ({profile.name}), lockstep; machine: "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", flush=True)
+    episodes = run_benchmark(robot, profile, modes, ckpt, seed=a.seed, log=log)
+    log("\n".join(summary_lines(episodes, profile.name)))
     png = out_dir / f"controller-{profile.name}.png"
     plot(episodes, png, f"tracking error per mode, {robot.name} twin ({profile.name})")
-    print(f"plot: {png}")
+    log(f"plot: {png}")
+    if as_json:
+        import json
+        from sim2real.eval.benchmark import figures
+        fig = figures(episodes, profile.name)
+        fig.update(robot=robot.name, reality=str(a.reality) if a.reality else None, plot=str(png), seed=a.seed)
+        print(json.dumps(fig, indent=2))
     return 0
 
 

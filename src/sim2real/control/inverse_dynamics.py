@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from sim2real.control.computed_torque import ComputedTorque
-from sim2real.control.local_linear import MotorStrength, measured_torques
+from sim2real.control.local_linear import (DelayLine, MotorStrength, measured_torques, predict_velocity,
+                                           shift_desired)
 from sim2real.learn.checkpoint import check_layout, load_checkpoint
 from sim2real.control.reference import ReferenceModel
 from sim2real.data.mcap_io import read_messages
@@ -126,7 +127,7 @@ def _effort_samples(path, obs, eff, stamps, k, lookahead, dt):
 class InverseDynamicsMode:
     name = "inverse_dynamics"
 
-    def __init__(self, model, checkpoint):
+    def __init__(self, model, checkpoint, latency_s: float = 0.0):
         r = model.robot
         self.robot, self.n, self.dt, self.limit = r, r.n, r.dt, r.effort_limit
         self.net, self.meta = load_checkpoint(checkpoint, "inverse_dynamics", r)
@@ -142,13 +143,18 @@ class InverseDynamicsMode:
         self.fallback = ComputedTorque(model)
         self.obs: deque = deque(maxlen=self.k)     # (stamp, o)
         self.acts: deque = deque(maxlen=self.k - 1)
+        self.delay = DelayLine(r.n, r.dt, latency_s)
         self.status = "ok"
+        self._ctx = None          # (stamp, measured torques?) for applied()
+        self.deferred = False     # a guard calls applied() itself with the command it really sent
 
     def reset(self) -> None:
         self.obs.clear()
         self.acts.clear()
+        self.delay.clear()
 
     def command(self, t, q, qd, d, effort=None) -> np.ndarray:
+        self._ctx = None
         o = np.concatenate([q, qd])
         if not np.all(np.isfinite(o)):
             self.reset()
@@ -168,8 +174,13 @@ class InverseDynamicsMode:
                 self.acts.append(np.asarray(effort, float))
         u = None
         if len(self.obs) == self.k and len(self.acts) == self.k - 1:
+            obs = np.array([ob for _, ob in self.obs])
+            acts = np.array(self.acts).reshape(self.k - 1, self.n)
+            if self.delay and self.action == "effort":
+                obs, acts, q, qd = self._ahead(t, q, qd, obs, acts, effort)
+                d = shift_desired(d, self.delay.latency)
             target = self.ref.rollout(q, qd, d, self.lookahead)[-1]
-            x = features(np.array([ob for _, ob in self.obs]), np.array(self.acts).reshape(self.k - 1, self.n), target)
+            x = features(obs, acts, target)
             u = self.net(x)
             self.status = "ok" if np.all(np.isfinite(u)) else "fallback: non-finite network output"
         else:
@@ -179,8 +190,40 @@ class InverseDynamicsMode:
         elif self.action == "effort":
             u = u / self.strength.value         # the torque wanted at the joint -> the command
         u = np.clip(u, -self.limit, self.limit)
-        if self.action == "effort":
-            self.strength.commanded(u)
-        elif self.k > 1:
-            self.acts.append(u)
+        self._ctx = (t, measured)
+        if not self.deferred:
+            self.applied(u)
         return u
+
+    def applied(self, cmd) -> None:
+        """The command really sent for this step's state (this mode's own, or a guard's)."""
+        if self._ctx is None:
+            return
+        t, measured = self._ctx
+        cmd = np.asarray(cmd, float)
+        if self.action == "effort":
+            self.strength.commanded(cmd)
+            self.delay.push(t, cmd * self.strength.value if measured else cmd)
+        elif self.k > 1:
+            self.acts.append(cmd)
+        self._ctx = None
+
+    def _ahead(self, t, q, qd, obs, acts, effort):
+        """Delay in the loop: the observation and torque histories as they will be when this
+        command acts (the measured state run forward over the delay on the nominal model with the
+        torques already on their way), and that state."""
+        n, dt, K = self.n, self.dt, self.delay.steps
+        m = self.fallback.m
+        M, h = m.dynamics(q, qd)
+        Minv = np.linalg.inv(M)
+        U = self.delay.torques(t, effort)
+        drift = -dt * Minv @ (h + m.frictionloss * np.tanh(qd / 0.02))
+        B = dt * Minv
+        states = np.empty((K, 2 * n))
+        qk, qdk = q, qd
+        for j in range(K):
+            qk, qdk = predict_velocity(qk, qdk, U[j:j + 1], B, drift, dt)
+            states[j, :n], states[j, n:] = qk, qdk
+        all_obs = np.vstack([obs, states])[-self.k:]
+        all_acts = np.vstack([acts, U])[-(self.k - 1):] if self.k > 1 else acts
+        return all_obs, all_acts.reshape(self.k - 1, n), qk, qdk

@@ -15,6 +15,7 @@ model's linearisation), so a window without excitation returns the prior instead
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,7 +123,8 @@ class LocalLinearMode:
     name = "local_linear"
 
     def __init__(self, model, window: int = 10, prior_weight: float = 1e4, lam: float = 1e-3,
-                 residual_limit: float = 0.75, strength_tau: float = 0.5, gain_window: int = 250):
+                 residual_limit: float = 0.75, strength_tau: float = 0.5, gain_window: int = 250,
+                 latency_s: float = 0.0):
         from sim2real.control.reference import ReferenceModel
         self.m, r = model, model.robot
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
@@ -134,11 +136,15 @@ class LocalLinearMode:
         self.lam, self.residual_limit = lam, residual_limit
         self.strength = MotorStrength(r.n, r.dt, strength_tau, r.effort_limit)
         self.gain = TorqueGainFit(r.n, gain_window) if gain_window else None
+        self.delay = DelayLine(r.n, r.dt, latency_s)
         self.status = "ok"
         self._prev = None   # (stamp, x, u commanded, qd' of the prior at u = 0, d qd'/d u)
+        self._ctx = None    # what applied() needs of this step: (stamp, x, free, B0, measured)
+        self.deferred = False   # a guard calls applied() itself with the command it really sent
 
     def reset(self) -> None:
         self.fit.clear()
+        self.delay.clear()
         self._prev = None
 
     def command(self, t, q, qd, d, effort=None) -> np.ndarray:
@@ -146,13 +152,18 @@ class LocalLinearMode:
         x = np.concatenate([q, qd])
         if not np.all(np.isfinite(x)):
             self.status = "fallback: non-finite state"
-            self._prev = None
+            self._prev = self._ctx = None
             return np.zeros(n)
         measured = measured_torques(effort, n)
+        q_m, qd_m = q, qd
         if self._prev is not None:
             pt, px, pu, pfree, pB = self._prev
             if abs(t - pt - dt) < 0.5 * dt:          # consecutive states only (drops break the pair)
-                u_applied = effort if measured else pu
+                if measured:
+                    u_applied = effort
+                else:    # what acted during that step: the command of one delay before (pu without one)
+                    u_applied = self.delay.acting(pt) if self.delay else None
+                    u_applied = pu if u_applied is None else u_applied
                 z = pB @ u_applied
                 r = qd - (pfree + z)
                 if self.gain is not None:
@@ -170,6 +181,19 @@ class LocalLinearMode:
         B0 = dt * Minv                                # prior d qd' / d u
         corr, status = self._correction(B0, M)
         B = B0 + corr.J_u if self.gain is None else (1.0 + self.gain.beta)[:, None] * B0 + corr.J_u
+        free_m = free
+        if self.delay:
+            # delay in the loop: the state this command will meet is the measured one run forward
+            # over the delay with the torques already on their way, through this mode's own model
+            drift = corr.c + corr.J_x @ x - dt * Minv @ (h + fric)
+            U = self.delay.torques(t, effort if measured else (self._prev[2] if self._prev else np.zeros(n)))
+            q, qd = predict_velocity(q, qd, U, B, drift, dt)
+            x = np.concatenate([q, qd])
+            d = shift_desired(d, self.delay.latency)
+            x_bar = self.ref.next_state(q, qd, d)
+            qd_bar = x_bar[n:]
+            fric = self.m.frictionloss * np.tanh(qd_bar / 0.02)
+            free = qd - dt * Minv @ (h + fric)
         c = free + corr.J_x @ x + corr.c
         # least squares on accelerations (rows / dt), regularised toward the computed torque
         u_ct = M @ ((qd_bar - free) / dt)
@@ -187,9 +211,22 @@ class LocalLinearMode:
             u = lsq_linear(A, b, bounds=(-self.limit * gain, self.limit * gain), method="bvls").x
         cmd = np.clip(u / gain, -self.limit, self.limit)
         self.status = status
-        self.strength.commanded(cmd)
-        self._prev = (t, x, cmd, free, B0)
+        self._ctx = (t, np.concatenate([q_m, qd_m]), free_m, B0, measured)
+        if not self.deferred:
+            self.applied(cmd)
         return cmd
+
+    def applied(self, cmd) -> None:
+        """The command that was really sent for this step's state (this mode's own, or a guard's
+        when it drives): the delay line, the motor-strength estimate and the next fit pair see it."""
+        if self._ctx is None:
+            return
+        t, x, free, B0, measured = self._ctx
+        cmd = np.asarray(cmd, float)
+        self.strength.commanded(cmd)
+        self.delay.push(t, cmd * self.strength.value if measured else cmd)
+        self._prev = (t, x, cmd, free, B0)
+        self._ctx = None
 
     def _correction(self, B0, M):
         if len(self.fit) < 5:
@@ -247,19 +284,98 @@ class MotorStrength:
     constant tau), so the few tens of ms between a command and its torque hardly matter. Only
     joints that carry a clear torque update; the estimate stays within [0.3, 1.5]."""
 
+    FREEZE_S = 0.1   # after a saturated command, s during which a joint's estimate stays put
+
     def __init__(self, n: int, dt: float, tau: float, limit: np.ndarray):
         self.a = dt / tau
         self.value = np.ones(n)
         self._cmd = np.zeros(n)
         self._eff = np.zeros(n)
         self._min = 0.05 * limit
+        self._sat = 0.999 * np.asarray(limit, float)
+        self._freeze = np.zeros(n, int)
+        self._freeze_steps = max(1, int(round(self.FREEZE_S / dt)))
 
     def commanded(self, u) -> None:
         self._cmd += self.a * (u - self._cmd)
+        # no wind-up: a saturated command is not what the motor makes for long (the driver holds
+        # once its period is over), so the ratio would drift; hold the estimate of that joint
+        sat = np.abs(u) >= self._sat
+        self._freeze -= 1
+        self._freeze[sat] = self._freeze_steps
 
     def update(self, effort) -> None:
         self._eff += self.a * (effort - self._eff)
-        ok = np.abs(self._cmd) > self._min
+        ok = (np.abs(self._cmd) > self._min) & (self._freeze <= 0)
         if np.any(ok):
             ratio = np.clip(self._eff[ok] / self._cmd[ok], 0.3, 1.5)
             self.value[ok] += self.a * (ratio - self.value[ok])
+
+
+class DelayLine:
+    """The loop's delay, for a Smith-predictor style compensation: the joint torques this mode asked
+    for, by the stamp of the state each answered. With a measured delay L (state transport +
+    command transport + actuator lag, `latency_s`), the command answering the state stamped t acts
+    on the joints from about t + L; so the torques acting over [t, t + L) are the ones asked for at
+    t - L .. t - dt, and the command computed now should be the one for the state at t + L."""
+
+    def __init__(self, n: int, dt: float, latency_s: float):
+        self.n, self.dt = n, dt
+        self.latency = max(0.0, float(latency_s))
+        self.steps = int(round(self.latency / dt))
+        self._hist: deque = deque(maxlen=self.steps + 8)   # (stamp, joint torque asked)
+        self._buf = np.zeros((self.steps, n))
+
+    def __bool__(self) -> bool:
+        return self.steps > 0
+
+    def clear(self) -> None:
+        self._hist.clear()
+
+    def push(self, t: float, u) -> None:
+        self._hist.append((t, np.asarray(u, float)))
+
+    def acting(self, t: float) -> np.ndarray | None:
+        """The torque acting at t (asked at t - L or just before); None when not known."""
+        best = None
+        for ts, u in self._hist:
+            if ts <= t - self.latency + 0.25 * self.dt:
+                best = u
+            else:
+                break
+        return best
+
+    def torques(self, t: float, fallback) -> np.ndarray:
+        """(steps, n): the torques acting at t, t + dt, ..., t + L - dt (oldest first); a step
+        whose command is not known (start, after a reset) takes `fallback` (the torque measured
+        now, or the previous one)."""
+        out, hist, lat, tol = self._buf, self._hist, self.latency, 0.25 * self.dt
+        cur, i, m = np.asarray(fallback, float), 0, len(hist)
+        for k in range(self.steps):
+            due = t + k * self.dt - lat + tol
+            while i < m and hist[i][0] <= due:
+                cur = hist[i][1]
+                i += 1
+            out[k] = cur
+        return out
+
+
+def predict_velocity(q, qd, U, B, drift, dt) -> tuple[np.ndarray, np.ndarray]:
+    """State after len(U) steps of qd' = qd + drift + B u, q' = q + dt qd' (a model frozen at the
+    measured state: over a few tens of ms M and h hardly change). U (K, n)."""
+    if not len(U):
+        return q, qd
+    inc = U @ B.T
+    inc += drift
+    qds = qd + np.cumsum(inc, axis=0)
+    return q + dt * qds.sum(axis=0), qds[-1]
+
+
+def shift_desired(d, lead: float):
+    """The desired state `lead` seconds later, extrapolated with its velocity and acceleration."""
+    from sim2real.control.reference import Desired
+    if lead <= 0.0:
+        return d
+    if d.qdd is None:
+        return Desired(d.q + d.qd * lead, d.qd)
+    return Desired(d.q + d.qd * lead + 0.5 * d.qdd * lead * lead, d.qd + d.qdd * lead, d.qdd)

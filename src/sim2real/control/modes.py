@@ -84,17 +84,21 @@ class ModeSpec:
     needs: str | None              # checkpoint kind it loads (learn/checkpoint.py), None: nothing
     summary: str                   # one line for help texts and the README
     actuation: str = "effort"      # "effort": torques; "targets": joint positions (position / PD robots)
+    adaptive: bool = False         # learns online / from data: guarded (control/guard.py), takes latency_s
 
 
 REGISTRY: dict[str, ModeSpec] = {
     "computed_torque": ModeSpec(_computed_torque, None,
                                 "the classical baseline on the nominal model"),
     "local_linear": ModeSpec(_local_linear, None,
-                             "online local linear model + least-squares torque (Mordatch et al. 2015)"),
+                             "online local linear model + least-squares torque (Mordatch et al. 2015)",
+                             adaptive=True),
     "nn_prior_lqr": ModeSpec(_nn_prior_lqr, "dynamics_prior",
-                             "Bayesian local model with a neural-network prior + LQR (Fu et al. 2015)"),
+                             "Bayesian local model with a neural-network prior + LQR (Fu et al. 2015)",
+                             adaptive=True),
     "inverse_dynamics": ModeSpec(_inverse_dynamics, "inverse_dynamics",
-                                 "learned inverse dynamics trained on the robot's recordings (Christiano et al. 2016)"),
+                                 "learned inverse dynamics trained on the robot's recordings (Christiano et al. 2016)",
+                                 adaptive=True),
     "joint_targets": ModeSpec(_joint_targets, None,
                               "position / PD-target robots: the desired joint positions, for the motors' PD",
                               actuation="targets"),
@@ -125,13 +129,30 @@ def check_mode(name: str, robot: RobotSpec) -> ModeSpec:
     return spec
 
 
-def make_mode(name: str, robot: RobotSpec, checkpoint: str | Path | None = None, **options) -> Mode:
+def make_mode(name: str, robot: RobotSpec, checkpoint: str | Path | None = None, *,
+              latency_s: float = 0.0, guard: bool | dict = True, **options) -> Mode:
     """A controller mode by name; a learned mode loads `checkpoint`, by default the robot's
-    paths.checkpoint(robot, kind) (a clear ConfigError when it is missing or does not fit)."""
+    paths.checkpoint(robot, kind) (a clear ConfigError when it is missing or does not fit).
+
+    Adaptive modes (spec.adaptive) take the loop's measured delay, `latency_s` (state transport +
+    command transport + actuator lag, s; the controller node's parameter of that name), and
+    compensate it; and run under the guard (control/guard.py) that hands control to the baseline
+    when they diverge (guard=False: the bare mode, for tests and studies; a dict: guard settings).
+    Other modes ignore latency_s."""
     spec = check_mode(name, robot)
     if spec.needs and not checkpoint:
         checkpoint = paths.checkpoint(robot.name, spec.needs)
+    latency_s = float(latency_s)
+    if not np.isfinite(latency_s) or latency_s < 0.0 or latency_s > 0.5:
+        raise ConfigError(f"latency_s {latency_s!r}: expected seconds in [0, 0.5]")
     if spec.actuation != "effort":
         return spec.factory(None, checkpoint, **options)
     from sim2real.control.nominal_model import NominalModel
-    return spec.factory(NominalModel(robot), checkpoint, **options)
+    model = NominalModel(robot)
+    if not spec.adaptive:
+        return spec.factory(model, checkpoint, **options)
+    mode = spec.factory(model, checkpoint, latency_s=latency_s, **options)
+    if guard is False:
+        return mode
+    from sim2real.control.guard import GuardedMode
+    return GuardedMode(mode, ComputedTorqueMode(model), robot, **(guard if isinstance(guard, dict) else {}))

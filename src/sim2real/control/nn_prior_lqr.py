@@ -26,7 +26,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim2real.control.dynamics_prior import NIWPrior, RunningGaussian, condition, posterior
-from sim2real.control.local_linear import MotorStrength, TorqueGainFit, measured_torques
+from sim2real.control.local_linear import (DelayLine, MotorStrength, TorqueGainFit, measured_torques,
+                                           shift_desired)
 from sim2real.control.lqr import lqr
 from sim2real.learn.checkpoint import load_checkpoint
 from sim2real.control.reference import ReferenceModel
@@ -38,7 +39,7 @@ class NNPriorLQRMode:
     def __init__(self, model, checkpoint, gamma: float = 0.9, mean_strength: float = 1.0,
                  cov_strength: float = 20.0, horizon: int = 2,
                  q_weight: float = 1.0, r_weight: float = 1e-6, strength_tau: float = 0.5,
-                 residual_limit: float = 0.75, gain_window: int = 250):
+                 residual_limit: float = 0.75, gain_window: int = 250, latency_s: float = 0.0):
         r = model.robot
         self.m, self.robot = model, r
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
@@ -66,11 +67,15 @@ class NNPriorLQRMode:
         self.strength = MotorStrength(r.n, r.dt, strength_tau, r.effort_limit)
         self.gain = TorqueGainFit(r.n, gain_window) if gain_window else None
         self._last_prior = None   # (qd' of the prior at u = 0, d qd' / d u) at the previous step
+        self.delay = DelayLine(r.n, r.dt, latency_s)
         self.status = "ok"
         self._prev = None   # (stamp, x, u commanded)
+        self._ctx = None    # (stamp, x measured, measured torques?) for applied()
+        self.deferred = False   # a guard calls applied() itself with the command it really sent
 
     def reset(self) -> None:
         self.stats = RunningGaussian(4 * self.n, self.stats.gamma)
+        self.delay.clear()
         self._prev = None
 
     def command(self, t, q, qd, d, effort=None) -> np.ndarray:
@@ -78,10 +83,16 @@ class NNPriorLQRMode:
         x = np.concatenate([q, qd])
         if not np.all(np.isfinite(x)):
             self.status = "fallback: non-finite state"
-            self._prev = None
+            self._prev = self._ctx = None
             return np.zeros(n)
         measured = measured_torques(effort, n)
-        u_now = effort if measured else (self._prev[2] if self._prev is not None else np.zeros(n))
+        if measured:
+            u_now = effort
+        else:    # what acts now: the command of one delay before (the previous one without a delay)
+            u_now = self.delay.acting(t) if self.delay else None
+            if u_now is None:
+                u_now = self._prev[2] if self._prev is not None else np.zeros(n)
+        x_m = x
         if self._prev is not None and abs(t - self._prev[0] - dt) < 0.5 * dt:
             self.stats.add(np.concatenate([self._prev[1], u_now, qd]))
             if self.gain is not None and self._last_prior is not None:
@@ -113,16 +124,38 @@ class NNPriorLQRMode:
         self.A[:, n:, :] = A_v
         self.B[:, :n, :], self.B[:, n:, :] = dt * B_v, B_v
         self.c[:, :n], self.c[:, n:] = dt * f_c, f_c
+        if self.delay:
+            # delay in the loop: run the measured state forward over the delay through the
+            # posterior model with the torques already on their way; act for that state
+            for u_k in self.delay.torques(t, u_now):
+                qd = A_v @ x + B_v @ u_k + f_c
+                q = q + dt * qd
+                x = np.concatenate([q, qd])
+            if not np.all(np.isfinite(x)):
+                x, q, qd = x_m, x_m[:n], x_m[n:]
+            d = shift_desired(d, self.delay.latency)
         x_bar = self.ref.rollout(q, qd, d, self.horizon)
         K, k = lqr(self.A, self.B, self.c, self.Q, self.R, x_bar)
         u = K[0] @ x + k[0]
         if not np.all(np.isfinite(u)):
             u, status = M @ self.ref.accel(q, qd, d) + h, "fallback: non-finite LQR solution (computed torque)"
         cmd = np.clip(u / self.strength.value if measured else u, -self.limit, self.limit)
-        self.strength.commanded(cmd)
         self.status = status
-        self._prev = (t, x, cmd)
+        self._ctx = (t, x_m, measured)
+        if not self.deferred:
+            self.applied(cmd)
         return cmd
+
+    def applied(self, cmd) -> None:
+        """The command really sent for this step's state (this mode's own, or a guard's)."""
+        if self._ctx is None:
+            return
+        t, x, measured = self._ctx
+        cmd = np.asarray(cmd, float)
+        self.strength.commanded(cmd)
+        self.delay.push(t, cmd * self.strength.value if measured else cmd)
+        self._prev = (t, x, cmd)
+        self._ctx = None
 
     def _posterior(self, F, f0, xu, M):
         n = self.n

@@ -59,8 +59,9 @@ def test_no_excitation_keeps_the_prior(name):
 @pytest.mark.parametrize("name", ADAPTIVE)
 def test_stuck_joint_is_reported_and_torque_stays_bounded(name):
     """joint_2 is blocked 0.3 rad from where it is asked to go: the fit sees a huge residual; the
-    mode must say so and keep every command within the limits."""
-    mode = make_mode(name, jaco)
+    mode must say so and keep every command within the limits (the bare mode: under its guard the
+    baseline takes over first, which the guarded run below checks)."""
+    mode = make_mode(name, jaco, guard=False)
     q = HOME.copy()
     q[1] -= 0.3
     _, h = NominalModel(jaco).dynamics(q, np.zeros(7))
@@ -73,6 +74,11 @@ def test_stuck_joint_is_reported_and_torque_stays_bounded(name):
         prev = tau
     assert all(np.all(np.abs(t) <= jaco.effort_limit + 1e-9) for t in taus)
     assert any("stuck joint" in s or "fallback" in s for s in statuses)
+    guarded, prev = make_mode(name, jaco), h
+    for i in range(20):
+        prev = guarded.command(i * jaco.dt, q, np.zeros(7), STILL, prev)
+        assert np.all(np.abs(prev) <= jaco.effort_limit + 1e-9)
+    assert guarded.status.startswith("guard: tracking error")
 
 
 def test_adaptive_mode_beats_the_baseline_when_the_model_is_wrong():
