@@ -74,9 +74,12 @@ def main() -> None:
             T[label] += perf_counter() - t
             N[label] += 1
     Publisher.publish = timed_publish
-    for fn in ("joint_state", "effort_command"):
+    for fn in ("joint_state", "effort_command", "effort_command_cdr"):
         _wrap(convert, fn, f"convert.{fn}")
-    _wrap(convert.JointMap, "extract", "convert.JointMap.extract")
+    _wrap(convert.JointMap, "extract", "convert.JointMap.extract (messages deserialized)")
+    # the control loop's raw inputs, read in place (a steady stream) or deserialized (any other)
+    _wrap(convert.JointStateReader, "read", "convert.JointStateReader.read")
+    _wrap(convert.Float64ArrayReader, "read", "convert.Float64ArrayReader.read")
 
     decls = build_graph(a.robot, "mujoco", duration_s=a.seconds + 0.5, camera=False, targets=3)
     with Composition(decls, domain_id=100 + os.getpid() % 100) as c:
@@ -91,6 +94,9 @@ def main() -> None:
             ctl = n["controller"]
             pieces += [(ctl.law, "command", "controller: law.command"), (ctl, "_now", "controller: _now"),
                        (ctl.limits, "clamp_desired", "controller: clamp_desired")]
+            nominal = getattr(getattr(ctl.law, "law", None), "m", None)
+            if nominal is not None:
+                pieces += [(nominal, "dynamics", "controller:   NominalModel.dynamics")]
         if "safety_filter" in n:
             saf = n["safety_filter"]
             pieces += [(saf.filter, "filter", "safety: filter.filter"), (saf, "_now", "safety: _now")]

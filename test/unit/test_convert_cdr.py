@@ -78,6 +78,23 @@ def test_joint_state_reader_reads_as_extract(names):
     assert reader._shape is not None      # the steady stream was read in place
 
 
+@pytest.mark.parametrize("with_qd,with_effort", [(True, True), (False, True), (True, False), (False, False)])
+def test_joint_state_reader_steady_streams(with_qd, with_effort):
+    """Runs of one layout (each field present or not) are read in place, as extract reads them."""
+    rng = np.random.default_rng(4)
+    reader, jm = convert.JointStateReader(ROBOT), convert.JointMap(ROBOT)
+    n = len(WIRE)
+    for k in range(12):
+        q, qd, eff = rng.normal(size=(3, n))
+        if k == 7:
+            q[5] = np.inf
+        data = convert.joint_state_cdr(k * 0.002, WIRE, q, qd if with_qd else None, eff if with_effort else None)
+        got, ref = reader.read(data), _reference(data, jm)
+        assert got[0] == ref[0] and got[4] == ref[4]
+        assert all(_same(a, b) for a, b in zip(got[1:4], ref[1:4]))
+        assert k == 0 or reader._shape is not None
+
+
 def test_float64_array_reader_reads_as_deserialize():
     rng = np.random.default_rng(3)
     reader = convert.Float64ArrayReader()

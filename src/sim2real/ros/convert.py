@@ -262,14 +262,19 @@ class JointStateReader:
 
     def read(self, data: bytes) -> tuple[float, np.ndarray, np.ndarray, np.ndarray | None, str | None]:
         s = self._shape
-        if s is not None and len(data) == s[0] and data[12:s[2]] == s[1] and data[s[3]:s[5]] == s[4] \
-                and data[s[6]:s[8]] == s[7] and data[:4] == _CDR_LE:
+        # the layout's fixed bytes, compared in place: frame, names and counts (the stamp aside)
+        if s is not None and len(data) == s[0] and data.startswith(s[1], 12) and data.startswith(s[3], s[2]) \
+                and data.startswith(s[5], s[4]) and data.startswith(_CDR_LE):
             sec, nanosec = _STAMP_FROM(data, 4)
-            pos = np.frombuffer(data, "<f8", s[9], s[2])
-            q = pos[s[12]]
-            qd = np.frombuffer(data, "<f8", s[10], s[5])[s[12]] if s[10] else np.zeros(s[13])
-            eff = np.frombuffer(data, "<f8", s[11], s[8])[s[12]] if s[14] else None
             t = sec + 1e-9 * nanosec
+            # the doubles from the positions on, counts and all, as one array; the robot's joints
+            # of the three fields picked with one index
+            values = np.frombuffer(data, "<f8", s[7], s[6])[s[8]]
+            n = s[9]
+            q, qd = values[:n], values[n:2 * n]
+            if not s[10]:            # no velocities: zeros, as extract gives
+                qd = np.zeros(n)
+            eff = values[2 * n:] if s[11] else None
             if not math.isfinite(sum(q.tolist()) + sum(qd.tolist())):
                 return t, q, qd, eff, "NaN/inf in joint state"
             return t, q, qd, eff, None
@@ -289,13 +294,24 @@ class JointStateReader:
             return
         a, b, c = _layout(("js", msg.header.frame_id, tuple(msg.name), *(8 * f.size for f in fields)),
                           _joint_state_layout)
-        at_a = 12 + len(a)
-        at_b = at_a + 8 * fields[0].size
-        at_c = at_b + len(b) + 8 * fields[1].size
+        at_pos = 12 + len(a)
+        at_b = at_pos + 8 * fields[0].size
+        at_vel = at_b + len(b)
+        at_c = at_vel + 8 * fields[1].size
+        at_eff = at_c + len(c)
         idx = self.map.indices(msg.name)
-        n = len(idx)
-        self._shape = (len(data), a, at_a, at_b, b, at_b + len(b), at_c, c, at_c + len(c),
-                       fields[0].size, fields[1].size, fields[2].size, idx, n, fields[2].size == len(msg.name))
+        vel, eff = fields[1].size > 0, fields[2].size == len(msg.name)
+        if (vel and (at_vel - at_pos) % 8) or (eff and (at_eff - at_pos) % 8):
+            return                   # (CDR aligns each field's doubles to 8: never here)
+        pick = [idx]
+        if vel:
+            pick.append((at_vel - at_pos) // 8 + idx)
+        if eff:
+            pick.append((at_eff - at_pos) // 8 + idx)
+        if not vel:     # q, then (no qd slot), then effort: keep effort after 2 n
+            pick.insert(1, idx)
+        self._shape = (len(data), a, at_b, b, at_c, c, at_pos, (len(data) - at_pos) // 8,
+                       np.concatenate(pick), len(idx), vel, eff)
 
 
 class Float64ArrayReader:
