@@ -35,6 +35,8 @@ PARAMS = {
     "desired_timeout_s": (0.5, "a desired state older than this is held, not extrapolated"),
     "state_source": ("driver", "the only node whose /joint_states are taken"),
     "desired_source": ("teleop_mux", "the only node whose /controller/desired is taken"),
+    "latency_s": (0.0, "adaptive modes: the loop's measured delay, s (state + command transport + actuator "
+                       "lag, e.g. from the doctor), compensated by predicting the state over it"),
 }
 
 
@@ -44,7 +46,8 @@ class ControllerNode(Node):
         p = self.p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
         self.mode = p.mode or default_mode(self.robot)
-        self.law = make_mode(self.mode, self.robot, p.checkpoint or None)   # ConfigError names the problem
+        self.law = make_mode(self.mode, self.robot, p.checkpoint or None,   # ConfigError names the problem
+                             latency_s=p.latency_s)   # adaptive modes run guarded (control/guard.py)
         self.reader = convert.JointStateReader(self.robot.joint_names)   # states arrive serialized
         self.state_map = self.reader.map
         self.desired_map = convert.JointMap(self.robot.joint_names)
