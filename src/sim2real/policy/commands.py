@@ -142,24 +142,26 @@ def bench_env(a) -> int:
             k += 1
         env_rate = k * a.envs / (time.perf_counter() - t0)
         env_phys = (sims.physics_steps - steps0) / (time.perf_counter() - t0)
-        # bare physics: the same models and states, the same rollout call, nothing else
+        # bare physics: the same models and states through the same rollout call, a policy
+        # period (10 control periods) per call and nothing else
         S = sims.S.copy()
-        U = sims._ctrl.copy()
-        out = np.zeros_like(sims._out)
+        steps = sims.ctrl_per_action * sims.substeps
+        U = np.repeat(sims._ctrl[:, :1], steps, axis=1)
+        out = np.zeros((a.envs, steps, sims.nstate))
         t0, n = time.perf_counter(), 0
         while time.perf_counter() - t0 < a.seconds:
-            mj_rollout.rollout(sims.models, sims.datas, S, U, nstep=sims.decim, state=out, skip_checks=True,
-                               persistent_pool=True)
-            n += a.envs * sims.decim
+            mj_rollout.rollout(sims.models, sims.datas, S, U, nstep=steps, state=out, skip_checks=True,
+                               persistent_pool=True, chunk_size=sims.chunk)
+            n += a.envs * steps
         bare = n / (time.perf_counter() - t0)
         t0, m1 = time.perf_counter(), 0
         d = mujoco.MjData(sims.models[0])
         while time.perf_counter() - t0 < a.seconds / 2:
             for i in range(a.envs):
                 mujoco.mj_setState(sims.models[i], d, S[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
-                for _ in range(sims.decim):
+                for _ in range(steps):
                     mujoco.mj_step(sims.models[i], d)
-            m1 += a.envs * sims.decim
+            m1 += a.envs * steps
         one = m1 / (time.perf_counter() - t0)
         rounds.append((env_rate, env_phys, bare, one))
     r = np.median(np.array(rounds), axis=0)
@@ -226,27 +228,15 @@ def tracking_mismatch(robot, seed=0, seconds=6.0) -> dict:
     run_lockstep(twin, controller, seconds + period, on_step=on_step)
     per = int(round(period / robot.dt))
     g_q = [g_all[(k + 1) * per] for k in range(n_pol) if (k + 1) * per < len(g_all)]
-    # env: the same desired states through ReachSims' controller (nominal robot, no noise)
+    # env: the same desired states through the environment's loop (nominal robot, no noise)
     sims = ReachSims(robot, 1, seed=seed, threads=1)
-    import mujoco
-    d = sims._scratch
-    m = sims.models[0]
-    mujoco.mj_resetData(m, d)
-    d.qpos[sims.qadr] = robot.home
-    d.qpos[sims.gq] = robot.gripper_hold
-    ctrl = np.zeros(sims.nu)
-    ctrl[sims.motor] = sims.gains.ctrl(robot.home, np.zeros(robot.n))
-    ctrl[robot.n:] = robot.gripper_hold
-    d.ctrl[:] = ctrl
-    d.act[:] = ctrl[sims.motor]
-    mujoco.mj_forward(m, d)
+    sims.fixed_start = robot.home.copy()
+    sims.reset()
     e_q = []
     for k in range(n_pol):
         q_d, qd_d = des[k]
-        for j in range(sims.decim):
-            d.ctrl[sims.motor] = sims.gains.ctrl(q_d + qd_d * j * robot.physics_dt, qd_d)
-            mujoco.mj_step(m, d)
-        e_q.append(d.qpos[sims.qadr].copy())
+        sims.advance(q_d[None], qd_d[None])
+        e_q.append(sims.S[0, sims.iq].copy())
     n = min(len(g_q), len(e_q))
     g, e = np.array(g_q[:n]), np.array(e_q[:n])
     dq = np.array([des[k + 1][0] if k + 1 < len(des) else des[k][0] for k in range(n)])

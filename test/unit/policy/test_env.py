@@ -55,9 +55,8 @@ def test_same_seed_same_episode(jaco):
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 
-def _joint2_after(jaco, latency):
-    prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco",
-                          "dynamics": {"latency": {"command": latency, "state": 0.0}}})
+def _sims_for(jaco, data):
+    prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco", **data})
 
     class One:     # a source that always draws this profile
         def names(self, robot):
@@ -69,32 +68,48 @@ def _joint2_after(jaco, latency):
         def profile(self, robot, theta, name="x"):
             return prof
     s = ReachSims(jaco, 1, source=One(), seed=0, threads=1)
+    s.fixed_start = jaco.home.copy()
     s.reset()
+    return s
+
+
+def _first_moves(jaco, data):
+    """Joint 2's path over one policy period after a desired step."""
+    s = _sims_for(jaco, data)
     q0 = s.S[0, s.iq].copy()
-    a = np.zeros((1, jaco.n))
-    a[0, 1] = 1.0
-    s.step(a)
-    return s.S[0, s.iq][1] - q0[1], s.hist[0, :, s.iq[1]] - q0[1]
+    q_d = q0.copy()
+    q_d[1] += 0.05
+    s.advance(q_d[None], np.zeros((1, jaco.n)))
+    return np.array([s.qh[0, k, 1] for k in range(1, 11)]) - q0[1]
 
 
 def test_command_latency_delays_the_response(jaco):
-    moved0, _ = _joint2_after(jaco, 0.0)
-    moved15, _ = _joint2_after(jaco, 0.016)    # 8 of the 10 physics steps act on the old setpoint
-    assert moved0 > 0 and moved15 < 0.5 * moved0
+    now = _first_moves(jaco, {})
+    late = _first_moves(jaco, {"dynamics": {"latency": {"command": 0.010, "state": 0.0}}})
+    assert now[2] > 1e-4 and abs(late[3]) < 0.1 * now[3]      # nothing reaches the motors for 5 periods
+    weak = _first_moves(jaco, {"dynamics": {"motor_strength": 0.5}})
+    assert 0.3 * now[-1] < weak[-1] < 0.7 * now[-1]
 
 
-def test_tracker_is_in_the_actuators(jaco):
-    sims = ReachSims(jaco, 1, seed=0, threads=1)
-    m = sims.models[0]
-    assert m.na == jaco.n                        # the actuator lag filter
-    np.testing.assert_allclose(m.actuator_gainprm[:jaco.n, 0], sims.gains.kp)
-    np.testing.assert_allclose(-m.actuator_biasprm[:jaco.n, 2], sims.gains.kv)
-    prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco",
-                          "dynamics": {"motor_strength": 0.5, "mass_scale": 2.0}})
-    weak = training_model(jaco, prof, sims.gains)
-    np.testing.assert_allclose(weak.actuator_gainprm[:jaco.n, 0], 0.5 * sims.gains.kp)
-    links = [i for i in range(1, weak.nbody) if weak.body(i).name not in ("payload", "target")]
-    np.testing.assert_allclose(weak.body_gravcomp[links], 0.5)   # the nominal weight, not the true one
+def test_state_latency_and_lag_are_in_the_loop(jaco):
+    s = _sims_for(jaco, {"dynamics": {"actuator_lag": 0.02, "latency": {"command": 0.004, "state": 0.006}}})
+    assert s.lat_cmd[0] == 2 and s.lat_state[0] == 3
+    assert s.alpha[0][0] == pytest.approx(1 - np.exp(-0.002 / 0.02))
+    s.advance(s.S[:, s.iq] + 0.05, np.zeros((1, jaco.n)))
+    q_seen, _ = s.measured()
+    np.testing.assert_allclose(q_seen[0], s.qh[0, (s.k - 3) % s.qh.shape[1]])   # 3 periods old, no noise
+
+
+def test_gravity_of_the_nominal_links_is_compensated(jaco):
+    prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco", "dynamics": {"mass_scale": 2.0}})
+    m = training_model(jaco, prof)
+    links = [i for i in range(1, m.nbody) if m.body(i).name not in ("payload", "target")]
+    np.testing.assert_allclose(m.body_gravcomp[links], 0.5)   # the nominal weight, not the true one
+    s = _sims_for(jaco, {})
+    q0 = s.S[0, s.iq].copy()
+    for _ in range(25):                                       # holding still for half a second
+        s.advance(q0[None], np.zeros((1, jaco.n)))
+    assert np.max(np.abs(s.S[0, s.iq] - q0)) < 0.01
 
 
 def test_desired_state_respects_limits(jaco):
