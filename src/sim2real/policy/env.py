@@ -33,10 +33,12 @@ m std per episode offset, half of it per step. Not modelled: drops, jitter, back
 The controller. The graph's baseline is computed torque on the nominal model,
 tau = M(q) a_ref + h(q, qd) + friction, with a_ref from control/reference.py (the same reference
 model here). Evaluating M(q) and h per simulation per step in Python would cost several times the
-physics, so the environment uses M's diagonal at the home posture, the nominal damping and
-friction terms, and the nominal gravity inside the physics (bodies' gravcomp = 1 / mass_scale:
-the nominal links' weight, never the payload's; it bypasses the motors' strength and lag, which
-the graph's does not). `sim2real bench env` measures its tracking against the graph's controller
+physics, so the environment evaluates the nominal M(q) once a policy period (from the measured
+joints), keeps the nominal damping and friction terms, leaves out Coriolis, and puts the nominal
+gravity inside the physics (bodies' gravcomp = 1 / mass_scale: the nominal links' weight, never
+the payload's; it bypasses the motors' strength and lag, which the graph's does not). M's
+diagonal alone was not enough: under 14 ms of latency and 20 ms of actuator lag the decoupling
+of the full M keeps the loop stable where the diagonal oscillated. `sim2real bench env` measures its tracking against the graph's controller
 on the same desired trajectory.
 
 Hooks for what follows: `extrinsics` (RMA's latent slot; `extrinsics_fn(params) -> z`), `ground`
@@ -75,16 +77,32 @@ class Tracker:
     """The environment's controller (see the module docstring), batched over simulations."""
 
     def __init__(self, robot, nominal: NominalModel):
-        M, _ = nominal.dynamics(robot.home, np.zeros(robot.n))
-        self.m_diag = np.diag(M).copy()
+        self.nominal = nominal
         self.ref = ReferenceModel.for_robot(robot)
         self.damping = nominal.model.dof_damping[nominal.dadr].copy()
         self.friction = nominal.frictionloss.copy()
         self.limit = robot.effort_limit
+        self._M = np.zeros((nominal.model.nv, nominal.model.nv))
+        self.M: np.ndarray | None = None      # (N, n, n), set by inertia() once a policy period
+
+    def inertia(self, q: np.ndarray) -> np.ndarray:
+        """The nominal joint-space inertia at each row of q (N, n) -> (N, n, n): kinematics,
+        composite rigid bodies, mj_fullM (no dynamics pass: ~15 us a posture)."""
+        m, d = self.nominal.model, self.nominal.data
+        out = np.empty((len(q), q.shape[1], q.shape[1]))
+        for i, x in enumerate(q):
+            d.qpos[self.nominal.qadr] = x
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            mujoco.mj_crb(m, d)
+            mujoco.mj_fullM(m, d, self._M)
+            out[i] = self._M[self.nominal._ix]
+        self.M = out
+        return out
 
     def torque(self, q, qd, q_d, qd_d) -> np.ndarray:
         a = self.ref.accel(q, qd, Desired(q_d, qd_d))
-        tau = self.m_diag * a + self.damping * qd + self.friction * np.tanh(qd_d / V_EPS)
+        tau = np.einsum("nij,nj->ni", self.M, a) + self.damping * qd + self.friction * np.tanh(qd_d / V_EPS)
         return np.clip(tau, -self.limit, self.limit)
 
 
@@ -246,6 +264,7 @@ class ReachSims:
         """One policy period of the loop for a desired state published now: (q_d, qd_d) (N, n),
         extrapolated with its velocity to each measurement's time, as the controller node does."""
         dt, T = self.robot.dt, self.core.period
+        self.tracker.inertia(self.measured()[0])      # M(q) once a period: it changes slowly
         for j in range(self.ctrl_per_action):
             q, qd = self.measured()
             age = np.clip((j - self.lat_state) * dt, 0.0, 2 * T)[:, None]
