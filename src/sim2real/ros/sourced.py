@@ -168,7 +168,13 @@ class _Hub:
         handles: tuple = ()
         by_ptr: dict[int, _Entry] = {}
         wake = self.wake
-        while ctx.ok() and not self.stopping:
+        wakes = 0
+        while not self.stopping:
+            # the context's state (a lock and a C call) every 32nd wake and whenever a wake finds
+            # nothing ready: a wait on a context that went down raises or times out meanwhile
+            wakes += 1
+            if wakes & 31 == 1 and not ctx.ok():
+                return
             try:
                 if self.generation != gen:       # registrations changed
                     with self.members:
@@ -192,6 +198,8 @@ class _Hub:
                     return
                 continue
             if not ready or self.stopping:
+                if not ctx.ok():
+                    return
                 continue
             with self.lock:
                 for p in ready:
