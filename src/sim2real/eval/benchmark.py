@@ -253,12 +253,14 @@ def gap_closed(base: float, oracle: float, mode: float) -> float | None:
 
 
 WITHIN = 1.25          # an adaptive mode must stay within this factor of the baseline's RMS
+MIN_GAP = 0.1          # the oracle must beat the baseline by this share for a gap to be scored
 
 
 def feasible(base: float, oracle: float) -> bool:
-    """Is there anything to close? Where even the oracle, which knows the profile, is no better
-    than the nominal baseline, the trajectory is infeasible for that reality: no share is scored."""
-    return oracle < base - 1e-12
+    """Is there anything to close? Where even the oracle, which knows the profile, is not clearly
+    better than the nominal baseline (by MIN_GAP of its error), the trajectory is infeasible for
+    that reality: no share is scored (a gap of a few percent made shares of -400% out of noise)."""
+    return oracle < (1.0 - MIN_GAP) * base
 
 
 ORACLE = "oracle"     # computed torque on the true profile: the bound the others are scored against
@@ -373,7 +375,8 @@ def summary_lines(episodes: list[Episode], profile_name: str) -> list[str]:
     ok = {t: feasible(by[(BASELINE, t)].joint_rms, by[(ORACLE, t)].joint_rms) for t in trajs}
     bad = [t for t in trajs if not ok[t]]
     if bad:
-        out.append(f"infeasible for this reality (even the oracle no better than the baseline): {', '.join(bad)}; "
+        out.append(f"infeasible for this reality (even the oracle not {100 * MIN_GAP:.0f}% better than the baseline): "
+                   f"{', '.join(bad)}; "
                    "no gap scored there, only the ratio to the baseline")
     good = [t for t in trajs if ok[t]]
     if good:
