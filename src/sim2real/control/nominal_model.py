@@ -43,10 +43,6 @@ class NominalModel:
         # the robot's joints as slices where their addresses run consecutively (cheaper to index)
         self._qsel, self._dsel = _run(self.qadr), _run(self.dadr)
         self._Msel = (self._dsel, self._dsel) if isinstance(self._dsel, slice) else self._ix
-        # dynamics() needs M, the bias and the passive forces only: the stages of mj_forward that
-        # compute them give the same values where no tendon or flex takes part (checked in
-        # test/unit/control/test_computed_torque.py); the rest of mj_forward is skipped
-        self._partial = self.model.ntendon == 0 and self.model.nflex == 0
 
     def set_payload_mass(self, mass: float) -> None:
         b = self.model.body(PAYLOAD_BODY).id
@@ -65,17 +61,13 @@ class NominalModel:
     def dynamics(self, q, qd) -> tuple[np.ndarray, np.ndarray]:
         """(M (n,n) kg m^2, h (n,) N m) with tau = M qdd + h; h = bias - passive (damping)."""
         m, d = self.model, self.data
-        if not self._partial:
-            self.set_state(q, qd)
-        else:       # set_state's mj_forward, only the stages M, bias and passive forces come from
-            d.qpos[self._qsel] = q
-            d.qvel[self._dsel] = qd
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_comPos(m, d)
-            mujoco.mj_makeM(m, d)
-            mujoco.mj_comVel(m, d)
-            mujoco.mj_passive(m, d)
-            mujoco.mj_rne(m, d, 0, d.qfrc_bias)
+        d.qpos[self._qsel] = q
+        d.qvel[self._dsel] = qd
+        # set_state's mj_forward up to the stages M, the bias and the passive forces come from
+        # (position and velocity): the same values, without actuation, acceleration and sensors
+        # (test/unit/control/test_computed_torque.py); two calls, each of which lets go of the GIL
+        mujoco.mj_fwdPosition(m, d)
+        mujoco.mj_fwdVelocity(m, d)
         mujoco.mj_fullM(m, d, self._M)
         return self._M[self._Msel].copy(), d.qfrc_bias[self._dsel] - d.qfrc_passive[self._dsel]
 
