@@ -10,19 +10,20 @@ Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gy
   step         one policy period: the graph's loop below it at the control rate (500 Hz) for
                policy period / control period steps, each robot.substeps physics steps
   reward       reach_core.reward: -2 d + 0.5 [d < tol] - 0.02 |a - a_prev|^2 / n
-               - 0.02 |q - home|^2 / n (d: true end effector to target, m; q true joints, rad)
+               - 0.1 |q - home|^2 / n (d: true end effector to target, m; q true joints, rad)
   episode      episode_s of simulated time (truncation only; no termination), TARGETS targets
                one after another (each episode_s / TARGETS, as the graph cycles them); reset draws
-               a new robot from the source, a start posture (half the time home + U(-0.4, 0.4) rad,
-               half the time the nominal IK of another workspace point + U(-0.2, 0.2) rad) and a
-               target in the task's workspace
+               a new robot from the source, a start posture (a third each: home + U(-0.4, 0.4) rad,
+               home + U(-1.2, 1.2) rad, the nominal IK of another workspace point + U(-0.2, 0.2)
+               rad; within the limits) and a target in the task's workspace
   info         "dist" (m), "params" (the drawn parameter vector, the privileged information RMA
                encodes), at the episode's end "success" (within tol for the last 0.5 s),
                "final_error" (m), "terminal_observation"
 
 The loop below the policy, per control period, as the twin runs the graph (sim/twin.py): the
-state measured `latency.state` ago (+ sensor noise) goes to the controller, whose torque reaches
-the motors `latency.command` later, through the actuator lag (first order) and the motor
+state measured `latency.state` ago (+ sensor noise) goes to the controller and the safety filter
+(safety/filter.py: effort limit, position wall, velocity governor), whose torque reaches the
+motors `latency.command` later, through the actuator lag (first order) and the motor
 strength, clipped to the effort limits; then the physics. Randomized per episode
 (config/randomization/<robot>.yaml through sim/randomize.py, the one sampler; the model is the
 twin's, built by sim/model_builder.py from the drawn profile): link masses and inertias, payload
@@ -59,6 +60,7 @@ from sim2real.control.nominal_model import NominalModel
 from sim2real.control.reference import Desired, ReferenceModel
 from sim2real.errors import ConfigError
 from sim2real.policy.reach_core import ReachCore, reward
+from sim2real.safety.filter import SafetyFilter
 from sim2real.sim.model_builder import PAYLOAD_BODY, build_spec, joint_indices
 from sim2real.sim.reality import NOMINAL
 from sim2real.tasks.reach import ReachTask
@@ -136,6 +138,7 @@ class ReachSims:
         self.core = ReachCore(robot, self.task, extrinsics)
         self.nominal = NominalModel(robot)
         self.tracker = Tracker(robot, self.nominal)
+        self.safety = SafetyFilter(robot)
         self.extrinsics_fn, self.ground = extrinsics_fn, ground
         self.rng = np.random.default_rng(seed)
         self.ctrl_per_action = int(round(robot.control_rate_hz / robot.policy_rate_hz))
@@ -239,13 +242,16 @@ class ReachSims:
         self.near[i] = 0
 
     def _start_posture(self) -> np.ndarray:
-        """Half the episodes start near home, half near where a reach to another target ends
-        (nominal IK), as the second and later targets of a run do."""
+        """A third of the episodes start near home, a third far from it, a third near where a
+        reach to another target ends (nominal IK), as the second and later targets of a run do."""
         r = self.robot
         if self.fixed_start is not None:
             return self.fixed_start.copy()
-        if self.rng.random() < 0.5:
+        u = self.rng.random()
+        if u < 1 / 3:
             q0 = r.home + self.rng.uniform(-START_SPREAD, START_SPREAD, r.n)
+        elif u < 2 / 3:   # far from home, as a long run of targets may leave the arm
+            q0 = r.home + self.rng.uniform(-3 * START_SPREAD, 3 * START_SPREAD, r.n)
         else:
             q_ik, _ = self.nominal.ik(self.rng.uniform(self.task.low, self.task.high), r.home, iters=60, tol=5e-3)
             q0 = q_ik + self.rng.uniform(-START_SPREAD / 2, START_SPREAD / 2, r.n)
@@ -267,8 +273,10 @@ class ReachSims:
         self.tracker.inertia(self.measured()[0])      # M(q) once a period: it changes slowly
         for j in range(self.ctrl_per_action):
             q, qd = self.measured()
-            age = np.clip((j - self.lat_state) * dt, 0.0, 2 * T)[:, None]
-            tau = self.tracker.torque(q, qd, q_d + qd_d * age, qd_d)
+            # the desired state is stamped with the state the policy saw: a state measured j
+            # periods later is j periods after it
+            tau = self.tracker.torque(q, qd, q_d + qd_d * min(j * dt, 2 * T), qd_d)
+            tau, _ = self.safety.limits(tau, q, qd)      # the graph's safety filter, on the same states
             self.cmdh[:, self.k % HISTORY] = tau
             arrived = self.cmdh[self._rows, (self.k - self.lat_cmd) % HISTORY]
             self.lagged += self.alpha * (arrived - self.lagged)

@@ -87,7 +87,7 @@ class ReachCore:
         return q_d, (q_next - q_d) / self.period
 
 
-POSTURE_WEIGHT = 0.02   # per rad^2 (mean over joints) away from the robot's home posture
+POSTURE_WEIGHT = 0.1    # per rad^2 (mean over joints) away from the robot's home posture
 
 
 def reward(dist, action, prev_action, tol, q=None, home=None) -> np.ndarray:

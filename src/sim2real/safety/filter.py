@@ -75,6 +75,12 @@ class SafetyFilter:
         x = np.concatenate((tau, q, qd))
         if ((x >= self._quiet_lo) & (x <= self._quiet_hi)).all():
             return tau, []
+        return self.limits(tau, q, qd)
+
+    def limits(self, tau, q, qd) -> tuple[np.ndarray, list[str]]:
+        """The effort limit, the position wall and the velocity governor on torques; shapes
+        broadcast, so (N, n) batches of simulations work too (the policy's training environment
+        runs its loop through this)."""
         reasons = []
         out = np.clip(tau, -self.limit, self.limit)
         if np.any(out != tau):
