@@ -35,4 +35,7 @@ def test_killed_recorder_leaves_a_recoverable_file_and_records_on():
     o = faults_live.recording_kill()
     assert o.safe, o.unsafe
     lost = float(o.data_lost.split()[0])
-    assert 0.0 <= lost < 0.6      # flushed every 0.2 s of wall time; lockstep runs ~1-2x real time
+    # flushed every 0.2 s of wall time; lockstep runs ~1-2x real time. Measured against the last
+    # state the observer (another process) had received at the kill: when it lags the recorder
+    # (a loaded machine, a faster graph) the file reaches past that stamp, a little below 0
+    assert -0.2 < lost < 0.6
