@@ -1,0 +1,199 @@
+"""Perception's commands, called by cli.py (which parses and dispatches):
+
+  sim2real data render --robot R --n N [--out FILE.npz] [--nominal] [--seed S] [--workers W] [--force]
+  sim2real train perception --robot R --scheme sim-only|dr|dr+confusion|dr+confusion+pairs
+        [--target-data REC.mcap] [--dataset FILE.npz] [--images N] [--epochs E] [--out NAME]
+        [--seed S] [--threads T] [--time-budget SECONDS] [--force]
+  sim2real eval perception --robot R [--reality FILE] [--n N] [--checkpoints NAME ...] [--out DIR] [--json]
+
+Each takes the argparse namespace; options it does not find take their defaults here, so a parser
+that declares fewer of them still works.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sim2real import paths
+from sim2real.errors import ConfigError
+
+
+def _get(a, name, default):
+    v = getattr(a, name, None)
+    return default if v is None else v
+
+
+def _log(m: str) -> None:
+    print(m, file=sys.stderr, flush=True)
+
+
+def _machine() -> str:
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def render(a) -> int:
+    from sim2real.perception.render import render_dataset
+    from sim2real.robots import load_robot
+    robot = load_robot(_get(a, "robot", "jaco"))
+    n = int(_get(a, "n", 1000))
+    if n < 1:
+        raise ConfigError(f"--n must be >= 1, got {n}")
+    mode = "nominal" if _get(a, "nominal", False) else "randomized"
+    seed = int(_get(a, "seed", 0))
+    if seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
+    out = _get(a, "out", None) or str(paths.data_root() / "runs" / "perception" / f"{robot.name}-{mode}-{n}-s{seed}.npz")
+    workers = _get(a, "workers", None)
+    _log(f"render {n} {mode} images of {robot.name}'s scene ({robot.camera.width}x{robot.camera.height}, shadows off); "
+         f"{workers or os.cpu_count()} processes; machine {_machine()}")
+    cfg = render_dataset(robot, n, out, mode, seed, workers=workers, force=bool(_get(a, "force", False)))
+    print(f"dataset: {cfg['path']} ({cfg['bytes'] / 1e6:.1f} MB, {n} images) in {cfg['wall_s']:.1f} s "
+          f"({n / max(cfg['wall_s'], 1e-9):.0f} images/s)")
+    return 0
+
+
+def train(a) -> int:
+    from sim2real.perception.train import SCHEMES, TrainConfig
+    from sim2real.perception.train import train as run
+    from sim2real.robots import load_robot
+    robot = load_robot(_get(a, "robot", "jaco"))
+    scheme = _get(a, "scheme", "dr")
+    if scheme not in SCHEMES:
+        raise ConfigError(f"unknown scheme '{scheme}'; choose one of: {', '.join(SCHEMES)}")
+    cfg = TrainConfig(scheme=scheme, images=int(_get(a, "images", TrainConfig.images)),
+                      epochs=int(_get(a, "epochs", TrainConfig.epochs)), seed=int(_get(a, "seed", 0)),
+                      threads=int(_get(a, "threads", TrainConfig.threads)),
+                      time_budget_s=float(_get(a, "time_budget", 0.0)))
+    out = Path(_get(a, "out", None) or paths.checkpoint(robot.name, f"perception_{scheme}"))
+    target = _get(a, "target_data", None)
+    dataset = _get(a, "dataset", None)
+    _log(f"train perception: {robot.name}, scheme {scheme}, "
+         + (f"dataset {dataset}" if dataset else f"{cfg.images} fresh renders")
+         + f", {cfg.epochs} epochs, {cfg.threads} threads; machine {_machine()}")
+    res = run(robot, cfg, out, dataset=paths.user_path(dataset) if dataset else None,
+              target_data=paths.user_path(target) if target else None, force=bool(_get(a, "force", False)), log=_log)
+    f, m = res["final"], res["meta"]
+    print(f"checkpoint: {res['checkpoint']} (+ .json, .onnx); curves: {Path(res['checkpoint']).with_suffix('')}-curve.png/.csv")
+    print(f"trained in {res['wall_s'] / 60:.1f} min ({m['images_seen']} images seen, {m['epochs_run']} epochs); "
+          f"validation (its own renders): median {f.get('val_median_cm', float('nan')):.2f} cm, "
+          f"p90 {f.get('val_p90_cm', float('nan')):.2f} cm; ONNX Runtime {m['onnx_images_per_s_1thread']:.0f} images/s on one thread")
+    return 0
+
+
+def _checkpoints(robot, names) -> list[Path]:
+    from sim2real.perception.train import SCHEMES
+    if names:
+        return [paths.user_path(n) for n in names]
+    found = [paths.checkpoint(robot.name, f"perception_{s}") for s in SCHEMES]
+    found = [p for p in found if p.is_file()]
+    if not found:
+        raise ConfigError(f"no perception checkpoint in {paths.data_root() / 'models' / robot.name}; "
+                          f"train one with `sim2real train perception --scheme dr`")
+    return found
+
+
+def evaluate(a) -> int:
+    """Localization error on images rendered under the profile (the twin's scene and camera
+    effects), per checkpoint; a contact sheet of source and target images with predictions."""
+    from sim2real.perception.net import Localizer
+    from sim2real.perception.render import SceneRenderer
+    from sim2real.perception.train import errors_cm
+    from sim2real.robots import load_robot
+    from sim2real.sim.randomize import load_randomization
+    from sim2real.sim.reality import NOMINAL, load_profile
+    robot = load_robot(_get(a, "robot", "jaco"))
+    reality = _get(a, "reality", None)
+    profile = load_profile(paths.user_path(reality)) if reality else NOMINAL
+    n = int(_get(a, "n", 300))
+    if n < 1:
+        raise ConfigError(f"--n must be >= 1, got {n}")
+    seed = int(_get(a, "seed", 0))
+    locs = [Localizer(p, robot) for p in _checkpoints(robot, _get(a, "checkpoints", None))]
+    _log(f"eval perception: {robot.name}, {n} images rendered under '{profile.name}'; "
+         f"{', '.join(loc.scheme for loc in locs)}; machine {_machine()}")
+    t0 = time.perf_counter()
+    tw = SceneRenderer(robot, "nominal", profile=profile)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1515]))
+    samples = [tw.sample(rng) for _ in range(n)]
+    images = np.stack([s.image for s in samples])
+    truth = np.stack([s.target for s in samples]).astype(float)
+    results = {}
+    preds = {}
+    for loc in locs:
+        t1 = time.perf_counter()
+        p, sg = loc.predict(images)
+        dt = time.perf_counter() - t1
+        r = errors_cm(p, truth)
+        e = np.linalg.norm(p - truth, axis=1)
+        r.update(sigma_median_cm=float(np.median(sg) * 100), within_tol=float(np.mean(e <= loc.tol_m)),
+                 checkpoint=str(loc.path), images_per_s=float(n / dt))
+        results[loc.scheme] = r
+        preds[loc.scheme] = p
+    out_dir = Path(_get(a, "out", None) or paths.data_root() / "runs" / "perception")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sheet = out_dir / f"contact-{robot.name}-{profile.name}.png"
+    src = SceneRenderer(robot, "randomized", load_randomization(robot).visuals)
+    src_samples = [src.sample(np.random.default_rng(np.random.SeedSequence([seed, 2, k]))) for k in range(8)]
+    src_pred = {loc.scheme: loc.predict(np.stack([s.image for s in src_samples]))[0] for loc in locs}
+    contact_sheet(sheet, samples[:16], preds, src_samples, src_pred)
+    tw.close()
+    src.close()
+    wall = time.perf_counter() - t0
+    if _get(a, "json", False):
+        print(json.dumps({"robot": robot.name, "profile": profile.name, "images": n, "seed": seed,
+                          "results": results, "contact_sheet": str(sheet), "wall_s": round(wall, 1)}, indent=1))
+    else:
+        print(f"{'scheme':<20} {'median cm':>9} {'p90 cm':>7} {'within 2 cm':>11} {'sigma med cm':>12}   "
+              f"({n} images under '{profile.name}')")
+        for s, r in results.items():
+            print(f"{s:<20} {r['median_cm']:>9.2f} {r['p90_cm']:>7.2f} {r['within_tol']:>11.0%} {r['sigma_median_cm']:>12.2f}")
+        print(f"contact sheet: {sheet}")
+        print("not measured here: reach success from pixels (needs `sim2real up --perception learned` on the twin)")
+    return 0
+
+
+COLORS = [(255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 128, 0)]
+
+
+def contact_sheet(path: Path, tw_samples, tw_preds: dict, src_samples, src_preds: dict,
+                  scale: int = 3) -> None:
+    """Rows: 8 randomized source renders, then target-domain (profile) renders; green circle: the
+    true target; crosses: each scheme's prediction (legend at the bottom)."""
+    import cv2
+
+    from sim2real.perception.render import project
+    h, w = tw_samples[0].image.shape[:2] if tw_samples else src_samples[0].image.shape[:2]
+
+    def tile(sample, preds_xyz):
+        img = cv2.resize(sample.image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        img = np.ascontiguousarray(img)
+        u, v = sample.uv * scale
+        cv2.circle(img, (int(u), int(v)), 4 * scale, (0, 255, 0), 1)
+        for k, p in enumerate(preds_xyz):
+            pu, pv = project(sample.camera, p, w, h)[0] * scale   # base frame = world (fixed base at the origin)
+            if np.all(np.isfinite([pu, pv])) and -50 < pu < 10000 and -50 < pv < 10000:
+                cv2.drawMarker(img, (int(pu), int(pv)), COLORS[k % len(COLORS)], cv2.MARKER_CROSS, 3 * scale, 1)
+        return img
+
+    schemes = list(tw_preds)
+    rows = [np.concatenate([tile(s, [src_preds[k][i] for k in schemes]) for i, s in enumerate(src_samples)], 1)]
+    tw_tiles = [tile(s, [tw_preds[k][i] for k in schemes]) for i, s in enumerate(tw_samples)]
+    while len(tw_tiles) % 8:
+        tw_tiles.append(np.zeros_like(tw_tiles[0]))
+    for r in range(0, len(tw_tiles), 8):
+        rows.append(np.concatenate(tw_tiles[r:r + 8], 1))
+    sheet = np.concatenate(rows, 0)
+    legend = np.zeros((18 * (len(schemes) + 2), sheet.shape[1], 3), np.uint8)
+    cv2.putText(legend, "row 1: randomized source renders; below: target domain. green circle: truth", (4, 13),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1)
+    for k, s in enumerate(schemes):
+        cv2.putText(legend, f"+ {s}", (4, 13 + 18 * (k + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, COLORS[k % len(COLORS)], 1)
+    sheet = np.concatenate([sheet, legend], 0)
+    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+

@@ -1,0 +1,319 @@
+"""Training the perception CNN (perception/net.py): target position from the camera image.
+
+Schemes:
+  sim-only             renders of the nominal scene (random arm poses and targets, nothing else varies)
+  dr                   domain-randomized renders (Tobin et al. 2017; perception/render.py)
+  dr+confusion         dr, plus unlabeled target-domain images (an .mcap recording of
+                       /camera/image_raw, e.g. from the twin): a domain classifier on the
+                       representation and a confusion loss that trains the representation to fool
+                       it (Tzeng et al. 2016, Alg. 1: the classifier and the representation updated
+                       alternately; confusion = cross-entropy against the uniform domain label)
+  dr+confusion+pairs   that, plus weak pairs: each target image is paired with its nearest source
+                       image in the early-layer features (cosine, among the labelled source batch of
+                       the step; the features of the network being trained, without gradient), and
+                       a pairwise loss pulls the paired representations together
+
+Task loss: squared position error in 10 cm units; the sigma head learns the error it makes by a
+Gaussian negative log-likelihood of the (detached) error, so it does not bend the position fit.
+
+Writes NAME.pt (state_dict, loaded with weights_only=True), NAME.json (kind 'perception', robot,
+scheme, input size, workspace, data, wall time, validation error), NAME.onnx (ONNX Runtime at run
+time), NAME-curve.csv and NAME-curve.png (per epoch: losses, validation median/p90 error).
+"""
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim2real.errors import ConfigError
+from sim2real.perception.net import KIND
+
+SCHEMES = ("sim-only", "dr", "dr+confusion", "dr+confusion+pairs")
+ADAPTIVE = ("dr+confusion", "dr+confusion+pairs")
+POS_UNIT_M = 0.1        # task loss unit
+
+
+@dataclass
+class TrainConfig:
+    scheme: str = "dr"
+    images: int = 8000          # rendered when no dataset is given
+    epochs: int = 8
+    batch: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    val_frac: float = 0.1
+    width_mult: float = 1.0
+    threads: int = 2
+    confusion_weight: float = 0.1
+    pair_weight: float = 0.1
+    target_max: int = 2000      # target-domain images used at most (evenly spread over the recording)
+    time_budget_s: float = 0.0  # > 0: stop after the epoch that passes it
+
+
+def load_target_images(path: str | Path, height: int, width: int, topic: str = "/camera/image_raw",
+                       max_images: int = 2000) -> tuple[np.ndarray, dict]:
+    """Unlabeled target-domain images from a recording: (N, H, W, 3) uint8, report."""
+    from sim2real.data.mcap_io import read_messages
+    from sim2real.perception.image import decode_msg, fit
+    msgs = [m for _, m, _ in read_messages(path, [topic])]
+    if not msgs:
+        raise ConfigError(f"{path}: no {topic} messages (record the camera: "
+                          f"`sim2real record -o REC.mcap --topics /camera/image_raw`)")
+    idx = np.unique(np.linspace(0, len(msgs) - 1, min(max_images, len(msgs))).astype(int))
+    out, bad = [], {}
+    for i in idx:
+        img, problem = decode_msg(msgs[i])
+        if img is not None:
+            img, problem = fit(img, height, width)
+        if problem:
+            bad[problem] = bad.get(problem, 0) + 1
+            continue
+        out.append(img)
+    if not out:
+        raise ConfigError(f"{path}: none of {len(idx)} {topic} images is usable ({'; '.join(bad)})")
+    return np.stack(out), {"file": str(path), "topic": topic, "messages": len(msgs), "used": len(out),
+                           "refused": bad}
+
+
+def errors_cm(pred: np.ndarray, target: np.ndarray) -> dict:
+    e = np.linalg.norm(np.asarray(pred) - np.asarray(target), axis=1) * 100.0
+    return {"median_cm": float(np.median(e)), "p90_cm": float(np.percentile(e, 90)), "mean_cm": float(np.mean(e)),
+            "n": int(len(e))}
+
+
+def _predict_torch(net, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+    net.eval()
+    outs, sig = [], []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            x = torch.from_numpy(images[i:i + batch]).permute(0, 3, 1, 2).float() / 255.0
+            t, s = net(x)
+            outs.append(t.numpy())
+            sig.append(s[:, 0].numpy())
+    net.train()
+    return np.concatenate(outs), np.concatenate(sig)
+
+
+def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | None = None,
+          target_data: str | Path | None = None, force: bool = False, progress: bool = True,
+          log=None) -> dict:
+    """Train one scheme; write NAME.pt/.json/.onnx and the curves; returns a summary."""
+    import torch
+    import torch.nn.functional as F
+    from tqdm import tqdm
+
+    from sim2real.learn.checkpoint import checkpoint_files, refuse_overwrite, save_checkpoint
+    from sim2real.perception.net import build_net, export_onnx
+    from sim2real.perception.render import load_dataset, render_images
+    from sim2real.sim.randomize import load_randomization
+    from sim2real.tasks.reach import ReachTask
+    log = log or (lambda m: None)
+    if cfg.scheme not in SCHEMES:
+        raise ConfigError(f"unknown scheme '{cfg.scheme}'; choose one of: {', '.join(SCHEMES)}")
+    if cfg.scheme in ADAPTIVE and not target_data:
+        raise ConfigError(f"--scheme {cfg.scheme} needs --target-data REC.mcap (unlabeled camera images of the "
+                          f"target domain: `sim2real up --backend twin --reality FILE --record REC.mcap "
+                          f"--record-topics /camera/image_raw`)")
+    if target_data and cfg.scheme not in ADAPTIVE:
+        raise ConfigError(f"--target-data is for --scheme {' or '.join(ADAPTIVE)}, not {cfg.scheme}")
+    for k in ("epochs", "batch", "images"):
+        if getattr(cfg, k) < 1:
+            raise ConfigError(f"--{k} must be >= 1, got {getattr(cfg, k)}")
+    out = Path(out)
+    if not force:
+        refuse_overwrite(out)
+    if robot.camera is None:
+        raise ConfigError(f"robot '{robot.name}' has no camera")
+    h, w = robot.camera.height, robot.camera.width
+    task = ReachTask.from_robot(robot)
+    mode = "nominal" if cfg.scheme == "sim-only" else "randomized"
+    t_start = time.perf_counter()
+    if dataset:
+        arrays, dcfg = load_dataset(dataset, robot)
+        if dcfg.get("mode") != mode:
+            raise ConfigError(f"{dataset}: a '{dcfg.get('mode')}' dataset; --scheme {cfg.scheme} trains on '{mode}' renders")
+        data_info = {"dataset": str(dataset), "mode": mode, "n": int(len(arrays["images"])), "seed": dcfg.get("seed")}
+    else:
+        visuals = load_randomization(robot).visuals if mode == "randomized" else {}
+        arrays = render_images(robot, cfg.images, mode, visuals, seed=cfg.seed, workers=cfg.threads,
+                               progress=progress, desc=f"render {mode}")
+        data_info = {"rendered": True, "mode": mode, "n": cfg.images, "seed": cfg.seed,
+                     "render_s": round(time.perf_counter() - t_start, 1)}
+    images, targets = arrays["images"], arrays["target"].astype(np.float32)
+    if images.shape[1:3] != (h, w):
+        raise ConfigError(f"dataset images are {images.shape[2]}x{images.shape[1]}, the camera {w}x{h}")
+    tgt_images, tgt_info = None, None
+    if target_data:
+        tgt_images, tgt_info = load_target_images(target_data, h, w, max_images=cfg.target_max)
+        log(f"target domain: {tgt_info['used']} images of {tgt_info['messages']} in {target_data}")
+
+    rng = np.random.default_rng(cfg.seed)
+    perm = rng.permutation(len(images))
+    n_val = max(1, int(round(cfg.val_frac * len(images)))) if len(images) > 1 else 0
+    val_idx, tr_idx = perm[:n_val], perm[n_val:] if n_val < len(images) else perm
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(max(1, cfg.threads))
+    net = build_net(h, w, task.low, task.high, cfg.width_mult)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    steps_per_epoch = max(1, len(tr_idx) // cfg.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
+                                                pct_start=0.15)
+    disc = dopt = None
+    if cfg.scheme in ADAPTIVE:
+        disc = torch.nn.Sequential(torch.nn.Linear(128, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+        dopt = torch.optim.Adam(disc.parameters(), lr=cfg.lr)
+    pairs = cfg.scheme == "dr+confusion+pairs"
+    imgs_t = torch.from_numpy(images)
+    tg_t = torch.from_numpy(targets)
+    tgt_t = torch.from_numpy(tgt_images) if tgt_images is not None else None
+
+    def batch_x(src, idx):
+        return src[idx].permute(0, 3, 1, 2).float().div_(255.0)
+
+    def early_vec(x):
+        with torch.no_grad():
+            e = net.early_features(x)
+            e = F.adaptive_avg_pool2d(e, 12).flatten(1)
+            return F.normalize(e, dim=1)
+
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+    bar = tqdm(total=cfg.epochs * steps_per_epoch, desc=f"train perception {cfg.scheme}", unit="step",
+               disable=not progress)
+    seen = 0
+    for epoch in range(cfg.epochs):
+        order = rng.permutation(tr_idx)
+        sums = {"task": 0.0, "sigma": 0.0, "confusion": 0.0, "disc_acc": 0.0, "pair": 0.0}
+        for s in range(steps_per_epoch):
+            idx = torch.from_numpy(order[s * cfg.batch:(s + 1) * cfg.batch])
+            x, y = batch_x(imgs_t, idx), tg_t[idx]
+            r, _ = net.represent(x)
+            pred, sigma = net.decode(r)
+            err2 = ((pred - y) ** 2).sum(1)
+            task_loss = (err2 / POS_UNIT_M ** 2).mean()
+            sig_loss = (err2.detach() / (2 * sigma[:, 0] ** 2) + 3 * torch.log(sigma[:, 0])).mean()
+            loss = task_loss + 0.1 * sig_loss
+            if disc is not None:
+                ti = torch.from_numpy(rng.integers(0, len(tgt_t), cfg.batch))
+                xt = batch_x(tgt_t, ti)
+                rt, _ = net.represent(xt)
+                # 1) the domain classifier on the current (fixed) representation
+                logits = disc(torch.cat([r.detach(), rt.detach()]))
+                dom = torch.cat([torch.zeros(len(r)), torch.ones(len(rt))])[:, None]
+                d_loss = F.binary_cross_entropy_with_logits(logits, dom)
+                dopt.zero_grad()
+                d_loss.backward()
+                dopt.step()
+                sums["disc_acc"] += float(((logits > 0).float() == dom).float().mean())
+                # 2) confusion: the representation makes the classifier's output uniform
+                lg = disc(torch.cat([r, rt]))
+                conf = 0.5 * (F.binary_cross_entropy_with_logits(lg, torch.zeros_like(lg))
+                              + F.binary_cross_entropy_with_logits(lg, torch.ones_like(lg)))
+                loss = loss + cfg.confusion_weight * conf
+                sums["confusion"] += conf.item()
+                if pairs:
+                    nn_idx = (early_vec(xt) @ early_vec(x).T).argmax(1)     # weak pairs, in the source batch
+                    pair_loss = ((r[nn_idx] - rt) ** 2).sum(1).mean() / r.shape[1]
+                    loss = loss + cfg.pair_weight * pair_loss
+                    sums["pair"] += pair_loss.item()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            sums["task"] += task_loss.item()
+            sums["sigma"] += sig_loss.item()
+            seen += len(idx)
+            bar.update(1)
+            if s % 10 == 0:
+                bar.set_postfix(err_cm=f"{100 * POS_UNIT_M * np.sqrt(sums['task'] / (s + 1)):.1f}")
+        row = {"epoch": epoch + 1, "images_seen": seen, "wall_s": round(time.perf_counter() - t0, 1),
+               **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
+        if n_val:
+            p, sg = _predict_torch(net, images[val_idx])
+            ev = errors_cm(p, targets[val_idx])
+            row.update(val_median_cm=ev["median_cm"], val_p90_cm=ev["p90_cm"],
+                       val_sigma_median_cm=float(np.median(sg) * 100))
+        rows.append(row)
+        bar.set_postfix(val_median_cm=f"{row.get('val_median_cm', float('nan')):.2f}")
+        if cfg.time_budget_s and time.perf_counter() - t0 > cfg.time_budget_s and epoch + 1 < cfg.epochs:
+            log(f"time budget {cfg.time_budget_s:.0f} s spent after epoch {epoch + 1} of {cfg.epochs}")
+            break
+    bar.close()
+    wall = time.perf_counter() - t0
+    net.eval()
+    meta = {"kind": KIND, "robot": robot.name, "joint_names": list(robot.joint_names), "scheme": cfg.scheme,
+            "input": {"height": h, "width": w, "channels": 3, "layout": "NCHW float32 RGB in [0, 1]"},
+            "outputs": {"target": "(N, 3) m, robot base frame", "sigma": "(N, 1) m, expected error"},
+            "workspace": {"low": task.low.tolist(), "high": task.high.tolist()}, "tol_m": task.tol_m,
+            "width_mult": cfg.width_mult, "camera": robot.camera.name, "data": data_info, "target_data": tgt_info,
+            "config": asdict(cfg), "epochs_run": len(rows), "images_seen": seen, "train_wall_s": round(wall, 1),
+            "total_wall_s": round(time.perf_counter() - t_start, 1), "final": rows[-1] if rows else {}}
+    pt = save_checkpoint(out, net, meta, overwrite=True)
+    onnx = pt.with_suffix(".onnx")
+    export_onnx(net, h, w, onnx)
+    meta["onnx_images_per_s_1thread"] = round(measure_onnx(onnx, h, w), 1)
+    import json
+    meta_path = checkpoint_files(pt)[1]
+    meta = {**json.loads(meta_path.read_text()), "onnx_images_per_s_1thread": meta["onnx_images_per_s_1thread"]}
+    meta_path.write_text(json.dumps(meta, indent=1))
+    write_curves(rows, pt.with_name(pt.stem + "-curve"), f"{robot.name} perception {cfg.scheme}")
+    return {"checkpoint": str(pt), "wall_s": wall, "final": rows[-1] if rows else {}, "meta": meta}
+
+
+def measure_onnx(onnx: Path, h: int, w: int, n: int = 100) -> float:
+    """Single-image, single-thread ONNX Runtime images per second."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(onnx), so, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).uniform(0, 1, (1, 3, h, w)).astype(np.float32)
+    name = sess.get_inputs()[0].name
+    for _ in range(5):
+        sess.run(None, {name: x})
+    t0 = time.perf_counter()
+    for _ in range(n):
+        sess.run(None, {name: x})
+    return n / (time.perf_counter() - t0)
+
+
+def write_curves(rows: list[dict], stem: Path, title: str) -> None:
+    if not rows:
+        return
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(f"{stem}.csv", "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=keys)
+        wr.writeheader()
+        wr.writerows(rows)
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    x = [r["epoch"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    ax[0].plot(x, [100 * POS_UNIT_M * np.sqrt(r["train_task"]) for r in rows], label="train RMS")
+    if "val_median_cm" in rows[0]:
+        ax[0].plot(x, [r["val_median_cm"] for r in rows], label="val median")
+        ax[0].plot(x, [r["val_p90_cm"] for r in rows], label="val p90")
+    ax[0].set_xlabel("epoch")
+    ax[0].set_ylabel("position error (cm)")
+    ax[0].set_yscale("log")
+    ax[0].legend()
+    if any(r.get("train_disc_acc") for r in rows):
+        ax[1].plot(x, [r["train_disc_acc"] for r in rows], label="domain classifier accuracy")
+        ax[1].plot(x, [r["train_confusion"] for r in rows], label="confusion loss")
+        if any(r.get("train_pair") for r in rows):
+            ax[1].plot(x, [r["train_pair"] for r in rows], label="pair loss")
+        ax[1].legend()
+    else:
+        ax[1].plot(x, [r["train_sigma"] for r in rows])
+        ax[1].set_ylabel("sigma NLL")
+    ax[1].set_xlabel("epoch")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(f"{stem}.png", dpi=90)
+    plt.close(fig)
