@@ -17,12 +17,12 @@ def decode(height: int, width: int, encoding: str, step: int, data) -> tuple[np.
     """(rgb (H, W, 3) uint8, None) or (None, what is wrong): the fields of a sensor_msgs/Image.
     Never raises on malformed input."""
     import cv2
+    if height <= 0 or width <= 0:
+        return None, f"empty image ({width}x{height})"
     enc = (encoding or "").lower()
     if enc not in ENCODINGS:
         return None, f"encoding {encoding!r} not supported (supported: {', '.join(ENCODINGS)})"
     ch, conv = ENCODINGS[enc]
-    if height <= 0 or width <= 0:
-        return None, f"empty image ({width}x{height})"
     if step < width * ch:
         return None, f"step {step} is less than width x channels ({width} x {ch})"
     try:
