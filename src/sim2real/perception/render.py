@@ -4,7 +4,8 @@
 A `SceneRenderer` holds one MuJoCo model of the robot's scene (model_builder.build_spec: the URDF,
 the task's table and target, the light and the camera of config/robots/<robot>.yaml) and one
 offscreen renderer. Per image it draws a joint configuration (the home pose plus
-`arm_pose_rad` per joint, within the limits) and a target position in the task's workspace, and
+`arm_pose_rad` per joint, within the limits; for half the images then moved by inverse kinematics
+so the hand is at or near the target, as while the arm reaches it) and a target position in the task's workspace, and
 in `randomized` mode, from the `visuals:` ranges of config/randomization/<robot>.yaml:
 
   textures       of table, floor, robot and target: flat, gradient, checker or noise, colours
@@ -104,7 +105,7 @@ class SceneRenderer:
     """One robot scene and its offscreen renderer (make and use it in one thread: EGL)."""
 
     def __init__(self, robot, mode: str = "randomized", visuals: dict | None = None, profile=None,
-                 arm_pose_rad: tuple[float, float] = (-0.9, 0.9)):
+                 arm_pose_rad: tuple[float, float] = (-0.9, 0.9), reach_fraction: float = 0.5):
         import mujoco
 
         from sim2real.sim.model_builder import TARGET_BODY, build_spec, joint_indices
@@ -140,6 +141,9 @@ class SceneRenderer:
         self.q_lo = np.where(limited, lim[:, 0], -np.inf)
         self.q_hi = np.where(limited, lim[:, 1], np.inf)
         self.home = np.asarray(robot.home, float)
+        _, self.dofadr = joint_indices(m, robot.joint_names)
+        self.reach_fraction = reach_fraction if robot.end_effector else 0.0
+        self.ee_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, robot.end_effector) if robot.end_effector else -1
         self.target_mocap = int(m.body_mocapid[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, TARGET_BODY)])
         self.base_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, robot.base_link)
         self.cam_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, self.cam.name)
@@ -284,6 +288,8 @@ class SceneRenderer:
         target = rng.uniform(self.task.low, self.task.high)
         q = np.clip(self.home + rng.uniform(self.arm_pose[0], self.arm_pose[1], self.robot.n), self.q_lo, self.q_hi)
         d.qpos[:] = 0.0
+        if rng.uniform() < self.reach_fraction:     # the hand at or near the target, as while reaching it
+            q = self._reach(q, target + rng.normal(0, 0.04, 3))
         d.qpos[self.qadr] = q
         if len(self.grip_adr):
             d.qpos[self.grip_adr] = rng.uniform(0.0, 1.0, len(self.grip_adr))
@@ -302,6 +308,24 @@ class SceneRenderer:
         camera = np.concatenate([d.cam_xpos[self.cam_id], d.cam_xmat[self.cam_id], [m.cam_fovy[self.cam_id]]])
         return Sample(np.ascontiguousarray(img), (R.T @ (target - p)).astype(np.float32), q.astype(np.float32),
                       project(camera, target[None], self.cam.width, self.cam.height)[0].astype(np.float32), camera)
+
+    def _reach(self, q, goal, iters: int = 30, damping: float = 0.05) -> np.ndarray:
+        """Damped least-squares IK of the end effector toward goal (world), from q, within the limits."""
+        import mujoco
+        m, d = self.model, self.data
+        jac = np.zeros((3, m.nv))
+        for _ in range(iters):
+            d.qpos[self.qadr] = q
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            err = goal - d.xpos[self.ee_id]
+            if np.linalg.norm(err) < 0.005:
+                break
+            mujoco.mj_jacBody(m, d, jac, None, self.ee_id)
+            J = jac[:, self.dofadr]
+            dq = J.T @ np.linalg.solve(J @ J.T + damping ** 2 * np.eye(3), err)
+            q = np.clip(q + np.clip(dq, -0.3, 0.3), self.q_lo, self.q_hi)
+        return q
 
     def close(self) -> None:
         if getattr(self, "renderer", None) is not None:
