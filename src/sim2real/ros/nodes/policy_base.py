@@ -8,7 +8,6 @@ import struct
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import JointState
 
 from sim2real.robots import load_robot
@@ -28,7 +27,8 @@ class PolicyNode(Node):
         super().__init__("policy", **kwargs)
         p = self.p = declare(self, {**PARAMS, **(extra_params or {})})
         self.robot = load_robot(p.robot)
-        self.map = convert.JointMap(self.robot.joint_names)
+        self.reader = convert.JointStateReader(self.robot.joint_names)   # read in place, a steady stream
+        self.map = self.reader.map
         self.period = 1.0 / self.robot.policy_rate_hz
         self.next_t = None
         self.gate = StampGate()    # a spoofed future stamp must not stall the decimation
@@ -59,11 +59,10 @@ class PolicyNode(Node):
         sec, nsec = struct.unpack_from("<iI" if data[1] & 1 else ">iI", data, 4)   # byte 1: CDR_LE = 1
         if self.next_t is not None and self.next_t - 2 * self.period < sec + 1e-9 * nsec < self.next_t:
             return    # decimated (a stamp further behind means next_t is implausible: take it)
-        self._on_state(deserialize_message(data, JointState))
+        t, q, qd, _, problem = self.reader.read(data)
+        self._on_state(t, q, qd, problem)
 
-    def _on_state(self, msg: JointState) -> None:
-        t = convert.from_time(msg.header.stamp)
-        q, qd, problem = self.map.extract(msg)
+    def _on_state(self, t: float, q: np.ndarray, qd: np.ndarray, problem: str | None = None) -> None:
         problem = problem or self.gate.check(t, self.get_clock().now().nanoseconds * 1e-9)
         if problem:
             self.get_logger().warning(f"ignored joint state: {problem}", throttle_duration_sec=1.0)
@@ -74,7 +73,7 @@ class PolicyNode(Node):
         q_d, qd_d = self.act(t, q, qd)
         if q_d is None:      # nothing safe to ask for yet
             return
-        self.pub.publish(convert.joint_state(t, self.robot.joint_names, q_d, qd_d))
+        self.pub.publish(convert.joint_state_cdr(t, self.robot.joint_names, q_d, qd_d))
 
     def destroy_node(self):
         if hasattr(self, "sourced"):
