@@ -24,6 +24,17 @@ import numpy as np
 
 KIND = "perception"
 INPUT, OUTPUTS = "image", ("target", "sigma")
+# the default checkpoint (node, graph): the first of these that exists as models/<robot>/perception_<scheme>.pt
+DEFAULT_SCHEMES = ("dr+confusion+pairs", "dr+confusion", "dr", "sim-only")
+
+
+def default_checkpoint(robot: str) -> Path:
+    from sim2real import paths
+    for s in DEFAULT_SCHEMES:
+        p = paths.checkpoint(robot, f"perception_{s}")
+        if p.is_file():
+            return p
+    return paths.checkpoint(robot, f"perception_{DEFAULT_SCHEMES[0]}")
 
 
 def build_net(height: int, width: int, ws_low, ws_high, width_mult: float = 1.0):

@@ -23,30 +23,18 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32
 
-from sim2real import paths
 from sim2real.perception.image import decode_msg, fit
-from sim2real.perception.net import Localizer, confidence
+from sim2real.perception.net import DEFAULT_SCHEMES, Localizer, confidence, default_checkpoint
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
 from sim2real.ros.sourced import SourcedSubscriptions
-
-# the default checkpoint: the first of these that exists in models/<robot>/
-DEFAULT_SCHEMES = ("dr+confusion+pairs", "dr+confusion", "dr", "sim-only")
 
 PARAMS = {"robot": ("jaco", "registered robot name"),
           "checkpoint": ("", "perception checkpoint NAME.pt (+ .json, .onnx); empty: models/ROBOT/perception_<scheme>.pt, "
                              "the first of " + ", ".join(DEFAULT_SCHEMES)),
           "image_source": ("driver", "the only node whose /camera/image_raw is taken"),
           "min_confidence": (0.0, "targets whose confidence is below this are not published")}
-
-
-def default_checkpoint(robot: str):
-    for s in DEFAULT_SCHEMES:
-        p = paths.checkpoint(robot, f"perception_{s}")
-        if p.is_file():
-            return p
-    return paths.checkpoint(robot, f"perception_{DEFAULT_SCHEMES[0]}")
 
 
 class PerceptionNode(Node):
