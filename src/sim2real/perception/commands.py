@@ -123,6 +123,7 @@ def evaluate(a) -> int:
     samples = [tw.sample(rng) for _ in range(n)]
     images = np.stack([s.image for s in samples])
     truth = np.stack([s.target for s in samples]).astype(float)
+    cams = np.stack([s.camera for s in samples])
     results = {}
     preds = {}
     for loc in locs:
@@ -131,6 +132,8 @@ def evaluate(a) -> int:
         dt = time.perf_counter() - t1
         r = errors_cm(p, truth)
         e = np.linalg.norm(p - truth, axis=1)
+        along, across = ray_split(p - truth, truth, cams)
+        r.update(along_ray_median_cm=float(np.median(along) * 100), across_ray_median_cm=float(np.median(across) * 100))
         r.update(sigma_median_cm=float(np.median(sg) * 100), within_tol=float(np.mean(e <= loc.tol_m)),
                  checkpoint=str(loc.path), images_per_s=float(n / dt))
         results[loc.scheme] = r
@@ -149,13 +152,25 @@ def evaluate(a) -> int:
         print(json.dumps({"robot": robot.name, "profile": profile.name, "images": n, "seed": seed,
                           "results": results, "contact_sheet": str(sheet), "wall_s": round(wall, 1)}, indent=1))
     else:
-        print(f"{'scheme':<20} {'median cm':>9} {'p90 cm':>7} {'within 2 cm':>11} {'sigma med cm':>12}   "
-              f"({n} images under '{profile.name}')")
+        print(f"{'scheme':<20} {'median cm':>9} {'p90 cm':>7} {'within 2 cm':>11} {'along ray':>9} {'across':>7} "
+              f"{'sigma med':>9}   ({n} images under '{profile.name}'; along/across: median of the error's "
+              f"components along the camera ray and across it, cm)")
         for s, r in results.items():
-            print(f"{s:<20} {r['median_cm']:>9.2f} {r['p90_cm']:>7.2f} {r['within_tol']:>11.0%} {r['sigma_median_cm']:>12.2f}")
+            print(f"{s:<20} {r['median_cm']:>9.2f} {r['p90_cm']:>7.2f} {r['within_tol']:>11.0%} "
+                  f"{r['along_ray_median_cm']:>9.2f} {r['across_ray_median_cm']:>7.2f} {r['sigma_median_cm']:>9.2f}")
         print(f"contact sheet: {sheet}")
         print("not measured here: reach success from pixels (needs `sim2real up --perception learned` on the twin)")
     return 0
+
+
+def ray_split(err: np.ndarray, truth: np.ndarray, cams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """|error| along each image's camera ray to the true target (depth) and across it, m
+    (base frame = world: the robot's base at the origin)."""
+    ray = truth - cams[:, :3]
+    ray /= np.linalg.norm(ray, axis=1, keepdims=True)
+    along = np.sum(err * ray, axis=1)
+    across = np.linalg.norm(err - along[:, None] * ray, axis=1)
+    return np.abs(along), across
 
 
 COLORS = [(255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 128, 0)]
