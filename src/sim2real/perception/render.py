@@ -134,7 +134,6 @@ class SceneRenderer:
         m = self.model
         self.qadr, _ = joint_indices(m, robot.joint_names)
         self.grip_adr = joint_indices(m, robot.gripper_joints)[0] if robot.gripper_joints else np.zeros(0, int)
-        self.grip_hold = np.asarray(getattr(robot, "gripper_hold", [0.3] * len(robot.gripper_joints)), float)
         jids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_JOINT, n) for n in robot.joint_names]
         lim = m.jnt_range[jids]
         limited = m.jnt_limited[jids].astype(bool)
