@@ -34,7 +34,7 @@ from sim2real.control.local_linear import (DelayLine, MotorStrength, measured_to
                                            shift_desired)
 from sim2real.learn.checkpoint import check_layout, load_checkpoint
 from sim2real.control.reference import ReferenceModel
-from sim2real.data.mcap_io import read_messages
+from sim2real.data.mcap_io import load_states_and_commands
 from sim2real.errors import ConfigError
 
 
@@ -52,33 +52,16 @@ def dataset_from_mcap(path: str | Path, robot, k: int = 3, lookahead: int = 1, a
     names, n, dt = list(robot.joint_names), robot.n, robot.dt
     if action not in ("effort", "command"):
         raise ConfigError(f"inverse dynamics: action must be 'effort' or 'command', not {action!r}")
-    st_log, st_stamp, obs, eff, cmd_log, cmds = [], [], [], [], [], []
-    idx = None
-    for topic, msg, log_ns in read_messages(path, [state_topic, command_topic]):
-        if topic == state_topic:
-            if idx is None:
-                try:
-                    idx = [list(msg.name).index(j) for j in names]
-                except ValueError:
-                    raise ConfigError(f"{path}: {state_topic} lacks joints of {robot.name}") from None
-            st_log.append(log_ns)
-            st_stamp.append(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec)
-            obs.append(np.concatenate([np.asarray(msg.position)[idx], np.asarray(msg.velocity)[idx]]))
-            e = np.asarray(msg.effort)
-            eff.append(e[idx] if e.size == len(msg.name) else np.full(n, np.nan))
-        else:
-            if len(msg.data) != n:
-                continue
-            cmd_log.append(log_ns)
-            cmds.append(np.asarray(msg.data, float))
-    if not obs:
+    rec = load_states_and_commands(path, names, state_topic, command_topic)
+    if not len(rec["q"]):
         raise ConfigError(f"{path}: no {state_topic} messages")
-    st_log, st_stamp, obs, eff = np.array(st_log), np.array(st_stamp), np.array(obs), np.array(eff)
+    st_log, st_stamp, eff = rec["state_log"], rec["stamp"], rec["effort"]
+    obs = np.concatenate([rec["q"], rec["qd"]], axis=1)
+    cmd_log, cmds = rec["command_log"], rec["command"]
     if action == "effort":
         return _effort_samples(path, obs, eff, st_stamp, k, lookahead, dt)
-    if not cmds:
+    if not len(cmds):
         raise ConfigError(f"{path}: no {command_topic} messages (or use action 'effort')")
-    cmd_log, cmds = np.array(cmd_log), np.array(cmds)
     s_of = np.searchsorted(st_log, cmd_log, side="right") - 1          # state each command answers
     cmd_of_state = -np.ones(len(obs), int)
     ok = s_of >= 0

@@ -238,3 +238,33 @@ def load_joint_states(path: str | Path, topic: str = "/joint_states") -> dict[st
         qd.append(list(msg.velocity) or [np.nan] * len(msg.position))
         eff.append(list(msg.effort) or [np.nan] * len(msg.position))
     return {"names": names or [], "t": np.array(t), "q": np.array(q), "qd": np.array(qd), "effort": np.array(eff)}
+
+
+def load_states_and_commands(path: str | Path, joint_names, state_topic: str = "/joint_states",
+                             command_topic: str = "/effort_controller/commands") -> dict[str, np.ndarray]:
+    """A control loop's recording in the robot's joint order: states (log time ns, header stamp
+    s, q, qd, effort; NaN where a field is missing) and commands of the right size (log time ns,
+    values). The command answering a state is the one logged after it (np.searchsorted on the
+    log times). ConfigError when the states lack a joint."""
+    names, n = list(joint_names), len(joint_names)
+    st_log, stamps, q, qd, eff, cmd_log, cmds = [], [], [], [], [], [], []
+    idx = None
+    for topic, msg, log_ns in read_messages(path, [state_topic, command_topic]):
+        if topic == state_topic:
+            if idx is None:
+                try:
+                    idx = [list(msg.name).index(j) for j in names]
+                except ValueError:
+                    raise ConfigError(f"{path}: {state_topic} lacks some of the joints {names}") from None
+            m = len(msg.name)
+            st_log.append(log_ns)
+            stamps.append(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec)
+            for field, out in ((msg.position, q), (msg.velocity, qd), (msg.effort, eff)):
+                v = np.asarray(field, float)
+                out.append(v[idx] if v.size == m else np.full(n, np.nan))
+        elif len(msg.data) == n:
+            cmd_log.append(log_ns)
+            cmds.append(np.asarray(msg.data, float))
+    return {"state_log": np.array(st_log, np.int64), "stamp": np.array(stamps), "q": np.array(q).reshape(-1, n),
+            "qd": np.array(qd).reshape(-1, n), "effort": np.array(eff).reshape(-1, n),
+            "command_log": np.array(cmd_log, np.int64), "command": np.array(cmds).reshape(-1, n)}

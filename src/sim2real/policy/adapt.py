@@ -27,7 +27,7 @@ import mujoco
 import numpy as np
 from mujoco import rollout as mj_rollout
 
-from sim2real.data.mcap_io import read_messages
+from sim2real.data.mcap_io import load_states_and_commands
 from sim2real.errors import ConfigError
 from sim2real.sim.model_builder import build_model, joint_indices
 
@@ -65,35 +65,17 @@ class GaussianSource:
 
 def read_target(path: Path, robot, state_topic="/joint_states", command_topic=None):
     """(stamps (T,), q (T, n), qd (T, n), command answering each state (T, n) or NaN)."""
-    command_topic = command_topic or robot.command_topic
-    names = list(robot.joint_names)
-    st_log, stamps, qs, qds, cmd_log, cmds = [], [], [], [], [], []
-    idx = None
-    for topic, msg, log_ns in read_messages(path, [state_topic, command_topic]):
-        if topic == state_topic:
-            if idx is None:
-                try:
-                    idx = [list(msg.name).index(j) for j in names]
-                except ValueError:
-                    raise ConfigError(f"{path}: {state_topic} lacks joints of {robot.name}") from None
-            if len(msg.velocity) != len(msg.name):
-                continue
-            st_log.append(log_ns)
-            stamps.append(msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec)
-            qs.append(np.asarray(msg.position)[idx])
-            qds.append(np.asarray(msg.velocity)[idx])
-        elif len(msg.data) == robot.n:
-            cmd_log.append(log_ns)
-            cmds.append(np.asarray(msg.data, float))
-    if len(qs) < 100 or len(cmds) < 100:
-        raise ConfigError(f"{path}: needs {state_topic} and {command_topic} (found {len(qs)} states, "
-                          f"{len(cmds)} commands); record the graph with `sim2real up ... --record`")
-    st_log, cmd_log = np.array(st_log), np.array(cmd_log)
-    cmd_of = np.full((len(qs), robot.n), np.nan)
-    s_of = np.searchsorted(st_log, cmd_log, side="right") - 1     # the state each command answers
-    ok = s_of >= 0
-    cmd_of[s_of[ok]] = np.array(cmds)[ok]
-    return np.array(stamps), np.array(qs), np.array(qds), cmd_of
+    rec = load_states_and_commands(path, robot.joint_names, state_topic, command_topic or robot.command_topic)
+    ok = np.isfinite(rec["qd"]).all(1)
+    if ok.sum() < 100 or len(rec["command"]) < 100:
+        raise ConfigError(f"{path}: needs {state_topic} with velocities and {command_topic or robot.command_topic} "
+                          f"(found {int(ok.sum())} states, {len(rec['command'])} commands); record the graph "
+                          f"with `sim2real up ... --record`")
+    cmd_of = np.full((len(rec["q"]), robot.n), np.nan)
+    s_of = np.searchsorted(rec["state_log"], rec["command_log"], side="right") - 1   # the state each answers
+    good = s_of >= 0
+    cmd_of[s_of[good]] = rec["command"][good]
+    return rec["stamp"][ok], rec["q"][ok], rec["qd"][ok], cmd_of[ok]
 
 
 def _segments(stamps, cmd, dt, rng, lead: int) -> np.ndarray:

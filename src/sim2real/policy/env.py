@@ -14,7 +14,7 @@ Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gy
   episode      episode_s of simulated time (truncation only; no termination), TARGETS targets
                one after another (each episode_s / TARGETS, as the graph cycles them); reset draws
                a new robot from the source, a start posture (a third each: home + U(-0.4, 0.4) rad,
-               home + U(-1.2, 1.2) rad, the nominal IK of another workspace point + U(-0.2, 0.2)
+               home + U(-0.8, 0.8) rad, the nominal IK of another workspace point + U(-0.2, 0.2)
                rad; within the limits) and a target in the task's workspace
   info         "dist" (m), "params" (the drawn parameter vector, the privileged information RMA
                encodes), at the episode's end "success" (within tol for the last 0.5 s),
@@ -228,8 +228,11 @@ class ReachSims:
         mujoco.mj_forward(model, d)
         mujoco.mj_getState(model, d, self.S[i], STATE)
         self.qh[i], self.qdh[i] = q0, 0.0
-        self.cmdh[i] = 0.0                  # gravity is compensated in the physics: zero torque holds
-        self.lagged[i] = 0.0
+        # the loop starts as a robot that was holding still: the motors already give the static
+        # torque (what the physics' gravity compensation leaves, e.g. the payload's weight)
+        hold = (d.qfrc_bias[self.dadr] - d.qfrc_passive[self.dadr]) / self.strength[i]
+        self.cmdh[i] = hold
+        self.lagged[i] = hold
         self._new_target(i)
         self.q_d[i] = q0
         self.prev_action[i] = 0.0
@@ -251,7 +254,7 @@ class ReachSims:
         if u < 1 / 3:
             q0 = r.home + self.rng.uniform(-START_SPREAD, START_SPREAD, r.n)
         elif u < 2 / 3:   # far from home, as a long run of targets may leave the arm
-            q0 = r.home + self.rng.uniform(-3 * START_SPREAD, 3 * START_SPREAD, r.n)
+            q0 = r.home + self.rng.uniform(-2 * START_SPREAD, 2 * START_SPREAD, r.n)
         else:
             q_ik, _ = self.nominal.ik(self.rng.uniform(self.task.low, self.task.high), r.home, iters=60, tol=5e-3)
             q0 = q_ik + self.rng.uniform(-START_SPREAD / 2, START_SPREAD / 2, r.n)
