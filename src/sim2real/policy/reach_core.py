@@ -20,8 +20,10 @@ from the previous desired position q_d to q_d' = q_d + v T (T the policy period)
 period, q_d' kept within LEAD_MAX of the measured q and inside the joint limits less the safety
 margin: the policy publishes (q_d, (q_d' - q_d) / T) stamped now, which the controller
 extrapolates with its velocity as it does any desired state. Desired states that respect the
-velocity limits by construction, so neither the controller's reference model nor the safety
-filter has to cut them back (the planner moves at the same 0.8 vmax).
+velocity limits by construction. SPEED is 0.6 (the planner peaks at 0.8 on its smooth
+trajectories): at 0.8, the policy's faster changes of speed made a loop with 14 ms of latency and
+20 ms of actuator lag overshoot into the safety filter's velocity governor (from 0.9 vmax) and
+ring there.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SPEED = 0.8        # fraction of each joint's velocity limit at |a| = 1
+SPEED = 0.6        # fraction of each joint's velocity limit at |a| = 1 (a checkpoint records its own)
 LEAD_MAX = 0.2     # rad the desired position may lead the measured one
 POS_SCALE = 0.3    # m
 
@@ -55,8 +57,9 @@ class ReachLayout:
 class ReachCore:
     """Observation and action maps for one robot (batched over leading dimensions)."""
 
-    def __init__(self, robot, task, extrinsics: int = 0):
+    def __init__(self, robot, task, extrinsics: int = 0, speed: float = SPEED):
         self.robot = robot
+        self.speed = speed
         self.layout = ReachLayout(robot.n, extrinsics)
         self.vmax = robot.velocity_limit * robot.safety.velocity_scale
         self.period = 1.0 / robot.policy_rate_hz
@@ -81,7 +84,7 @@ class ReachCore:
         measured q and inside the joint limits less the safety margin. The next call's q_d is
         q_d + qd_d T. Non-finite actions count as zero."""
         a = np.clip(np.nan_to_num(np.asarray(action, float), nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
-        v = a * SPEED * self.vmax
+        v = a * self.speed * self.vmax
         q_next = np.clip(q_d + v * self.period, q - LEAD_MAX, q + LEAD_MAX)
         q_next = np.clip(q_next, self.lo, self.hi)
         return q_d, (q_next - q_d) / self.period

@@ -29,7 +29,8 @@ class LearnedReach:
         pt, _ = checkpoint_files(path)
         _, meta = load_checkpoint(pt, KIND, robot)
         self.meta = meta
-        self.core = ReachCore(robot, ReachTask.from_robot(robot), int(meta.get("extrinsics", 0)))
+        self.core = ReachCore(robot, ReachTask.from_robot(robot), int(meta.get("extrinsics", 0)),
+                              float(meta.get("action_speed", 0.8)))   # checkpoints before it was recorded: 0.8
         if meta.get("obs_size") != self.core.layout.size:
             raise ConfigError(f"{pt.with_suffix('.json')}: obs_size is {meta.get('obs_size')!r}, this code builds "
                               f"{self.core.layout.size} (retrain it)")

@@ -184,8 +184,9 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     norm = {"in_mean": [0.0] * n_in, "in_std": [1.0] * n_in, "out_mean": [0.0] * n_out, "out_std": [1.0] * n_out}
     meta = metadata(KIND, robot, n_in, n_out, cfg.hidden, norm,
                     inputs=", ".join(f"{k}[{v.stop - v.start}]" for k, v in sims.core.layout.slots().items()),
-                    outputs="action in [-1, 1]^n: desired joint speed / (0.8 vmax) (policy/reach_core.py)",
-                    obs_size=n_in, extrinsics=sims.core.layout.extrinsics, scheme=cfg.scheme,
+                    outputs="action in [-1, 1]^n: desired joint speed / (action_speed vmax) (policy/reach_core.py)",
+                    obs_size=n_in, extrinsics=sims.core.layout.extrinsics, action_speed=sims.core.speed,
+                    scheme=cfg.scheme,
                     policy_rate_hz=robot.policy_rate_hz, train_wall_s=round(wall, 1),
                     env_steps=int(model.num_timesteps), config={k: v for k, v in asdict(cfg).items() if k != "extra"},
                     final=rows[-1] if rows else {}, **(extra_meta or {}))
