@@ -51,6 +51,7 @@ class TrainConfig:
     seed: int = 0
     episode_s: float = 8.0         # two targets of 4 s (policy/env.py TARGETS)
     threads: int = 2
+    init: str | None = None        # start the actor from this checkpoint (EPOpt after a dr run: the paper's warm-up)
     extra: dict = field(default_factory=dict)
 
 
@@ -95,6 +96,22 @@ def make_ppo(env, cfg: TrainConfig, sims, verbose=0):
     if cfg.scheme in ("epopt", "epopt+adapt"):
         model.epsilon, model.warmup_iters = cfg.epsilon, cfg.warmup
     return model
+
+
+def load_actor(model, path, robot, hidden) -> None:
+    """Copy a reach_policy checkpoint's actor into the SB3 policy (the value net starts fresh)."""
+    import torch
+
+    from sim2real.learn.checkpoint import checkpoint_files, load_checkpoint
+    pt, _ = checkpoint_files(path)
+    _, meta = load_checkpoint(pt, KIND, robot, {"hidden": list(hidden), "obs_size": model.observation_space.shape[0]})
+    sd = torch.load(pt, weights_only=True, map_location="cpu")
+    pol = model.policy
+    dst = [m for m in pol.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)] + [pol.action_net]
+    with torch.no_grad():
+        for i, d in enumerate(dst):
+            d.weight.copy_(sd[f"{2 * i}.weight"])
+            d.bias.copy_(sd[f"{2 * i}.bias"])
 
 
 def actor_mlp(model, hidden):
@@ -152,6 +169,8 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     env = ReachVecEnv(robot, cfg.envs, source=source, seed=cfg.seed, episode_s=cfg.episode_s, threads=cfg.threads)
     sims = env.sims
     model = make_ppo(env, cfg, sims)
+    if cfg.init:
+        load_actor(model, cfg.init, robot, cfg.hidden)
     rows: list[dict] = []
     t0 = time.perf_counter()
     from stable_baselines3.common.callbacks import BaseCallback
