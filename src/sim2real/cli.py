@@ -297,7 +297,11 @@ def cmd_train(a) -> int:
     if a.what == "policy":
         from sim2real.policy.commands import train_policy
         return train_policy(a)
+    if a.what == "perception":
+        from sim2real.perception.commands import train as train_perception
+        return train_perception(a)
     robot = load_robot(a.robot)
+    a.epochs = a.epochs or 30
     if a.what == "dynamics-prior":
         out = a.out or paths.checkpoint(robot.name, "dynamics_prior")
         path, val = train_dynamics_prior(robot, out, seconds=a.seconds, epochs=a.epochs, seed=a.seed,
@@ -315,6 +319,9 @@ def cmd_train(a) -> int:
 
 
 def cmd_eval(a) -> int:
+    if a.what == "perception":
+        from sim2real.perception.commands import evaluate
+        return evaluate(a)
     from sim2real.policy.commands import eval_policy
     return eval_policy(a)
 
@@ -357,6 +364,9 @@ def cmd_check(a) -> int:
 
 
 def cmd_data(a) -> int:
+    if a.data_cmd == "render":
+        from sim2real.perception.commands import render
+        return render(a)
     from sim2real.data.recover import recover
     rep = recover(a.file, a.output, overwrite=a.force)
     print("\n".join(rep.lines()))
@@ -411,13 +421,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--envs", type=COUNT, default=64, help="env: simulations stepped together")
     p.add_argument("--json", action="store_true", help="graph, faults, env: machine-readable figures on stdout")
     p.set_defaults(func=cmd_bench)
-    p = sub.add_parser("train", help="train the policy or the controller's networks")
-    p.add_argument("what", choices=["policy", "dynamics-prior", "inverse-dynamics"])
+    p = sub.add_parser("train", help="train the policy, perception or the controller's networks")
+    p.add_argument("what", choices=["policy", "perception", "dynamics-prior", "inverse-dynamics"])
     _graph_args(p, ("robot",), force=False)
     p.add_argument("--out", default=None, help="checkpoint path (default: models/ROBOT/KIND.pt in the data root, "
                                                  "where the controller modes look)")
     p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint (e.g. the shipped one)")
-    p.add_argument("--epochs", type=COUNT, default=30)
+    p.add_argument("--epochs", type=COUNT, default=None, help="network epochs (default: 30; perception: its own)")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--seconds", type=SECONDS, default=240.0, help="dynamics-prior: simulated seconds of data")
     p.add_argument("--mcap", default=None, help="inverse-dynamics: recording of the robot")
@@ -426,8 +436,14 @@ def parser() -> argparse.ArgumentParser:
                    help="inverse-dynamics: learn the applied joint torque (default) or the command (the paper's)")
     p.add_argument("--lookahead", type=COUNT, default=16,
                    help="inverse-dynamics: desired observation L steps ahead (1 in the paper; ~ the command delay)")
-    p.add_argument("--scheme", default="dr", help="policy: nominal | dr | epopt | epopt+adapt (default: dr)")
-    p.add_argument("--target-data", default=None, help="policy, epopt+adapt: .mcap recorded on the target robot")
+    p.add_argument("--scheme", default="dr", help="policy: nominal | dr | epopt | epopt+adapt; perception: "
+                                                  "sim-only | dr | dr+confusion | dr+confusion+pairs (default: dr)")
+    p.add_argument("--target-data", default=None, help="policy epopt+adapt, perception adaptation: .mcap recorded "
+                                                        "on the target robot")
+    p.add_argument("--dataset", default=None, help="perception: rendered dataset .npz (default: render one)")
+    p.add_argument("--images", type=COUNT, default=None, help="perception: images to render when no --dataset")
+    p.add_argument("--threads", type=COUNT, default=None, help="perception: torch threads")
+    p.add_argument("--time-budget", type=SECONDS, default=None, help="perception: stop training after this many s")
     p.add_argument("--iterations", type=COUNT, default=100, help="policy: PPO iterations (one episode per robot each)")
     p.add_argument("--envs", type=COUNT, default=64, help="policy: robots drawn per iteration")
     p.add_argument("--epsilon", type=float, default=0.25, help="policy, epopt: fraction of worst trajectories kept")
@@ -436,8 +452,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--adapt-samples", type=COUNT, default=1000,
                    help="policy, epopt+adapt: parameter draws weighed against the target data")
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("eval", help="evaluate policies on the twin")
-    p.add_argument("what", choices=["policy"])
+    p = sub.add_parser("eval", help="evaluate policies or perception on the twin")
+    p.add_argument("what", choices=["policy", "perception"])
+    p.add_argument("--n", type=COUNT, default=None, help="perception: twin images to evaluate on")
+    p.add_argument("--checkpoints", nargs="*", default=None, help="perception: checkpoints (default: the shipped ones)")
     _graph_args(p, ("robot",), force=False)
     p.add_argument("--reality", default=None, help="the twin's reality profile (default: nominal)")
     p.add_argument("--episodes", type=COUNT, default=20, help="targets per policy")
@@ -462,8 +480,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("profiles", nargs="+")
     _graph_args(p, ("robot",), force=False)
     p.set_defaults(func=cmd_check)
-    p = sub.add_parser("data", help="recordings: `data recover FILE` rewrites a torn .mcap as a complete one")
+    p = sub.add_parser("data", help="datasets: `data recover FILE` (a torn .mcap made whole), `data render` (perception)")
     dsub = p.add_subparsers(dest="data_cmd", required=True)
+    p = dsub.add_parser("render", help="randomized renders of the robot's scene for perception (dataset .npz)")
+    _graph_args(p, ("robot",), force=False)
+    p.add_argument("--n", type=COUNT, default=1000, help="images")
+    p.add_argument("--out", default=None, help="dataset file (default runs/perception/ROBOT-MODE-N-sSEED.npz)")
+    p.add_argument("--nominal", action="store_true", help="the nominal scene only (no randomization)")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--workers", type=COUNT, default=None, help="processes (default: the cores)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
     p = dsub.add_parser("recover", help="turn a torn .mcap (killed writer: no footer, last record cut) "
                                         "into one every MCAP reader opens")
     p.add_argument("file")
