@@ -64,23 +64,29 @@ def build_net(height: int, width: int, ws_low, ws_high, width_mult: float = 1.0)
             lo, hi = torch.tensor(ws_low, dtype=torch.float32), torch.tensor(ws_high, dtype=torch.float32)
             self.register_buffer("centre", (lo + hi) / 2)
             self.register_buffer("halfspan", (hi - lo) / 2)
-            self.early = nn.Sequential(nn.Conv2d(5, c(24), 5, 2, 2), nn.ReLU())
+            self.early = nn.Sequential(nn.Conv2d(6, c(24), 5, 2, 2), nn.ReLU())
             self.mid = nn.Sequential(nn.Conv2d(c(24), c(32), 3, 2, 1), nn.ReLU(), nn.Conv2d(c(32), c(48), 3, 1, 1), nn.ReLU())
             self.late = nn.Sequential(nn.Conv2d(c(48), c(64), 3, 2, 1), nn.ReLU(), nn.Conv2d(c(64), c(64), 3, 1, 1), nn.ReLU())
             self.ssm = SpatialSoftArgmax(height // 4, width // 4)
-            n_feat = 2 * c(48) + c(48) + c(64)
+            self.ssm_early = SpatialSoftArgmax(height // 2, width // 2)
+            with torch.no_grad():
+                self.ssm.temp.fill_(2.3)          # exp: ~10, a peaked softmax from the start
+                self.ssm_early.temp.fill_(2.3)
+            n_feat = 2 * c(24) + 2 * c(48) + c(48) + c(64)
             self.mlp = nn.Sequential(nn.Linear(n_feat, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU())
             self.head = nn.Linear(128, 4)
 
         def early_features(self, x):
-            return self.early(torch.cat([x - 0.5, self.coords.expand(x.shape[0], -1, -1, -1)], 1))
+            # a fixed "redness" channel (the target's colour family is the cue the renders keep)
+            red = torch.relu(x[:, 0:1] - torch.maximum(x[:, 1:2], x[:, 2:3])) * 4.0
+            return self.early(torch.cat([x - 0.5, red, self.coords.expand(x.shape[0], -1, -1, -1)], 1))
 
         def represent(self, x):
             """(representation (N, 128), early features (N, C, H/2, W/2))."""
             e = self.early_features(x)
             m = self.mid(e)
             lt = self.late(m)
-            feat = torch.cat([self.ssm(m), m.amax(dim=(2, 3)), lt.mean(dim=(2, 3))], 1)
+            feat = torch.cat([self.ssm_early(e), self.ssm(m), m.amax(dim=(2, 3)), lt.mean(dim=(2, 3))], 1)
             return self.mlp(feat), e
 
         def decode(self, r):
