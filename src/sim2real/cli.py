@@ -490,6 +490,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--workers", type=COUNT, default=None, help="processes (default: the cores)")
     p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
+    p.set_defaults(func=cmd_data)
     p = dsub.add_parser("recover", help="turn a torn .mcap (killed writer: no footer, last record cut) "
                                         "into one every MCAP reader opens")
     p.add_argument("file")

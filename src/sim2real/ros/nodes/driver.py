@@ -263,6 +263,8 @@ class DriverNode(Node):
                     snap.mocap_pos[:] = self.sim.data.mocap_pos
                     stamp = self._stamp()
             mujoco.mj_kinematics(self.sim.model, snap)
+            mujoco.mj_comPos(self.sim.model, snap)       # cameras and lights are placed from these:
+            mujoco.mj_camlight(self.sim.model, snap)     # without them the camera sat at the origin
             self._render(snap, stamp)
             if self.lockstep:
                 self._cam_done.set()
