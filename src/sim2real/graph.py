@@ -34,6 +34,7 @@ NODE_KINDS: dict[str, str] = {
     "joy_teleop": "sim2real.ros.nodes.joy_teleop:JoyTeleopNode",
     "doctor": "sim2real.ros.nodes.doctor:DoctorNode",
     "driver_adapter": "sim2real.ros.nodes.driver_adapter:DriverAdapterNode",
+    "perception": "sim2real.ros.nodes.perception:PerceptionNode",
     "viewer": "sim2real.ros.nodes.viewer:ViewerNode",
     "viz_markers": "sim2real.ros.nodes.viewer:RvizMarkersNode",
 }
@@ -43,6 +44,8 @@ POLICIES: dict[str, dict[str, str]] = {
     "reach": {"planner": "policy", "learned": "learned_policy"},
     "stand": {"classical": "stand_policy"},
 }
+# where a reach policy's target comes from: the simulator's ground truth, or the perception CNN
+PERCEPTION = ("sim", "learned")
 # policies that load a checkpoint: name -> checkpoint kind (paths.checkpoint(robot, kind))
 POLICY_CHECKPOINTS: dict[str, str] = {"learned": "reach_policy_dr"}
 
@@ -172,6 +175,10 @@ GRAPH_OPTIONS: tuple[GraphOption, ...] = (
     GraphOption("policy", None, str, "policy node", _policies, _policy_help, metavar="NAME"),
     GraphOption("policy_checkpoint", None, _input_file,
                 "learned policy: checkpoint (default models/ROBOT/reach_policy_dr.pt)", metavar="PT"),
+    GraphOption("perception", None, str, "reach: the policy's target from the simulator's ground truth (sim) or "
+                "the perception CNN on the camera (learned)", lambda: PERCEPTION, metavar="SOURCE"),
+    GraphOption("perception_checkpoint", None, _input_file,
+                "learned perception: checkpoint (default models/ROBOT/perception_<scheme>.pt)", metavar="PT"),
     GraphOption("corrections", None, _input_file,
                 "driver corrections from `sim2real doctor --out` (adds the driver adapter)", metavar="YAML"),
 )
@@ -226,6 +233,7 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
                 duration_s: float = 0.0, camera: bool = True, targets: int = 5, task_seed: int = 0,
                 controller: str = "", controller_checkpoint: str | None = None,
                 policy: str = "", policy_checkpoint: str | None = None,
+                perception: str = "sim", perception_checkpoint: str | None = None,
                 corrections: str | None = None) -> list[NodeDecl]:
     """The node declarations for one bring-up. Raises ConfigError on unknown robot/backend/files.
     Its parameters are GRAPH_OPTIONS (under their `kwarg` names) and record_topics; a caller that
@@ -249,6 +257,24 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
         policy_params["checkpoint"] = str(ckpt)
     elif policy_checkpoint:
         raise ConfigError(f"--policy-checkpoint applies to a learned policy, not '{policy}'")
+    perception = perception or "sim"
+    if perception not in PERCEPTION:
+        raise ConfigError(f"unknown perception '{perception}'; choose one of: {', '.join(PERCEPTION)}")
+    perception_params = {}
+    if perception == "learned":
+        if spec.tasks[0] != "reach" or spec.camera is None:
+            raise ConfigError(f"--perception learned needs a reach robot with a camera, not '{robot}'")
+        if not camera:
+            raise ConfigError("--perception learned needs the camera (drop --no-camera)")
+        from sim2real.learn.checkpoint import checkpoint_files
+        from sim2real.perception.net import default_checkpoint   # no rclpy
+        ckpt = paths.resolve(perception_checkpoint) if perception_checkpoint else default_checkpoint(robot)
+        if not checkpoint_files(ckpt)[0].is_file():
+            raise ConfigError(f"{ckpt}: no such perception checkpoint; train one with "
+                              f"`sim2real train perception --robot {robot} --scheme dr`")
+        perception_params["checkpoint"] = str(ckpt)
+    elif perception_checkpoint:
+        raise ConfigError("--perception-checkpoint applies to --perception learned")
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
     if reality:
@@ -280,9 +306,12 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
             **common, "reality": reality or "", "mode": mode,
             "command_source": "driver_adapter" if corrections else "safety_filter", "camera": camera and spec.camera is not None,
             "duration_s": float(duration_s), "targets": targets, "task_seed": task_seed}, driver_remaps))
+    if perception == "learned":
+        nodes.append(NodeDecl("perception", "perception", {**common, **perception_params, "image_source": "driver"}))
     nodes += [
-        NodeDecl("policy", task_policies[policy], {**common, "state_source": state_source, **policy_params},
-                 {"/perception/target": "/sim/target"}),
+        NodeDecl("policy", task_policies[policy], {**common, "state_source": state_source, **policy_params,
+                                                   **({"target_source": "perception"} if perception == "learned" else {})},
+                 {} if perception == "learned" else {"/perception/target": "/sim/target"}),
         NodeDecl("teleop_mux", "mux", {"robot": robot, "config": teleop_cfg, "use_sim_time": sim_time},
                  {"/gat/desired": "/policy/desired"}),
         NodeDecl("controller", "controller", {**common, "mode": controller, "state_source": state_source,
