@@ -27,6 +27,25 @@ from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from sim2real.sim.model_builder import fovy_to_focal
 
 
+def publish_diagnostics(node, pub, name: str, hardware_id: str, message: str, problems: dict, values) -> None:
+    """One DiagnosticStatus on /diagnostics: OK unless there are problems (then WARN, each named
+    with its count after the message); values (key, value) pairs, the problems appended."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    st = DiagnosticStatus(name=name, hardware_id=hardware_id)
+    st.level = DiagnosticStatus.OK if not problems else DiagnosticStatus.WARN
+    st.message = message + "".join(f"; {k} ({v}x)" for k, v in problems.items())
+    st.values = [KeyValue(key=k, value=str(v)) for k, v in (*values, *problems.items())]
+    arr = DiagnosticArray(status=[st])
+    arr.header.stamp = node.get_clock().now().to_msg()
+    pub.publish(arr)
+
+
+def latency_ms(times_s: list) -> tuple[float, float, float]:
+    """(p50, p99, max) in ms of the last 200 timings (s); zeros when there are none."""
+    t = np.array(times_s[-200:]) * 1e3
+    return (float(np.percentile(t, 50)), float(np.percentile(t, 99)), float(t.max())) if len(t) else (0.0, 0.0, 0.0)
+
+
 def to_time(t: float) -> Time:
     sec, nanosec = divmod(int(round(t * 1e9)), 1_000_000_000)   # rounding never carries into a wrong second
     return Time(sec=sec, nanosec=nanosec)

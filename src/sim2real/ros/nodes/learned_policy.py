@@ -6,7 +6,7 @@ reports its inference time (p50, p99, max over the last second)."""
 from __future__ import annotations
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 
 from sim2real.policy.runtime import LearnedReach
@@ -41,18 +41,11 @@ class LearnedPolicyNode(PolicyNode):
         return q_d, qd_d
 
     def _diagnostics(self) -> None:
-        st = DiagnosticStatus(name="sim2real/policy", hardware_id=self.robot.name)
         problems, self.problems = self.problems, {}
-        times = np.array(self.policy.infer_s[-200:]) * 1e3
+        p50, p99, mx = convert.latency_ms(self.policy.infer_s)
         self.policy.infer_s.clear()
-        p50, p99, mx = (np.percentile(times, 50), np.percentile(times, 99), times.max()) if len(times) else (0, 0, 0)
-        st.level = DiagnosticStatus.OK if not problems else DiagnosticStatus.WARN
-        st.message = (f"learned ({self.policy.scheme}): inference p50 {p50:.3f} ms, p99 {p99:.3f} ms"
-                      + "".join(f"; {k} ({v}x)" for k, v in problems.items()))
-        st.values = [KeyValue(key=k, value=str(v)) for k, v in (
-            ("scheme", self.policy.scheme), ("checkpoint", self.p.checkpoint), ("steps", self.steps),
-            ("inference_p50_ms", f"{p50:.4f}"), ("inference_p99_ms", f"{p99:.4f}"),
-            ("inference_max_ms", f"{mx:.4f}"), *problems.items())]
-        arr = DiagnosticArray(status=[st])
-        arr.header.stamp = self.get_clock().now().to_msg()
-        self.pub_diag.publish(arr)
+        convert.publish_diagnostics(
+            self, self.pub_diag, "sim2real/policy", self.robot.name,
+            f"learned ({self.policy.scheme}): inference p50 {p50:.3f} ms, p99 {p99:.3f} ms", problems,
+            (("scheme", self.policy.scheme), ("checkpoint", self.p.checkpoint), ("steps", self.steps),
+             ("inference_p50_ms", f"{p50:.4f}"), ("inference_p99_ms", f"{p99:.4f}"), ("inference_max_ms", f"{mx:.4f}")))

@@ -16,7 +16,7 @@ published (0, the default, publishes every one).
 from __future__ import annotations
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -89,22 +89,16 @@ class PerceptionNode(Node):
         self.frames_out += 1
 
     def _diagnostics(self) -> None:
-        st = DiagnosticStatus(name="sim2real/perception", hardware_id=self.robot.name)
         problems, self.problems = self.problems, {}
-        times = np.array(self.loc.infer_s[-200:]) * 1e3
+        p50, p99, mx = convert.latency_ms(self.loc.infer_s)
         self.loc.infer_s.clear()
-        p50, p99, mx = (np.percentile(times, 50), np.percentile(times, 99), times.max()) if len(times) else (0, 0, 0)
-        st.level = DiagnosticStatus.OK if not problems else DiagnosticStatus.WARN
-        st.message = (f"perception ({self.loc.scheme}): inference p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
-                      f"confidence {self.last_conf:.2f}" + "".join(f"; {k} ({v}x)" for k, v in problems.items()))
-        st.values = [KeyValue(key=k, value=str(v)) for k, v in (
-            ("scheme", self.loc.scheme), ("checkpoint", self.ckpt), ("frames_in", self.frames_in),
-            ("frames_out", self.frames_out), ("confidence", f"{self.last_conf:.3f}"),
-            ("inference_p50_ms", f"{p50:.3f}"), ("inference_p99_ms", f"{p99:.3f}"),
-            ("inference_max_ms", f"{mx:.3f}"), *problems.items())]
-        arr = DiagnosticArray(status=[st])
-        arr.header.stamp = self.get_clock().now().to_msg()
-        self.pub_diag.publish(arr)
+        convert.publish_diagnostics(
+            self, self.pub_diag, "sim2real/perception", self.robot.name,
+            f"perception ({self.loc.scheme}): inference p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
+            f"confidence {self.last_conf:.2f}", problems,
+            (("scheme", self.loc.scheme), ("checkpoint", self.ckpt), ("frames_in", self.frames_in),
+             ("frames_out", self.frames_out), ("confidence", f"{self.last_conf:.3f}"),
+             ("inference_p50_ms", f"{p50:.3f}"), ("inference_p99_ms", f"{p99:.3f}"), ("inference_max_ms", f"{mx:.3f}")))
 
     def destroy_node(self):
         if hasattr(self, "sourced"):
