@@ -62,6 +62,13 @@ def build_spec(robot: RobotSpec, reality: RealityProfile = NOMINAL) -> mujoco.Mj
     except Exception as e:  # noqa: BLE001 - MuJoCo raises plain ValueError with its parser message
         raise ConfigError(f"{robot.urdf_path}: MuJoCo cannot load the URDF ({e})") from None
     spec.compiler.fusestatic = False     # keep fixed frames such as the end effector
+    # MuJoCo's URDF default discards "visual" geoms (contype = conaffinity = 0) at compile time: the
+    # target sphere, the profile's distractors and the payload ball would never reach the camera.
+    # The URDF's own <visual> elements were already dropped at parse time (its <collision> geoms are
+    # the robot's, drawn and colliding), so this keeps only the scene's non-colliding geoms below.
+    # They collide with nothing, and MuJoCo counted their mass before discarding them (the target's
+    # mocap body, which nothing moves dynamically), so body masses and the physics are unchanged.
+    spec.compiler.discardvisual = False
     spec.compiler.autolimits = True
     spec.option.timestep = robot.physics_dt
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
