@@ -78,9 +78,9 @@ def _graph_values(a: argparse.Namespace, only: tuple[str, ...] | None = None) ->
 
 def cmd_up(a) -> int:
     from sim2real.graph import build_graph, graph_kwargs
-    if a.backend in ("gazebo", "hardware"):
-        raise Sim2RealError(f"backend '{a.backend}' runs its driver outside this process: on a full ROS 2 "
-                            f"install use `ros2 launch sim2real bringup.launch.py backend:={a.backend}`")
+    if a.backend == "gazebo":    # hardware: the vendor adapter runs here, the vendor's driver outside
+        raise Sim2RealError("backend 'gazebo' runs Gazebo and its controllers outside this process: on a full ROS 2 "
+                            "install use `ros2 launch sim2real bringup.launch.py backend:=gazebo`")
     _new_output(a.record, a.force)
     decls = build_graph(**graph_kwargs(_graph_values(a)))
     print(f"sim2real up: {a.robot} on {a.backend}{' with ' + a.reality if a.reality else ''}: "
@@ -469,7 +469,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("doctor", help="check a driver against the robot model before arming a policy")
     _graph_args(p, ("robot",), force=False)
-    p.add_argument("--backend", default="twin", help="twin | gazebo | hardware (connects to a running driver)")
+    p.add_argument("--backend", default="twin", help="twin | gazebo | hardware (gazebo: connects to a running Gazebo; hardware: through the robot's vendor adapter, config/hardware/)")
     p.add_argument("--reality", default=None, help="reality profile for the twin")
     p.add_argument("--lockstep", action="store_true", help="twin only: step in lockstep (fast, deterministic)")
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")

@@ -37,6 +37,10 @@ NODE_KINDS: dict[str, str] = {
     "perception": "sim2real.ros.nodes.perception:PerceptionNode",
     "viewer": "sim2real.ros.nodes.viewer:ViewerNode",
     "viz_markers": "sim2real.ros.nodes.viewer:RvizMarkersNode",
+    "gz_driver": "sim2real.ros.nodes.gz_driver:GazeboDriverNode",
+    "hw_kinova": "sim2real.ros.nodes.hw_kinova:KinovaDriverNode",
+    "hw_naoqi": "sim2real.ros.nodes.hw_naoqi:NaoqiDriverNode",
+    "hw_unitree": "sim2real.ros.nodes.hw_unitree:UnitreeDriverNode",
 }
 
 # the robot's first task -> its policies (name -> node kind); the first is the task's baseline
@@ -49,13 +53,17 @@ PERCEPTION = ("sim", "learned")
 # policies that load a checkpoint: name -> checkpoint kind (paths.checkpoint(robot, kind))
 POLICY_CHECKPOINTS: dict[str, str] = {"learned": "reach_policy_dr"}
 
-# backend -> (driver node kind or None when the driver lives outside, timing mode)
+# backend -> (driver node kind, timing mode). The node named "driver" is the graph's one source of
+# /joint_states and sink of commands on every backend: on gazebo it stands between gz_ros2_control
+# and the graph (launch/gazebo.launch.py starts Gazebo), on hardware it is the robot's vendor
+# adapter (config/hardware/<robot>.yaml names it; launch/hardware.launch.py starts the vendor driver).
 BACKENDS: dict[str, tuple[str | None, str]] = {
     "mujoco": ("driver", "lockstep"),
     "twin": ("driver", "realtime"),
-    "gazebo": (None, "realtime"),     # gz_ros2_control + ros_gz_bridge: launch/gazebo.launch.py
-    "hardware": (None, "realtime"),   # the vendor's ROS 2 driver: launch/hardware.launch.py
+    "gazebo": ("gz_driver", "gazebo"),    # sim time from Gazebo's /clock
+    "hardware": ("hardware", "realtime"),
 }
+REALITY_BACKENDS = ("twin", "gazebo")   # where a reality profile applies
 
 
 # -- The graph's options, declared once: `sim2real up|demo` (cli.py) and launch/bringup.launch.py
@@ -161,7 +169,7 @@ def _mode_help() -> str:
 GRAPH_OPTIONS: tuple[GraphOption, ...] = (
     GraphOption("robot", "jaco", str, "registered robot", _robots),
     GraphOption("backend", "mujoco", str, "where the driver runs", lambda: tuple(BACKENDS)),
-    GraphOption("reality", None, _input_file, "reality profile YAML (twin backend)", metavar="YAML"),
+    GraphOption("reality", None, _input_file, "reality profile YAML (twin and gazebo backends)", metavar="YAML"),
     GraphOption("record", None, str, "also record to this .mcap", metavar="PATH"),
     GraphOption("duration", None, SECONDS, "stop after this many sim seconds (> 0; default: run until stopped)",
                 kwarg="duration_s", metavar="S"),
@@ -278,13 +286,16 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
     if reality:
-        if backend != "twin":
-            raise ConfigError(f"--reality applies to the twin backend, not '{backend}'")
+        if backend not in REALITY_BACKENDS:
+            raise ConfigError(f"--reality applies to the {' and '.join(REALITY_BACKENDS)} backends, not '{backend}'")
         from sim2real.sim.reality import load_profile
         load_profile(reality).resolve(spec)   # fail here, with the key, not inside a node
         reality = str(paths.resolve(reality))
     driver_kind, mode = BACKENDS[backend]
-    sim_time = mode == "lockstep"
+    if driver_kind == "hardware":
+        from sim2real.hardware import hardware_node
+        driver_kind = hardware_node(spec)
+    sim_time = mode in ("lockstep", "gazebo")
     common = {"robot": robot, "use_sim_time": sim_time}
     from sim2real.teleop import config_path
     teleop_cfg = str(config_path(spec))

@@ -20,9 +20,11 @@ def test_graph_per_backend(backend):
     decls = build_graph("jaco", backend)
     names = {d.name for d in decls}
     assert {"policy", "teleop_mux", "controller", "safety_filter"} <= names
-    assert ("driver" in names) == (backend in ("mujoco", "twin"))
+    assert "driver" in names    # every backend's: ours, the Gazebo relay, or the vendor adapter
+    kind = {d.name: d.kind for d in decls}["driver"]
+    assert kind == {"mujoco": "driver", "twin": "driver", "gazebo": "gz_driver", "hardware": "hw_kinova"}[backend]
     sim_time = {d.params.get("use_sim_time") for d in decls}
-    assert sim_time == {backend == "mujoco"}
+    assert sim_time == {backend in ("mujoco", "gazebo")}   # Gazebo's /clock
 
 
 def test_twin_profile_validated_up_front(tmp_path):
