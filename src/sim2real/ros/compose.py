@@ -41,10 +41,15 @@ def make_node(decl: NodeDecl, context=None):
 class Composition:
     """The graph's nodes in this process. Use as a context manager; `spin()` runs it."""
 
-    def __init__(self, decls: list[NodeDecl], domain_id: int | None = None):
+    def __init__(self, decls: list[NodeDecl], domain_id: int | None = None, in_process: bool = True):
         """domain_id: a DDS domain of its own. Compose twice in one process on the same domain and
         the new participants keep serving the closed ones until their lease (20 s) runs out, which
-        a real-time graph notices (a third of its states go unanswered)."""
+        a real-time graph notices (a third of its states go unanswered).
+
+        in_process: the nodes' messages reach each other's control-loop inputs in-process
+        (ros/sourced.attach, as rclcpp's intra-process communication), pinned and gated as over
+        DDS, which still carries them to every other listener; False: every hop crosses DDS."""
+        self.in_process = in_process
         env.setup()
         import rclpy
         from rclpy.experimental import EventsExecutor
@@ -55,8 +60,7 @@ class Composition:
         self.nodes = {}
         try:
             for d in decls:
-                self.nodes[d.name] = make_node(d, self.context)
-                self.executor.add_node(self.nodes[d.name])
+                self.add(d)
         except Exception:
             self.close()
             raise
@@ -93,8 +97,11 @@ class Composition:
         node.destroy_node()
 
     def add(self, decl: NodeDecl) -> None:
-        self.nodes[decl.name] = make_node(decl, self.context)
-        self.executor.add_node(self.nodes[decl.name])
+        node = self.nodes[decl.name] = make_node(decl, self.context)
+        if self.in_process:
+            from sim2real.ros import sourced
+            sourced.attach(node)
+        self.executor.add_node(node)
 
     def close(self) -> None:
         for node in list(self.nodes.values()):

@@ -13,6 +13,15 @@ a lockstep chain on one thread, as the executor would (a thread per node cost ~3
     ...
     src.close()      # in destroy_node, before the node goes
 
+In-process delivery (`attach(node)`, called by ros/compose.py for every composed node, as
+rclcpp's intra-process communication): a message that a composed node publishes reaches the
+sourced subscriptions of the same context directly, through the hub's queue (CDR bytes, as DDS
+would carry them, taken in the order published; newest only where the input is pinned), with the
+publisher's own GID, so pinning and refusals judge it exactly as they judge a DDS sample. DDS still
+carries it whenever anyone else listens (another process, a recorder, `ros2 topic echo`), and the
+sourced subscriptions then drop that second copy. Strangers, other processes and latched
+(transient local) inputs go through DDS as before.
+
 `publishers(topic)` maps the GIDs of the publishers on a topic to their node names, from the ROS
 graph, for naming a stranger and for pinning the one source a node accepts.
 
@@ -24,11 +33,15 @@ back in registration order and are looked up by pointer, and they are served und
 """
 from __future__ import annotations
 
+import collections
+import itertools
 import threading
+import time
 
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message, serialize_message
 from rclpy.type_support import check_is_valid_msg_type
 
 from sim2real.safety.source import PinnedSource
@@ -58,9 +71,9 @@ class _Entry:
     """One sourced subscription. `held`: the hub's use of its handle, from registration until the
     hub no longer waits on it; left once, by the hub (or by remove() when the hub has ended)."""
     __slots__ = ("hub", "node", "handle", "ptr", "msg_type", "raw", "callback", "with_gid", "accept",
-                 "removed", "held")
+                 "removed", "held", "topic", "local_ok", "reliable", "local_gids", "latest")
 
-    def __init__(self, node, handle, msg_type, callback, with_gid: bool, raw: bool, accept):
+    def __init__(self, node, handle, msg_type, callback, with_gid: bool, raw: bool, accept, qos: QoSProfile):
         self.hub: _Hub | None = None
         self.node = node
         self.handle = handle
@@ -72,6 +85,13 @@ class _Entry:
         self.accept = accept          # None: every message in order; else accept(gid) -> bool, newest accepted only
         self.removed = False
         self.held = False
+        self.topic = handle.get_topic_name()      # resolved: remaps and namespace applied
+        # in-process delivery only where DDS would deliver the same: volatile (no late joiners'
+        # history to replay) and a reliability any publisher matches
+        self.local_ok = (qos.durability != DurabilityPolicy.TRANSIENT_LOCAL)
+        self.reliable = (qos.reliability == ReliabilityPolicy.RELIABLE)
+        self.local_gids: set[bytes] = set()       # publishers delivering here in-process: drop their DDS copies
+        self.latest = 0                           # sequence number of the newest in-process message posted
 
     def release(self) -> None:       # under the hub's `members` lock
         if self.held:
@@ -117,6 +137,11 @@ class _Hub:
         self.retired: list[_Entry] = []        # removed; their handles still held until the next rebuild
         self.members = threading.Lock()        # guards the five above and every entry's `held`
         self.lock = threading.Lock()           # held while serving: removing an entry waits for it
+        # in-process messages: (entry, seq, CDR bytes, publisher GID), served by this thread in order
+        self.pending: collections.deque = collections.deque()
+        self.post_lock = threading.Lock()      # orders seq numbers with each entry's `latest`
+        self._seq = itertools.count(1)
+        self._routes: tuple[int, dict] = (-1, {})
         with context.handle:
             self.wake = _rclpy.GuardCondition(context.handle)
         self.thread = threading.Thread(target=self._run, name="sim2real-sourced", daemon=True)
@@ -191,24 +216,76 @@ class _Hub:
                 ws.add_guard_condition(wake)
                 for h in handles:
                     ws.add_subscription(h)
-                ws.wait(self.WAIT_NS)
+                ws.wait(0 if self.pending else self.WAIT_NS)   # in-process messages waiting: only a look
                 ready = ws.get_ready_entities("subscription")   # in the order they were added
             except Exception:  # noqa: BLE001 - the context or a subscription is going down
                 if not ctx.ok() or self.stopping:
                     return
                 continue
-            if not ready or self.stopping:
-                if not ctx.ok():
+            if self.stopping:
+                return
+            if ready:
+                with self.lock:
+                    for p in ready:
+                        e = by_ptr.get(p)
+                        if e is not None and not e.removed:
+                            self._serve(e)
+            if self.pending:
+                self._drain()
+            elif not ready and not ctx.ok():
+                return
+
+    def routes(self, topic: str, msg_type, best_effort: bool) -> tuple[_Entry, ...]:
+        """The sourced subscriptions of this context that a publisher on `topic` reaches
+        in-process (any thread; cached until the registrations change)."""
+        gen, cache = self._routes
+        if gen != self.generation:
+            gen, cache = self._routes = (self.generation, {})
+        key = (topic, msg_type, best_effort)
+        r = cache.get(key)
+        if r is None:
+            r = cache[key] = tuple(e for e in self.entries
+                                   if e.local_ok and e.topic == topic and e.msg_type is msg_type
+                                   and not (best_effort and e.reliable))
+        return r
+
+    def post(self, entries: tuple[_Entry, ...], data: bytes, gid: bytes) -> None:
+        """Queue one in-process message (CDR bytes) for `entries`; wakes this thread unless it is
+        the caller (a callback publishing: served once that callback returns)."""
+        with self.post_lock:
+            for e in entries:
+                seq = next(self._seq)
+                e.latest = seq
+                self.pending.append((e, seq, data, gid))
+        if threading.get_ident() != self.thread.ident:
+            self.wake.trigger_guard_condition()
+
+    DRAIN = 64   # in-process messages served between two looks at DDS: a lockstep chain never empties the queue
+
+    def _drain(self) -> None:
+        pending = self.pending
+        with self.lock:
+            for _ in range(self.DRAIN):
+                try:
+                    e, seq, data, gid = pending.popleft()
+                except IndexError:
                     return
-                continue
-            with self.lock:
-                for p in ready:
-                    e = by_ptr.get(p)
-                    if e is not None and not e.removed:
-                        self._serve(e)
+                if e.removed:
+                    continue
+                if e.accept is not None and (seq != e.latest or not e.accept(gid)):
+                    continue          # pinned input: newest only, and the gate judges the publisher
+                if e.raw:
+                    msg = data
+                else:
+                    try:
+                        msg = deserialize_message(data, e.msg_type)
+                    except Exception as err:  # noqa: BLE001
+                        e.node.get_logger().error(f"in-process message on {e.topic}: {err}", throttle_duration_sec=1.0)
+                        continue
+                self._call(e, msg, gid)
 
     def _serve(self, e: _Entry) -> None:
-        take, msg_type, raw, accept = e.handle.take_message, e.msg_type, e.raw, e.accept
+        take, msg_type, raw, accept, local = e.handle.take_message, e.msg_type, e.raw, e.accept, e.local_gids
         newest = None
         while True:      # drain what queued since the last wake
             try:
@@ -219,6 +296,8 @@ class _Hub:
                 break
             msg, info = taken
             gid = _info_gid(info)
+            if local and gid in local:
+                continue      # delivered in-process already (DDS carried it for another listener)
             if accept is None:
                 self._call(e, msg, gid)
                 if e.removed:    # closed by its own callback
@@ -275,7 +354,7 @@ class SourcedSubscriptions:
         check_is_valid_msg_type(msg_type)    # imports the type support, as create_subscription does
         with self.node.handle:
             handle = _rclpy.Subscription(self.node.handle, msg_type, topic, qos.get_c_qos_profile(), None)
-        e = _Entry(self.node, handle, msg_type, callback, with_gid, raw, accept)
+        e = _Entry(self.node, handle, msg_type, callback, with_gid, raw, accept, qos)
         self._entries.append(e)
         _Hub.of(self.node.context).add(e)
 
@@ -290,6 +369,76 @@ class SourcedSubscriptions:
             except Exception:  # noqa: BLE001
                 pass
         self._entries.clear()
+
+
+class _InProcess:
+    """A composed node's publisher, as `publish`: to this context's sourced subscriptions on its
+    topic through the hub's queue, and over DDS too when anyone else listens."""
+
+    RETRY_S = 0.5     # its own GID not in the graph yet: look again at most this often
+
+    def __init__(self, pub, node: Node, hub: _Hub):
+        self.pub, self.node, self.hub = pub, node, hub
+        self.dds = pub.publish                   # the class's publish, bound
+        self.topic, self.msg_type = pub.topic_name, pub.msg_type
+        self.best_effort = pub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+        self.gid: bytes | None = None
+        self.entries: tuple[_Entry, ...] = ()
+        self._gen = -1
+        self._retry_at = 0.0
+
+    def _refresh(self) -> None:
+        hub = self.hub
+        gen = hub.generation
+        if self.gid is None:
+            now = time.monotonic()
+            if now < self._retry_at:
+                return
+            self._retry_at = now + self.RETRY_S
+            self.gid = own_gid(self.node, self.pub)
+            if self.gid is None:
+                self.entries = ()
+                return
+        self.entries = () if hub.ended else hub.routes(self.topic, self.msg_type, self.best_effort)
+        for e in self.entries:
+            e.local_gids.add(self.gid)
+        self._gen = gen
+
+    def __call__(self, msg) -> None:
+        hub = self.hub
+        if hub.generation != self._gen or hub.ended:
+            self._refresh()
+        entries = self.entries
+        if not entries or hub.ended:
+            self.dds(msg)
+            return
+        if msg.__class__ is bytes:
+            data = msg
+        elif isinstance(msg, self.msg_type):
+            data = serialize_message(msg)        # a snapshot: the publisher may reuse its message
+        else:
+            self.dds(msg)                        # rclpy's TypeError
+            return
+        hub.post(entries, data, self.gid)
+        if self.pub.get_subscription_count() > len(entries):
+            self.dds(data)                       # another listener (process, recorder, plain subscription)
+
+
+def attach(node: Node) -> None:
+    """In-process delivery for `node`'s publishers (those it has now): what they publish reaches
+    the sourced subscriptions of the same context through the hub, judged by the same gates."""
+    hub = _Hub.of(node.context)
+    for pub in list(node.publishers):
+        if not isinstance(pub.__dict__.get("publish"), _InProcess):
+            pub.publish = _InProcess(pub, node, hub)
+
+
+def own_gid(node: Node, pub) -> bytes | None:
+    """The GID of `node`'s publisher `pub` from the ROS graph (None while not there, or when the node
+    has two publishers on that topic)."""
+    me = node.get_fully_qualified_name()
+    mine = [g for g, name in publishers(node, pub.topic_name).items() if name == me]
+    return mine[0] if len(mine) == 1 else None
 
 
 def publishers(node: Node, topic: str) -> dict[bytes, str]:
