@@ -77,7 +77,8 @@ class _LaunchConfiguration:
 def launch_file(monkeypatch):
     """The launch file's globals, its imports of launch / launch_ros served by stand-ins."""
     mods = {"launch": {"LaunchDescription": list}, "launch.actions":
-            {"DeclareLaunchArgument": _Record, "OpaqueFunction": _Opaque},
+            {"DeclareLaunchArgument": _Record, "OpaqueFunction": _Opaque, "IncludeLaunchDescription": _Record},
+            "launch.launch_description_sources": {"PythonLaunchDescriptionSource": _Record},
             "launch.substitutions": {"LaunchConfiguration": _LaunchConfiguration},
             "launch_ros": {}, "launch_ros.actions": {"Node": _Record}}
     for name, attrs in mods.items():
@@ -94,17 +95,18 @@ def _launch(launch_file, args: dict[str, str]) -> tuple[list[NodeDecl], list[_Re
     assert not set(args) - set(declared), "launch arguments not declared"
     opaque = [e for e in entities if isinstance(e, _Opaque)]
     actions = opaque[0].function({**declared, **args})
-    ours = [n for n in actions if n.kw["package"] == "sim2real"]
+    ours = [n for n in actions if n.kw.get("package") == "sim2real"]
     decls = [NodeDecl(n.kw["name"], n.kw["arguments"][0], n.kw["parameters"][0], dict(n.kw["remappings"]))
              for n in ours]
-    return decls, [n for n in actions if n.kw["package"] != "sim2real"]
+    return decls, [n for n in actions if n.kw.get("package") != "sim2real"]
 
 
 def test_launch_declares_every_option_with_its_default(launch_file):
     entities = launch_file["generate_launch_description"]()
     declared = {e.args[0]: e.kw for e in entities if isinstance(e, _Record)}
-    # rviz:= is the launch file's own (a full install's RViz; `sim2real view` is the browser's)
-    assert list(declared) == [o.name for o in GRAPH_OPTIONS] + ["rviz"]
+    # rviz:= and gui:= are the launch file's own (a full install's RViz and Gazebo GUI; `sim2real view`
+    # is the browser's)
+    assert list(declared) == [o.name for o in GRAPH_OPTIONS] + ["rviz", "gui"]
     for o in GRAPH_OPTIONS:
         assert declared[o.name]["default_value"] == o.launch_default
         assert declared[o.name]["description"]
@@ -145,6 +147,11 @@ def test_cli_and_launch_build_the_same_graph(argv, launch_file, tmp_path):
     assert from_launch == from_cli
     if "--corrections" in argv:
         assert "driver_adapter" in {d.name for d in from_cli}
+    if "gazebo" in argv:   # gazebo.launch.py: Gazebo and its robot_state_publisher (the generated URDF)
+        (inc,) = others
+        assert inc.args[0].args[0].endswith("launch/gazebo.launch.py")
+        assert dict(inc.kw["launch_arguments"])["robot"] == "jaco"
+        return
     (rsp,) = others   # robot_state_publisher serves the URDF the graph's robot names
     assert rsp.kw["parameters"][0]["robot_description"].lstrip().startswith("<")
 

@@ -17,6 +17,9 @@ Config schema (sim2real/hardware/v1), every key checked when loaded, errors name
   grippers     {contract gripper joint: vendor name} (reported positions only)
   ignore       vendor joint names that may appear and are dropped (anything else unknown is refused)
   params       vendor-specific settings (each core documents its own)
+  vendor_launch  optional {package, file, arguments: {name: value}, remappings: {from: to}}: the
+               vendor's launch file that launch/hardware.launch.py includes (none where the robot
+               itself is the driver)
 """
 from __future__ import annotations
 
@@ -54,6 +57,7 @@ class HardwareConfig:
     grippers: dict             # contract gripper joint -> vendor name
     ignore: frozenset
     params: dict = field(default_factory=dict)
+    vendor_launch: dict | None = None
 
     def param(self, key, kind, default=...):
         return get(self.params, key, kind, f"{self.path}.params", default)
@@ -117,7 +121,18 @@ def load_hardware(robot, path: str | Path | None = None) -> HardwareConfig:
                           rate_hz=rate, command_timeout_s=timeout, topics=get(raw, "topics", dict, w),
                           services=get(raw, "services", dict, w, {}), vendor_names=tuple(names),
                           sign=np.array(sign), offset=np.array(offset), grippers=dict(grippers),
-                          ignore=frozenset(get(raw, "ignore", list, w, [])), params=get(raw, "params", dict, w, {}))
+                          ignore=frozenset(get(raw, "ignore", list, w, [])), params=get(raw, "params", dict, w, {}),
+                          vendor_launch=_vendor_launch(raw, w))
+
+
+def _vendor_launch(raw: dict, w: str) -> dict | None:
+    vl = get(raw, "vendor_launch", dict, w, None)
+    if vl is None:
+        return None
+    vw = f"{w}.vendor_launch"
+    return {"package": get(vl, "package", str, vw), "file": get(vl, "file", str, vw),
+            "arguments": {str(k): str(v) for k, v in get(vl, "arguments", dict, vw, {}).items()},
+            "remappings": {str(k): str(v) for k, v in get(vl, "remappings", dict, vw, {}).items()}}
 
 
 @dataclass

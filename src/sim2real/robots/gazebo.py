@@ -74,6 +74,7 @@ POSITION_GAIN = 0.1               # gz_ros2_control's position_proportional_gain
 CAMERA_TOPIC = "camera/image"     # Gazebo topics of the world's sensors
 CAMERA_INFO_TOPIC = "camera/camera_info"
 IMU_TOPIC = "imu"
+GZ_STEP_S = 0.001                 # Gazebo's physics step (its default): divides every control period
 
 # reality keys the Gazebo backend cannot apply (dotted paths into the profile)
 GAZEBO_UNSUPPORTED = ("dynamics.armature_scale", "dynamics.payload_schedule", "visuals")
@@ -307,13 +308,13 @@ def _box_model(world, name, pos, size, rgb, static=True, collide=True, mu=None):
 
 
 def world_sdf(robot) -> str:
-    """The task's world for `robot`: physics at the robot's physics step, floor, light, and where
+    """The task's world for `robot`: physics at GZ_STEP_S, floor, light, and where
     the task has them the table, the target (a visual marker gz_driver moves) and the camera."""
     scene = robot.scene
     sdf = ET.Element("sdf", version="1.9")
     w = _sub(sdf, "world", name=world_name(robot))
     ph = _sub(w, "physics", name="default", type="dart")
-    _sub(ph, "max_step_size", _fmt(robot.physics_dt))
+    _sub(ph, "max_step_size", _fmt(GZ_STEP_S))
     _sub(ph, "real_time_factor", "1.0")
     for fn, name in (("gz-sim-physics-system", "gz::sim::systems::Physics"),
                      ("gz-sim-user-commands-system", "gz::sim::systems::UserCommands"),
