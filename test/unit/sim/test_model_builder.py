@@ -105,7 +105,7 @@ def test_physics_substeps(jaco):
     from sim2real.robots import load_robot
     nao = load_robot("nao")
     sim = Simulator(nao)
-    assert sim.model.opt.timestep == pytest.approx(0.002) and nao.substeps == 5
+    assert sim.model.opt.timestep == pytest.approx(0.005) and nao.substeps == 2
     sim.step(np.zeros(nao.n))
     assert sim.time == pytest.approx(nao.dt)
     assert build_model(jaco).opt.timestep == pytest.approx(jaco.dt)
