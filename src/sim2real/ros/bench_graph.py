@@ -1,11 +1,12 @@
 """`sim2real bench graph`: figures for the foundation, printed, never asserted.
 
 1. MuJoCo steps/s raw (mj_step alone) and through the driver core (Simulator + twin effects).
-2. Two references, measured in the same run: a bare 3-node rclpy chain in lockstep (driver ->
-   controller -> safety -> driver, same message types, no work in the callbacks) on the
-   EventsExecutor, and the same chain with sourced subscriptions (ros/sourced.py: the hub thread,
-   every input pinned to its upstream node by publisher GID), as the graph's control loop runs:
-   their difference is what GID pinning costs by itself.
+2. Three references, measured alternately in the same run: a bare 3-node rclpy chain in lockstep
+   (driver -> controller -> safety -> driver, same message types, no work in the callbacks) on
+   the EventsExecutor, every hop over DDS; the same chain with sourced subscriptions (ros/sourced.py:
+   the hub thread, every input pinned to its upstream node by publisher GID): their difference is
+   what GID pinning costs by itself; and that chain with in-process delivery, as the composed graph
+   runs: the ceiling of the graph's own transport.
 3. The full graph in lockstep (camera off and on), composed in one process with in-process
    delivery between its nodes (ros/sourced.attach; DDS still carries everything to any other
    listener): control rate, % of the bare chain, % of the driver core alone (the ceiling the
@@ -66,7 +67,7 @@ class Chain:
     is what GID pinning costs by itself. Set up once, `rate()` as often as wanted (alternate the
     two kinds in one run: the machine's load drifts), then `close()`."""
 
-    def __init__(self, sourced=False, n_joints=7):
+    def __init__(self, sourced=False, n_joints=7, in_process=False):
         import rclpy
         from rclpy.experimental import EventsExecutor
         from rclpy.node import Node
@@ -80,7 +81,7 @@ class Chain:
         rclpy.init(context=self.ctx, domain_id=_fresh_domain())
         self.names = [f"joint_{i}" for i in range(1, n_joints + 1)]
         self.q = np.zeros(n_joints)
-        prefix = "hub" if sourced else "bare"
+        prefix = "local" if in_process else "hub" if sourced else "bare"
         drv, ctl, saf = self.nodes = [Node(f"{prefix}_{n}", context=self.ctx) for n in ("driver", "controller", "safety")]
         self.pub_js = drv.create_publisher(JointState, "/bench/joint_states", 10)
         pub_ctl = ctl.create_publisher(Float64MultiArray, "/bench/effort", 10)
@@ -98,6 +99,9 @@ class Chain:
                 self.subs.append(s)
             else:
                 node.create_subscription(mtype, topic, cb, 10)
+        if in_process:
+            for nd in self.nodes:
+                src.attach(nd)
         self.ex = EventsExecutor(context=self.ctx)
         for nd in self.nodes:
             self.ex.add_node(nd)
@@ -143,18 +147,19 @@ class Chain:
         self.rclpy.shutdown(context=self.ctx)
 
 
-def bench_chains(rounds=3, steps=2000, n_joints=7) -> tuple[list[float], list[float]]:
-    """(bare rates, sourced rates): the two chains measured alternately, `rounds` times each."""
-    bare, hub = Chain(False, n_joints), Chain(True, n_joints)
+def bench_chains(rounds=3, steps=2000, n_joints=7) -> tuple[list[float], list[float], list[float]]:
+    """(bare rates, sourced rates, in-process rates): the three chains measured alternately,
+    `rounds` times each."""
+    chains = Chain(False, n_joints), Chain(True, n_joints), Chain(True, n_joints, in_process=True)
     try:
-        out = ([], [])
+        out = ([], [], [])
         for _ in range(rounds):
-            out[0].append(bare.rate(steps))
-            out[1].append(hub.rate(steps))
+            for rates, chain in zip(out, chains):
+                rates.append(chain.rate(steps))
         return out
     finally:
-        bare.close()
-        hub.close()
+        for chain in chains:
+            chain.close()
 
 
 # from a base that differs between processes: two benchmarks run at once must not share a domain
@@ -274,20 +279,23 @@ def main(a) -> int:
     say(f"driver core (sim + twin effects):  {core:10.0f} steps/s")
     # the references are measured alternately, before and after the graph (medians of 3 + 2 rounds
     # each): on a shared machine the load drifts between measurements
-    bares, hubs = bench_chains(3, n_joints=robot.n)
+    bares, hubs, locs = bench_chains(3, n_joints=robot.n)
     graphs = {}
     for cam in (False, True):
         if not (cam and robot.camera is None):
             graphs[cam] = bench_graph_lockstep(a.seconds, cam, robot.name)
     more = bench_chains(2, n_joints=robot.n)
-    bares, hubs = bares + more[0], hubs + more[1]
-    bare, hub = float(np.median(bares)), float(np.median(hubs))
+    bares, hubs, locs = bares + more[0], hubs + more[1], locs + more[2]
+    bare, hub, loc = float(np.median(bares)), float(np.median(hubs)), float(np.median(locs))
     out["bare_chain_steps_per_s"], out["sourced_chain_steps_per_s"] = bare, hub
-    out["bare_chain_rounds"], out["sourced_chain_rounds"] = bares, hubs
+    out["in_process_chain_steps_per_s"] = loc
+    out["bare_chain_rounds"], out["sourced_chain_rounds"], out["in_process_chain_rounds"] = bares, hubs, locs
     say(f"bare 3-node rclpy chain, lockstep: {bare:10.0f} steps/s (EventsExecutor, one process; median of "
         f"{len(bares)}: {', '.join(f'{x:.0f}' for x in bares)})")
     say(f"same chain, sourced (hub thread, GID-pinned): {hub:.0f} steps/s = {100 * hub / bare:5.1f}% of the bare chain "
         f"(median of {len(hubs)}: {', '.join(f'{x:.0f}' for x in hubs)})")
+    say(f"same chain, sourced + in-process delivery (as the composed graph): {loc:.0f} steps/s = {100 * loc / bare:5.1f}% of "
+        f"the bare chain (median of {len(locs)}: {', '.join(f'{x:.0f}' for x in locs)})")
     out["lockstep"] = {}
     for cam in (False, True):
         if cam not in graphs:
@@ -296,11 +304,12 @@ def main(a) -> int:
         rate, rtt = graphs[cam]
         key = "camera_on" if cam else "camera_off"
         out["lockstep"][key] = {"steps_per_s": rate, "pct_of_bare_chain": 100 * rate / bare,
-                                "pct_of_sourced_chain": 100 * rate / hub, "pct_of_driver_core": 100 * rate / core,
+                                "pct_of_sourced_chain": 100 * rate / hub, "pct_of_in_process_chain": 100 * rate / loc,
+                                "pct_of_driver_core": 100 * rate / core,
                                 "x_real_time": rate * robot.dt,
                                 "rtt_median_ms": 1e3 * _pct(rtt, 50), "rtt_p99_ms": 1e3 * _pct(rtt, 99)}
         say(f"full graph lockstep, camera {'on ' if cam else 'off'}: {rate:8.0f} steps/s = {100 * rate / bare:5.1f}% of "
-            f"the bare chain, {100 * rate / hub:5.1f}% of the sourced chain, {100 * rate / core:5.1f}% of the driver "
+            f"the bare chain, {100 * rate / loc:5.1f}% of the in-process chain, {100 * rate / core:5.1f}% of the driver "
             f"core alone ({rate * robot.dt:.2f}x real time); "
             f"state->command round trip median {1e3 * _pct(rtt, 50):.3f} ms, p99 {1e3 * _pct(rtt, 99):.3f} ms")
     prof = _profile_for(robot)

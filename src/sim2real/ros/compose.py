@@ -91,6 +91,9 @@ class Composition:
     def remove(self, name: str) -> None:
         """Kill one node (as if its process died)."""
         node = self.nodes.pop(name)
+        if self.in_process:
+            from sim2real.ros import sourced
+            sourced.detach(node)
         self.executor.remove_node(node)
         for _ in range(3):   # let events already queued for it drain before its handles go
             self.executor.spin_once(timeout_sec=0.01)

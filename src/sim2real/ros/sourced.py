@@ -382,6 +382,7 @@ class _InProcess:
         self.dds = pub.publish                   # the class's publish, bound
         self.topic, self.msg_type = pub.topic_name, pub.msg_type
         self.best_effort = pub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+        self.volatile = pub.qos_profile.durability == DurabilityPolicy.VOLATILE
         self.gid: bytes | None = None
         self.entries: tuple[_Entry, ...] = ()
         self._gen = -1
@@ -410,6 +411,8 @@ class _InProcess:
             self._refresh()
         entries = self.entries
         if not entries or hub.ended:
+            if self.volatile and not self.pub.get_subscription_count():
+                return                           # nobody to hear it, nobody to replay it to later
             self.dds(msg)
             return
         if msg.__class__ is bytes:
@@ -426,11 +429,33 @@ class _InProcess:
 
 def attach(node: Node) -> None:
     """In-process delivery for `node`'s publishers (those it has now): what they publish reaches
-    the sourced subscriptions of the same context through the hub, judged by the same gates."""
+    the sourced subscriptions of the same context through the hub, judged by the same gates.
+    A node on sim time hears /clock through the hub too (its TimeSource's subscription moves
+    there: a lockstep driver's /clock then costs each composed node a call, not a DDS sample and
+    an executor event); `detach(node)` before destroying it."""
     hub = _Hub.of(node.context)
     for pub in list(node.publishers):
         if not isinstance(pub.__dict__.get("publish"), _InProcess):
             pub.publish = _InProcess(pub, node, hub)
+    ts = getattr(node, "_time_source", None)
+    sub = getattr(ts, "_clock_sub", None)       # rclpy's TimeSource (kilted): set while use_sim_time
+    if sub is not None and node.__dict__.get("_sim2real_clock") is None:
+        qos, msg_type, topic = sub.qos_profile, sub.msg_type, sub.topic_name
+        node.destroy_subscription(sub)
+        clock = SourcedSubscriptions(node)
+        clock.add(msg_type, topic, qos, lambda msg, _gid: ts.clock_callback(msg))
+        ts._clock_sub = clock                   # not None: rclpy makes no second one
+        node._sim2real_clock = clock
+
+
+def detach(node: Node) -> None:
+    """Undo what attach() added that the node does not close itself (its /clock subscription)."""
+    clock = node.__dict__.pop("_sim2real_clock", None)
+    if clock is not None:
+        clock.close()
+        ts = getattr(node, "_time_source", None)
+        if ts is not None and ts._clock_sub is clock:
+            ts._clock_sub = None
 
 
 def own_gid(node: Node, pub) -> bytes | None:
