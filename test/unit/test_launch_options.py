@@ -127,6 +127,7 @@ CORRECTIONS = "schema: sim2real/driver-corrections/v1\nrobot: jaco\nsign: {joint
      "--record", "runs/x.mcap", "--duration", "2.5", "--no-camera", "--targets", "3", "--seed", "7",
      "--controller", "local_linear"],
     ["--robot", "go1", "--backend", "twin", "--reality", "config/reality/go1-worn-rear.yaml"],   # its own baseline mode
+    ["--robot", "nao", "--backend", "hardware"],    # the vendor adapter is the graph's driver
     ["--backend", "gazebo", "--controller", "nn_prior_lqr", "--controller-checkpoint", "models/jaco/dynamics_prior",
      "--corrections", "CORRECTIONS"],
 ])

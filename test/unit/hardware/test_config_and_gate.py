@@ -95,3 +95,13 @@ def test_gate_of_a_position_robot_holds_the_last_target():
     assert np.all(g.last <= nao.position_upper)
     cmd, hold = g.due(1.0, nao.home, np.zeros(nao.n))
     assert hold == HOLD_DEADLINE and np.array_equal(cmd, g.last)
+
+
+def test_doctor_on_hardware_runs_through_the_adapter():
+    from sim2real.graph import doctor_graph
+    for name in sorted(ROBOTS):
+        decls = {d.name: d for d in doctor_graph(name, "hardware", None)}
+        assert set(decls) == {"driver", "safety_filter", "doctor"}
+        assert decls["driver"].kind == load_hardware(load_robot(name)).node
+        assert decls["driver"].params["command_source"] == "safety_filter"
+        assert decls["safety_filter"].params["command_source"] == "doctor"
