@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from sim2real.hardware import load_hardware, msgs
-from sim2real.hardware.base import ContractState, Refused
+from sim2real.hardware.base import Refused
 from sim2real.hardware.kinova import FIELDS, KinovaJaco2
 from sim2real.robots import load_robot
 

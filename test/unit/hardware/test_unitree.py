@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim2real.hardware import load_hardware, msgs
-from sim2real.hardware.base import ContractState, Refused
+from sim2real.hardware.base import Refused
 from sim2real.hardware.unitree import LOWCMD_FORMAT, POS_STOP_F, UnitreeGo, crc32_core, lowcmd_bytes, lowcmd_crc
 from sim2real.robots import load_robot
 
@@ -95,7 +95,7 @@ def test_bad_states_are_refused(core, spoil, why):
     m = next(_stream())
     spoil(m)
     with pytest.raises(Refused, match=why):
-        st = core.state(m, 1.0)
+        core.state(m, 1.0)
         core.imu(m)
 
 

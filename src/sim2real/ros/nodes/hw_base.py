@@ -22,7 +22,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from sim2real.errors import ConfigError
-from sim2real.hardware import adapter_class, load_hardware
+from sim2real.hardware import load_hardware
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
