@@ -32,7 +32,7 @@ import numpy as np
 from sim2real import paths
 from sim2real.config_io import get, load_yaml
 from sim2real.errors import ConfigError
-from sim2real.safety.filter import SafetyFilter
+from sim2real.safety.motor import HOLD_DEADLINE, HOLD_SATURATED, MotorLine  # noqa: F401 - the gate's reasons
 
 SCHEMA = "sim2real/hardware/v1"
 
@@ -182,10 +182,6 @@ class NamedJoints:
 
 # ---- the command gate: the twin driver's rules at the vendor boundary ---------------------------
 
-HOLD_DEADLINE = "no fresh command (deadline)"
-HOLD_SATURATED = "saturated command expired"
-
-
 class CommandGate:
     """What the twin's motor controller does with commands (sim/twin.py), kept by an adapter in
     front of a vendor driver, so no single message can make the robot move unsafely:
@@ -198,61 +194,40 @@ class CommandGate:
                        (hold, reason) once no fresh command came for `timeout` s, or once a
                        saturated torque has had its period; (None, None) before the first command
                        (the vendor keeps its own mode: brakes, position hold, sport mode).
-    The hold is the twin's: effort robots a damped PD on the position latched when the hold began
+    The rules are the twin's (safety/motor.py MotorLine): effort robots a damped PD on the position latched when the hold began
     (safety.filter.SafetyFilter.hold, no feed-forward; the vendor adds gravity where its firmware
     does), position and PD-target robots the last target accepted.
     """
 
     def __init__(self, robot, timeout_s: float, period_s: float):
         self.robot = robot
-        self.timeout = float(timeout_s)
-        self.period = float(period_s)
         self.targets = robot.actuation != "effort"
-        self.lo = robot.position_lower if self.targets else -robot.effort_limit
-        self.hi = robot.position_upper if self.targets else robot.effort_limit
-        self._hold = SafetyFilter(robot)
+        lo = robot.position_lower if self.targets else -robot.effort_limit
+        hi = robot.position_upper if self.targets else robot.effort_limit
+        self.line = MotorLine(robot, timeout_s, period_s, lo, hi)   # no gravity: the vendor's firmware adds it
+        self.timeout, self.period = self.line.timeout, self.line.period
         self.last: np.ndarray | None = None
         self.last_t = -math.inf
-        self.refused = 0
-        self.clipped = 0
-        self.holding: str | None = None
-        self.holds = 0          # holds begun
+
+    refused = property(lambda self: self.line.refused)
+    clipped = property(lambda self: self.line.clipped)
+    holds = property(lambda self: self.line.holds)
+    holding = property(lambda self: self.line.holding)
 
     def accept(self, cmd, t: float) -> str | None:
-        c = np.asarray(cmd, dtype=float)
-        if c.shape != (self.robot.n,):
-            self.refused += 1
-            return f"command has {c.size} values, expected {self.robot.n}"
-        if not np.isfinite(c).all():
-            self.refused += 1
-            return "command contains NaN/inf"
-        out = np.clip(c, self.lo, self.hi)
-        if (out != c).any():
-            self.clipped += 1
-        self.last, self.last_t = out, float(t)
-        return None
+        out, problem = self.line.accept(cmd)
+        if problem is None:
+            self.last, self.last_t = out, float(t)
+        return problem
 
     def due(self, t: float, q, qd) -> tuple[np.ndarray | None, str | None]:
         if self.last is None:
             return None, None
-        age = t - self.last_t
-        reason = None
-        if age > self.timeout + 1e-9:
-            reason = HOLD_DEADLINE
-        elif (not self.targets and age >= self.period - 1e-9
-              and np.any(np.abs(self.last) >= self.robot.effort_limit * (1 - 1e-9))):
-            reason = HOLD_SATURATED
+        reason = self.line.reason(True, False, t - self.last_t, self.last)
         if reason is None:
-            if self.holding is not None:
-                self._hold.release()
-            self.holding = None
+            self.line.release()
             return self.last, None
-        if self.holding is None:
-            self.holds += 1
-        self.holding = reason
-        if self.targets:
-            return self.last.copy(), reason
-        return self._hold.hold(np.asarray(q, float), np.asarray(qd, float)), reason
+        return self.line.hold(reason, q, qd, self.last), reason
 
 
 class VendorAdapter:

@@ -14,7 +14,7 @@ physics, with the same TwinEffects, so a profile means the same on both backends
   output(t, q, qd)             what the ros2_control command controller gets for the period starting
                                at t (robot order): the delivered command, or the motor controller's
                                hold (no command yet; none fresh for `timeout`; a saturated torque
-                               past its period) exactly as Twin.step decides it; effort robots then
+                               past its period) by the twin's own rules (safety/motor.py); effort robots then
                                through the actuators (lag, motor strength). Position and PD-target
                                robots: the target itself (gz_ros2_control's position interface
                                servos to it; lag and strength do not apply, robots/gazebo.py says so).
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim2real.safety.filter import SafetyFilter
+from sim2real.safety.motor import HOLD_BRAKES, MotorLine
 from sim2real.sim.reality import NOMINAL, RealityProfile
-from sim2real.sim.twin import DEADLINE_PERIODS, HOLD_BRAKES, HOLD_DEADLINE, HOLD_SATURATED
+from sim2real.sim.twin import DEADLINE_PERIODS
 from sim2real.sim.twin_effects import TwinEffects
 
 
@@ -42,13 +42,18 @@ class GazeboRelay:
         self.timeout = DEADLINE_PERIODS * robot.dt if command_timeout_s is None else float(command_timeout_s)
         self.targets = robot.actuation != "effort"
         if self.targets:
-            self._lo, self._hi = robot.position_lower[self.perm], robot.position_upper[self.perm]
+            lo, hi = robot.position_lower[self.perm], robot.position_upper[self.perm]
         else:
-            self._lo, self._hi = -robot.effort_limit[self.perm], robot.effort_limit[self.perm]
-        self._hold = SafetyFilter(robot)
-        self.gravity = gravity
-        self.holding: str | None = HOLD_BRAKES
-        self.refused = self.clipped = self.commands = self.holds = 0
+            lo, hi = -robot.effort_limit[self.perm], robot.effort_limit[self.perm]
+        self.line = MotorLine(robot, self.timeout, robot.dt, lo, hi, gravity)
+        self.line.holding = HOLD_BRAKES
+
+    # the motor line's counts and state (safety/motor.py: the twin's, the hardware adapters')
+    commands = property(lambda self: self.line.commands)
+    refused = property(lambda self: self.line.refused)
+    clipped = property(lambda self: self.line.clipped)
+    holds = property(lambda self: self.line.holds)
+    holding = property(lambda self: self.line.holding)
 
     # ---- state path ----
     def measured(self, t: float, q, qd, effort) -> list:
@@ -60,46 +65,22 @@ class GazeboRelay:
 
     # ---- command path ----
     def command(self, wire_cmd, t: float) -> str | None:
-        cmd = np.asarray(wire_cmd, dtype=float)
-        if cmd.shape != (self.n,):
-            self.refused += 1
-            return f"command has {cmd.size} values, expected {self.n}"
-        if not np.isfinite(cmd).all():
-            self.refused += 1
-            return "command contains NaN/inf"
-        clipped = np.clip(cmd, self._lo, self._hi)
-        if (clipped != cmd).any():
-            self.clipped += 1
-        self.commands += 1
-        self.fx.command_received(t, clipped)
-        return None
+        clipped, problem = self.line.accept(wire_cmd)
+        if problem is None:
+            self.fx.command_received(t, clipped)
+        return problem
 
     def output(self, t: float, q, qd) -> np.ndarray:
         """(n,) robot order: N m for the effort controller, rad for the position controller."""
         fx = self.fx
         fresh = fx.deliver(t)
-        reason = None
-        if not fx.delivered:
-            reason = HOLD_BRAKES
-        elif not fresh:
-            age = t - fx.delivered_at
-            if age > self.timeout + 1e-9:
-                reason = HOLD_DEADLINE
-            elif (not self.targets and age >= self.robot.dt - 1e-9
-                  and np.any(np.abs(fx.applied) >= self.robot.effort_limit * (1 - 1e-9))):
-                reason = HOLD_SATURATED
+        line = self.line
+        reason = line.reason(fx.delivered, fresh, t - fx.delivered_at if fx.delivered else 0.0, fx.applied)
         if reason is not None:
-            if self.holding is None:
-                self.holds += 1
-            q, qd = np.asarray(q, float), np.asarray(qd, float)
-            cmd = fx.applied if self.targets and fx.delivered else self._hold.hold(q, qd)
-            if self.gravity is not None and not self.targets:
-                cmd = np.clip(cmd + self.gravity(q), -self.robot.effort_limit, self.robot.effort_limit)
+            cmd = line.hold(reason, q, qd, fx.applied if fx.delivered else None)
         else:
-            if self.holding is not None:
-                self._hold.release()
+            line.release()
             cmd = fx.applied
-        self.holding = reason
         if self.targets:
             return np.array(cmd, dtype=float)
         return fx.motor_torque(t, override=cmd)

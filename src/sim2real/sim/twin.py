@@ -33,17 +33,13 @@ from sim2real.errors import ConfigError
 from sim2real.robots import pd_torque
 from sim2real.robots.spec import RobotSpec
 from sim2real.safety.filter import SafetyFilter
-from sim2real.safety.filter import clip as _clip
+from sim2real.safety.motor import HOLD_BRAKES, HOLD_DEADLINE, HOLD_SATURATED, MotorLine  # noqa: F401 - the twin's names
 from sim2real.sim.model_builder import build_model, joint_indices
 from sim2real.sim.reality import NOMINAL, RealityProfile
 from sim2real.sim.simulator import Simulator
 from sim2real.sim.twin_effects import TwinEffects
 
 DEADLINE_PERIODS = 5    # default command timeout, in control periods (10 ms at 500 Hz)
-
-HOLD_BRAKES = "brakes (no command yet)"
-HOLD_DEADLINE = "no fresh command (deadline)"
-HOLD_SATURATED = "saturated command expired"
 
 
 class Twin:
@@ -60,17 +56,21 @@ class Twin:
         self.wire_joints = tuple(robot.joint_names[i] for i in self.fx.perm)
         self.targets = robot.actuation != "effort"
         if self.targets:     # a target outside the joint's range is clipped into it
-            self._wire_lo, self._wire_hi = robot.position_lower[self.fx.perm], robot.position_upper[self.fx.perm]
+            lo, hi = robot.position_lower[self.fx.perm], robot.position_upper[self.fx.perm]
         else:
-            self._wire_lo, self._wire_hi = -robot.effort_limit[self.fx.perm], robot.effort_limit[self.fx.perm]
-        self._hold = SafetyFilter(robot)
-        self._gravity = _Gravity(robot) if not getattr(robot, "floating_base", False) else None
-        self.holding: str | None = HOLD_BRAKES
-        self.commands = 0          # accepted
-        self.refused = 0           # non-finite or wrong size
-        self.clipped = 0           # over the effort limit, clipped here
+            lo, hi = -robot.effort_limit[self.fx.perm], robot.effort_limit[self.fx.perm]
+        gravity = _Gravity(robot) if not getattr(robot, "floating_base", False) else None
+        self.line = MotorLine(robot, self.timeout, self.dt, lo, hi, gravity)
+        self.line.holding = HOLD_BRAKES     # on its brakes until the first command (not counted as a hold)
         self.hold_steps = 0
-        self.deadline_holds = 0    # times the deadline or an expired saturated command began a hold
+
+    # the motor line's counts: accepted, refused (non-finite or wrong size), clipped (past the
+    # wire limits), holds begun (brakes aside: the deadline or an expired saturated command)
+    commands = property(lambda self: self.line.commands)
+    refused = property(lambda self: self.line.refused)
+    clipped = property(lambda self: self.line.clipped)
+    deadline_holds = property(lambda self: self.line.holds)
+    holding = property(lambda self: self.line.holding)     # why the motors hold now, None when they act
 
     @property
     def time(self) -> float:
@@ -79,19 +79,10 @@ class Twin:
     def command(self, wire_cmd) -> str | None:
         """A command in wire order (N m, or rad for position / PD-target robots) at the current sim
         time; the reason when refused."""
-        cmd = np.asarray(wire_cmd, dtype=float)
-        if cmd.shape != (self.robot.n,):
-            self.refused += 1
-            return f"command has {cmd.size} values, expected {self.robot.n}"
-        if not np.isfinite(cmd).all():
-            self.refused += 1
-            return "command contains NaN/inf"
-        clipped = _clip(cmd, self._wire_lo, self._wire_hi)     # np.clip's ufunc, without its wrappers
-        if (clipped != cmd).any():
-            self.clipped += 1
-        self.commands += 1
-        self.fx.command_received(self.sim.time, clipped)
-        return None
+        clipped, problem = self.line.accept(wire_cmd)
+        if problem is None:
+            self.fx.command_received(self.sim.time, clipped)
+        return problem
 
     def measure(self) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]:
         """Measure the true state now; the wire states (measured at, q, qd, effort) that arrive now."""
@@ -104,36 +95,20 @@ class Twin:
         t = self.sim.time
         fx = self.fx
         fresh = fx.deliver(t)
-        reason = None
-        if not fx.delivered:
-            reason = HOLD_BRAKES
-        elif not fresh:
-            age = t - fx.delivered_at
-            if age > self.timeout + 1e-9:
-                reason = HOLD_DEADLINE
-            elif (not self.targets and age >= self.dt - 1e-9
-                  and np.any(np.abs(fx.applied) >= self.robot.effort_limit * (1 - 1e-9))):
-                reason = HOLD_SATURATED
+        line = self.line
+        reason = line.reason(fx.delivered, fresh, t - fx.delivered_at if fx.delivered else 0.0, fx.applied)
         if reason is not None:
             q, qd = self.sim.joint_position_velocity()
-            if self.holding is None:
-                self.deadline_holds += 1
             self.hold_steps += 1
-            # position / PD robots keep the last delivered target (it carries the load a standing
-            # robot needs); effort robots a damped PD on where the hold began, + gravity
-            cmd = fx.applied if self.targets and fx.delivered else self._hold.hold(q, qd)
-            if self._gravity is not None and not self.targets:
-                cmd = np.clip(cmd + self._gravity(q), -self.robot.effort_limit, self.robot.effort_limit)
+            cmd = line.hold(reason, q, qd, fx.applied if fx.delivered else None)
         else:
-            if self.holding is not None:
-                self._hold.release()
+            line.release()
             cmd = fx.applied
         if self.targets:     # the joint PD, from the true joint state (read only when it is needed)
             if reason is None:
                 q, qd = self.sim.joint_position_velocity()
             cmd = pd_torque(self.robot, cmd, q, qd)
         tau = fx.motor_torque(t, override=cmd)
-        self.holding = reason
         self.sim.step(tau)
 
 
