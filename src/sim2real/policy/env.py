@@ -10,7 +10,10 @@ Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gy
   step         one policy period: the graph's loop below it at the control rate (500 Hz) for
                policy period / control period steps, each robot.substeps physics steps
   reward       reach_core.reward: -2 d + 0.5 [d < tol] - 0.02 |a - a_prev|^2 / n
-               - 0.1 |q - home|^2 / n (d: true end effector to target, m; q true joints, rad)
+               - 0.1 |q - home|^2 / n - 0.15 |u|^2 / n (d: true end effector to target, m; q true
+               joints, rad; u the load utilization of a reference 1 kg at the hand in posture q,
+               reach_core.load_utilization: the share of each joint's authority under the
+               graph's controller that holding it takes)
   episode      episode_s of simulated time (truncation only; no termination), TARGETS targets
                one after another (each episode_s / TARGETS, as the graph cycles them); reset draws
                a new robot from the source, a start posture (a third each: home + U(-0.4, 0.4) rad,
@@ -59,7 +62,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 from sim2real.control.nominal_model import NominalModel
 from sim2real.control.reference import Desired, ReferenceModel
 from sim2real.errors import ConfigError
-from sim2real.policy.reach_core import ReachCore, reward
+from sim2real.policy.reach_core import LOAD_OFFSET, ReachCore, load_utilization, reward
 from sim2real.safety.filter import SafetyFilter
 from sim2real.sim.model_builder import PAYLOAD_BODY, build_spec, joint_indices
 from sim2real.sim.reality import NOMINAL
@@ -296,6 +299,26 @@ class ReachSims:
     def _ee(self, q: np.ndarray) -> np.ndarray:
         return np.stack([self.nominal.ee_position(x) for x in q])
 
+    def _ee_and_load(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The end effector (N, 3) and the reference payload's load utilization (N, n) at each
+        row of q (the reward's load term, reach_core.load_utilization; M: the tracker's, of this
+        period's measured joints): one kinematics pass per simulation."""
+        nm = self.nominal
+        m, d = nm.model, nm.data
+        ee = np.empty((len(q), 3))
+        jz = np.empty((len(q), q.shape[1]))
+        jac = np.zeros((3, m.nv))
+        for i, x in enumerate(q):
+            d.qpos[nm.qadr] = x
+            mujoco.mj_kinematics(m, d)
+            mujoco.mj_comPos(m, d)
+            ee[i] = d.xpos[nm.ee]
+            point = ee[i] + LOAD_OFFSET * d.xmat[nm.ee].reshape(3, 3)[:, 2]
+            mujoco.mj_jac(m, d, jac, None, point, nm.ee)
+            jz[i] = jac[2, nm.dadr]
+        g = float(np.linalg.norm(m.opt.gravity))
+        return ee, load_utilization(self.tracker.M, jz, self.core.amax, g)
+
     def _observe(self, idx: np.ndarray) -> np.ndarray:
         q, qd = self.measured(idx)
         self.q_meas[idx] = q
@@ -311,9 +334,9 @@ class ReachSims:
         q_d, qd_d = self.core.desired(action, self.q_meas, self.q_d)
         self.advance(q_d, qd_d)
         q_true = self.S[:, self.iq]
-        ee_true = self._ee(q_true)
+        ee_true, load = self._ee_and_load(q_true)
         dist = np.linalg.norm(ee_true - self.target, axis=1)
-        rew = reward(dist, action, self.prev_action, self.task.tol_m, q_true, r.home)
+        rew = reward(dist, action, self.prev_action, self.task.tol_m, q_true, r.home, load)
         self.q_d, self.prev_action = q_d + qd_d * self.core.period, action
         self.t += 1
         self.near = np.where(dist < self.task.tol_m, self.near + 1, 0)

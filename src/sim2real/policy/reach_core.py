@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim2real.control.reference import REF_SPEED
+
 SPEED = 0.6        # fraction of each joint's velocity limit at |a| = 1 (a checkpoint records its own)
 LEAD_MAX = 0.2     # rad the desired position may lead the measured one
 POS_SCALE = 0.3    # m
@@ -67,6 +69,8 @@ class ReachCore:
         self.lo = np.where(np.isfinite(robot.position_lower), robot.position_lower + m, -np.inf)
         self.hi = np.where(np.isfinite(robot.position_upper), robot.position_upper - m, np.inf)
         self.centre = 0.5 * (task.low + task.high)
+        # the most acceleration the graph's reference asks of a joint at rest (load_utilization)
+        self.amax = robot.kd * REF_SPEED * robot.velocity_limit * robot.safety.velocity_scale
 
     def observe(self, q, qd, target, ee, q_d, prev_action, extrinsics=None) -> np.ndarray:
         parts = [q, qd / self.vmax, (target - self.centre) / POS_SCALE, (target - ee) / POS_SCALE,
@@ -91,15 +95,38 @@ class ReachCore:
 
 
 POSTURE_WEIGHT = 0.1    # per rad^2 (mean over joints) away from the robot's home posture
+LOAD_KG = 1.0           # the reference payload whose holding the load term prices ...
+LOAD_OFFSET = 0.04      # m ... along the end effector's z axis
+LOAD_WEIGHT = 0.15      # per unit utilization^2 (mean over joints): the shipped dr policy held ~0.3 on average
 
 
-def reward(dist, action, prev_action, tol, q=None, home=None) -> np.ndarray:
+def load_utilization(M, jac_z, amax, g: float = 9.81) -> np.ndarray:
+    """How much of each joint's corrective authority holding LOAD_KG at the hand takes, (..., n).
+
+    The graph's controller (computed torque on the nominal model, control/reference.py) leaves
+    an unmodelled load to its feedback, and its reference saturates the velocity it steers to at
+    v_ref, so a joint at rest gets at most M a with |a_j| <= amax_j = Kd v_ref_j beyond the
+    nominal model, however far the desired state leads: on the Jaco's wrist (M ~0.03 kg m^2)
+    that is ~0.7 N m of its 6.8. A payload needing more sags, whatever the policy publishes.
+    The weight's joint torque is g LOAD_KG jac_z (jac_z: the vertical row of the Jacobian at the
+    payload's point); the acceleration that holds it, M^-1 of that, over amax is the utilization
+    (> 1: it sags). Postures reaching the same point differ in it several-fold (the arm's null
+    space), and only the posture decides it, so the reward can price it on every robot."""
+    a = np.linalg.solve(np.asarray(M), (g * LOAD_KG * np.asarray(jac_z))[..., None])[..., 0]
+    return a / amax
+
+
+def reward(dist, action, prev_action, tol, q=None, home=None, load=None) -> np.ndarray:
     """Per policy step: closer is better, a bonus inside the success tolerance, a small penalty
-    on how abruptly the action changes (jerky desired states excite the arm) and a gentle pull
+    on how abruptly the action changes (jerky desired states excite the arm), a gentle pull
     toward the home posture (a 7-joint arm reaching points has a null space it would otherwise
-    drift through, target after target, into postures it never trained in)."""
+    drift through, target after target, into postures it never trained in) and, given `load`
+    (load_utilization), a price on postures whose holding of a payload takes the controller's
+    authority (the null space again: a payload the hand holds above a joint's reach sags)."""
     jerk = np.mean((np.asarray(action) - np.asarray(prev_action)) ** 2, axis=-1)
     r = -2.0 * dist + 0.5 * (dist < tol) - 0.02 * jerk
     if q is not None:
         r = r - POSTURE_WEIGHT * np.mean((np.asarray(q) - home) ** 2, axis=-1)
+    if load is not None:
+        r = r - LOAD_WEIGHT * np.mean(np.asarray(load) ** 2, axis=-1)
     return r

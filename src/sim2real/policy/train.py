@@ -205,7 +205,7 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
                     inputs=", ".join(f"{k}[{v.stop - v.start}]" for k, v in sims.core.layout.slots().items()),
                     outputs="action in [-1, 1]^n: desired joint speed / (action_speed vmax) (policy/reach_core.py)",
                     obs_size=n_in, extrinsics=sims.core.layout.extrinsics, action_speed=sims.core.speed,
-                    scheme=cfg.scheme,
+                    scheme=cfg.scheme, task=task_definition(),
                     policy_rate_hz=robot.policy_rate_hz, train_wall_s=round(wall, 1),
                     env_steps=int(model.num_timesteps), config={k: v for k, v in asdict(cfg).items() if k != "extra"},
                     final=rows[-1] if rows else {}, **(extra_meta or {}))
@@ -213,6 +213,14 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     export_onnx(net, n_in, pt.with_suffix(".onnx"))
     write_curves(rows, pt.with_name(pt.stem + "-curve"), f"{robot.name} {cfg.scheme}")
     return {"checkpoint": str(pt), "wall_s": wall, "env_steps": int(model.num_timesteps), "final": rows[-1] if rows else {}}
+
+
+def task_definition() -> dict:
+    """What the policy was trained to do, beyond the layout (recorded in the checkpoint)."""
+    from sim2real.policy import env, reach_core as rc
+    return {"lead_max": rc.LEAD_MAX, "posture_weight": rc.POSTURE_WEIGHT, "load_weight": rc.LOAD_WEIGHT,
+            "load_ref_kg": rc.LOAD_KG, "load_offset_m": rc.LOAD_OFFSET, "targets_per_episode": env.TARGETS,
+            "target_noise_m": env.TARGET_NOISE}
 
 
 def write_curves(rows: list[dict], stem: Path, title: str) -> None:

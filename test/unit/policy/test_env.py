@@ -121,3 +121,28 @@ def test_desired_state_respects_limits(jaco):
     q_d, qd_d = core.desired(np.full(jaco.n, np.nan), q, q + 10 * LEAD_MAX)  # nonsense in, safe out
     assert np.isfinite(qd_d).all()
     assert np.all(np.abs(q_d + qd_d * core.period - q) <= LEAD_MAX + 1e-9)
+
+
+def test_load_utilization_predicts_which_postures_hold_a_payload(jaco):
+    """The reward's load term: a reference payload needing more than the graph's controller can
+    give at rest (utilization > 1 on a joint) sags; below 1 the joint holds, at the steady error
+    the reference's gain leaves (utilization x amax / Kp)."""
+    from sim2real.policy.reach_core import LOAD_KG, LOAD_OFFSET
+    payload = {"payload": {"mass": LOAD_KG, "offset": [0.0, 0.0, LOAD_OFFSET]}}
+    results = []
+    for bend in (0.0, 0.8):                       # joint 6 (wrist) from home: hand below it, then out
+        post = jaco.home.copy()
+        post[5] += bend
+        s = _sims_for(jaco, {"dynamics": payload})
+        s.fixed_start = post
+        s.reset()
+        q0 = s.S[0, s.iq].copy()
+        s.tracker.inertia(q0[None])
+        _, u = s._ee_and_load(q0[None])
+        for _ in range(50):                       # one second holding the start
+            s.advance(q0[None], np.zeros((1, jaco.n)))
+        results.append((np.abs(u[0]), np.abs(s.S[0, s.iq] - q0), s.core.amax))
+    (u_hold, drift_hold, amax), (u_sag, drift_sag, _) = results
+    assert u_hold.max() < 0.7 and u_sag[5] > 1.5
+    np.testing.assert_allclose(drift_hold, u_hold * amax / jaco.kp, atol=0.01)
+    assert drift_sag[5] > 0.2 and drift_hold.max() < 0.05
