@@ -339,8 +339,9 @@ def cmd_doctor(a) -> int:
               f"contract, then a small pulse on each joint with the safety filter active", file=sys.stderr)
     with Composition(decls) as c:
         doc = c.nodes["doctor"]
-        c.spin(timeout_s=a.timeout, until="doctor")
-        d = diagnose(robot, list(doc.samples), doc.order, doc.exc, doc.finished)
+        stopped = c.spin(timeout_s=a.timeout, until="doctor")
+        d = diagnose(robot, list(doc.samples), doc.order, doc.exc, doc.finished, interrupted=stopped,
+                     clock=doc.clock)
     if a.json:
         print(to_json(d.findings, d.corrections, d.aborted))
     else:

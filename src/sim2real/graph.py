@@ -226,7 +226,11 @@ def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool =
     """What `sim2real doctor` runs: the driver (when it is ours), the safety filter, the doctor."""
     full = build_graph(robot, backend, reality, camera=False)
     nodes = [d for d in full if d.name in ("driver", "safety_filter")]
-    nodes = [NodeDecl(d.name, d.kind, {**d.params, "command_source": "doctor"}, d.remaps)
+    # the doctor listens to the driver's own hold before commanding, and may pause to judge a pulse:
+    # the driver's deadline hold (no transport in between) covers such gaps; the filter's watchdog
+    # hold, stiff and through the transport latency, rang on an 8 ms loop (and DDS discovery of the
+    # doctor on a loaded host took longer than the default 0.1 s)
+    nodes = [NodeDecl(d.name, d.kind, {**d.params, "command_source": "doctor", "watchdog_s": 2.0}, d.remaps)
              if d.name == "safety_filter" else d for d in nodes]
     if lockstep:
         nodes = [NodeDecl(d.name, d.kind, {**d.params, "use_sim_time": True,

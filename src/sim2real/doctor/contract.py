@@ -6,8 +6,16 @@ import numpy as np
 from sim2real.doctor.findings import OK, SUSPICIOUS, WRONG, Finding
 
 
-def check_contract(samples: list, robot, rate_hz: float | None = None) -> tuple[list[Finding], list[str] | None]:
-    """samples: [(recv_wall_s, stamp_s, names, q, qd, effort)]. Returns (findings, reported arm order).
+CLOCK_SKEW_S = 0.1      # a stamp this far from /clock's time (sim time) is on another clock
+WALL_LATE_S = 1.0       # a wall-time stamp this old (or in the future) when it arrives: a skewed clock
+
+
+def check_contract(samples: list, robot, rate_hz: float | None = None,
+                   clock: dict | None = None) -> tuple[list[Finding], list[str] | None]:
+    """samples: [(recv_wall_s, stamp_s, names, q, qd, effort)], recv_wall_s the receiver's wall
+    clock (time.time()). clock: what the receiver saw on /clock: {"messages": count, "offsets":
+    [stamp - the newest /clock time, per state received after one]}; None when not watched.
+    Returns (findings, reported arm order).
 
     The reported arm order (names as the driver lists them, arm joints only) is what the driver
     also accepts commands in, by the ros2_control convention the command topic follows.
@@ -36,9 +44,7 @@ def check_contract(samples: list, robot, rate_hz: float | None = None) -> tuple[
                        "" if rate > 0.8 * expect else "slower than the control rate"))
     back = int(np.sum(np.diff(stamps) <= 0))
     out.append(Finding("stamps", "-", OK if back == 0 else WRONG, f"{back} non-increasing", "monotonic"))
-    lag = float(np.median(recv - stamps))
-    clock = "sim time (/clock)" if abs(lag) > 1e3 else "wall time"
-    out.append(Finding("clock", "-", OK, clock, "wall time on hardware, /clock in simulation"))
+    out.append(_clock(float(np.median(recv - stamps)), clock))
 
     idx = [names.index(n) for n in arm]
     q = np.array([np.asarray(s[3])[idx] for s in samples])
@@ -54,3 +60,23 @@ def check_contract(samples: list, robot, rate_hz: float | None = None) -> tuple[
         out.append(Finding("units", n, WRONG if bad else OK, f"|q|max {np.max(np.abs(q[:, j])):.2f} rad",
                            "rad, rad/s", "; ".join(bad)))
     return out, order
+
+
+def _clock(age_s: float, clock: dict | None) -> Finding:
+    """Which clock the stamps are on, from what the driver publishes: /clock's time when it
+    publishes /clock, else wall time (the receiver's)."""
+    model = "wall time on hardware, /clock in simulation"
+    if clock and clock.get("messages"):
+        off = np.asarray(clock.get("offsets") or [np.nan])
+        skew = float(np.nanmedian(np.abs(off))) if np.isfinite(off).any() else float("nan")
+        if np.isfinite(skew) and skew <= CLOCK_SKEW_S:
+            return Finding("clock", "-", OK, f"sim time (/clock, {clock['messages']} messages)", model)
+        return Finding("clock", "-", WRONG, f"/clock published, stamps {skew:.3g} s off it", model,
+                       "stamps are not on the /clock the driver publishes")
+    where = "no /clock" if clock is not None else "/clock not watched"
+    if abs(age_s) <= WALL_LATE_S:
+        return Finding("clock", "-", OK, f"wall time ({where})", model, f"stamps {1e3 * age_s:.1f} ms old on arrival")
+    status = WRONG if abs(age_s) > 1e3 else SUSPICIOUS
+    return Finding("clock", "-", status, f"stamps {age_s:.3g} s from wall time ({where})", model,
+                   "neither wall time nor a published /clock: bad stamps" if status == WRONG
+                   else "clock skew between the driver and this machine")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sim2real.doctor.contract import check_contract
 from sim2real.doctor.findings import WRONG, Finding, worst
-from sim2real.doctor.report import corrections, joint_findings
+from sim2real.doctor.report import corrections, joint_findings, loop_findings
 
 
 @dataclass
@@ -26,15 +26,18 @@ class Diagnosis:
         return worst(self.findings) == WRONG or self.aborted is not None
 
 
-def diagnose(robot, samples: list, order: list[str] | None, exc, finished: bool) -> Diagnosis:
+def diagnose(robot, samples: list, order: list[str] | None, exc, finished: bool,
+             interrupted: bool = False, clock: dict | None = None) -> Diagnosis:
     """samples: [(recv_wall_s, stamp_s, names, q, qd, effort)] as check_contract takes them;
     order: the arm joints in the driver's order; exc: the node's Excitation (None when it never
-    started, no usable /joint_states); finished: whether it ran to its end (not timed out)."""
-    findings, _ = check_contract(samples, robot)
+    started, no usable /joint_states); finished: whether it ran to its end; interrupted: a signal
+    (Ctrl-C) stopped it; clock: what arrived on /clock (check_contract's `clock`)."""
+    findings, _ = check_contract(samples, robot, clock=clock)
     if exc is None or not finished:
-        findings.append(Finding("excitation", "-", WRONG, "did not run", "complete",
-                                "no usable /joint_states" if exc is None else "timed out"))
-        return Diagnosis(findings, None, "not run")
+        why = "interrupted (Ctrl-C)" if interrupted else "no usable /joint_states" if exc is None else "timed out"
+        findings.append(Finding("excitation", "-", WRONG, "did not run" if exc is None else "stopped",
+                                "complete", why))
+        return Diagnosis(findings, None, "interrupted" if interrupted else "not run")
     if exc.aborted:
         findings.append(Finding("excitation", "-", WRONG, "aborted", "complete", exc.aborted))
         return Diagnosis(findings, None, exc.aborted)
@@ -43,5 +46,7 @@ def diagnose(robot, samples: list, order: list[str] | None, exc, finished: bool)
         return Diagnosis(findings + step_findings(exc.record(), order), None, None)
     from sim2real.control.nominal_model import NominalModel
     from sim2real.doctor.identify import identify
-    ids, grav = identify(exc.record(), order, robot, NominalModel(robot))
-    return Diagnosis(findings + joint_findings(ids, grav), corrections(robot, order, ids, grav), None)
+    rec = exc.record()
+    ids, grav = identify(rec, order, robot, NominalModel(robot))
+    return Diagnosis(findings + loop_findings(rec) + joint_findings(ids, grav),
+                     corrections(robot, order, ids, grav, rec["delay_s"]), None)

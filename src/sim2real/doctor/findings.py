@@ -4,13 +4,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 OK, SUSPICIOUS, WRONG = "OK", "suspicious", "wrong"
+UNKNOWN = "cannot tell"     # the experiment cannot observe it: said plainly, not counted as a fault
 
 
 @dataclass
 class Finding:
     check: str          # e.g. "joint order", "direction", "torque gain"
     joint: str          # joint name, or "-" for whole-driver checks
-    status: str         # OK | suspicious | wrong
+    status: str         # OK | suspicious | wrong | cannot tell
     measured: str
     model: str
     note: str = ""

@@ -1,10 +1,12 @@
 """What the experiment's record says about each joint, against the nominal model.
 
-- direction and encoder offset from the torque that holds the arm at rest against gravity
-  (tau_rest = g(q_true); g from the nominal model at the reported pose),
-- torque-to-acceleration gain, command-to-motion latency and actuator lag by replaying the
-  recorded commands on the nominal model with candidate latencies and lags (coupling, friction and
-  damping included) and scaling its response to fit the measured one,
+- torque gain, round trip and actuator lag per joint: from the driver's torque sensing when it
+  has one (doctor/timing.py: the torque each motor produced against what was commanded); else by
+  replaying the recorded commands on the nominal model with candidate delays and lags and scaling
+  its response to fit the measured motion (`fit_dynamics`),
+- direction and encoder offset from the torque that holds the arm at rest against gravity, at
+  every pose the experiment rested in (`analyse_gravity`): a joint gravity never loads, at any of
+  them, is reported as one the doctor cannot tell,
 - sensor noise from the step-to-step differences at rest.
 """
 from __future__ import annotations
@@ -13,35 +15,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim2real.doctor import timing
+
 LAGS_S = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03)
-MAX_LATENCY_S = 0.03
+MAX_LATENCY_S = 0.1
 WINDOW_S = 0.15          # s of response fitted after each pulse
+FIT_R2 = 0.85            # a pulse's torque response fitting the loop this well is read
 GAIN_TOLERANCE = 0.15    # |gain - 1| within this: the joint's holding torque can be trusted for offsets
+SIGN_VISIBLE = 0.5       # N m: reversing a joint must change the gravity torques this much somewhere
+OFFSET_VISIBLE = 2.0     # N m/rad: an offset must move the gravity torques this much to be measured
+MAX_OFFSET = 0.15        # rad: offsets beyond are not believed (a reversed joint would fit as one)
+OFFSET_TORQUE = 0.1      # N m: the holding torque an offset must account for to be reported
+OFFSET_PRIOR = 1.0       # N m per rad: what an offset costs in the fit (an encoder off by 0.05 rad: 0.05 N m)
+TIE = 1.25               # another explanation with as many reversals, within this factor of the misfit: a tie
+SIGN_SLACK = 0.15        # N m of misfit a hypothesis with fewer reversals may have over the best
 
 
 @dataclass
 class JointID:
     name: str
-    gain: float                 # measured torque->acceleration / model's
+    gain: float                 # torque produced (or acceleration) per command, against the model's
     latency_s: float            # command -> motion, round trip (command + state transport)
     lag_s: float                # first-order actuator time constant
     fit_r2: float
-    tau_rest: float             # N m holding torque at rest (wire sign)
-    g_model: float              # N m model gravity torque at the reported pose
-    offset: float               # rad estimated encoder offset (nan where gravity cannot tell)
+    tau_rest: float             # N m holding torque at rest at the start pose (wire sense)
+    g_model: float              # N m model gravity torque at the reported start pose
+    offset: float               # rad estimated encoder offset (0 where none was found)
     noise: float                # rad position noise std
+    latency_spread_s: float = 0.0   # max - min of the round trip over this joint's pulses
+    pulses: int = 0             # pulses used (undisturbed)
+    repeated: int = 0           # pulses repeated because their timing was disturbed
 
 
 def _lagged(cmd: np.ndarray, dt: float, latency_steps: int, lag: float) -> np.ndarray:
     """(T, n) commands as the motors see them: delayed by whole steps, then first-order lag."""
     u = np.concatenate([np.repeat(cmd[:1], latency_steps, axis=0), cmd])[: len(cmd)]
-    if lag > 0:
-        a = 1.0 - np.exp(-dt / lag)
-        y = u.copy()
-        for i in range(1, len(u)):
-            y[i] = y[i - 1] + a * (u[i - 1] - y[i - 1])
-        u = y
-    return u
+    return timing.lag(u, lag, dt)
 
 
 def _replay(sim, q0, cmd) -> np.ndarray:
@@ -54,13 +63,26 @@ def _replay(sim, q0, cmd) -> np.ndarray:
     return out
 
 
+def _pulses(rec) -> list[dict]:
+    """The pulses to read: per (slot, sign) the undisturbed ones, or all when every try was."""
+    out = []
+    for key in sorted({(p["slot"], p["sign"]) for p in rec["pulses"]}):
+        tries = [p for p in rec["pulses"] if (p["slot"], p["sign"]) == key]
+        good = [p for p in tries if not p["disturbed"]]
+        # every try disturbed: the one whose torque response fitted best
+        out += good or [max(tries, key=lambda p: np.nan_to_num(p.get("r2", np.nan), nan=-np.inf))]
+    return out
+
+
 def fit_dynamics(rec, to_cfg, signs, sim, dt, gains=None):
     """Per joint (config order): (gain, latency s, lag s, r2), by replaying the recorded commands on
-    the nominal model with each candidate latency and lag; the gain scales the model's response."""
+    the nominal model with each candidate latency and lag; the gain scales the model's response.
+    For drivers without torque sensing."""
     t, q, cmd = rec["t"], rec["q"], rec["cmd"]
     n = len(to_cfg)
     windows = {j: [] for j in range(n)}
-    for slot, _, ts in rec["pulses"]:
+    for p in _pulses(rec):
+        slot, ts = p["slot"], p["t"]
         j = to_cfg.index(slot)
         i0 = int(np.searchsorted(t, ts - 1e-9))
         i1 = int(np.searchsorted(t, ts + WINDOW_S))
@@ -98,36 +120,73 @@ def fit_dynamics(rec, to_cfg, signs, sim, dt, gains=None):
     return out
 
 
+def fit_torque(rec, to_cfg) -> list[tuple]:
+    """Per joint (config order): (gain, round trip s, lag s, r2, spread s, pulses used, repeated),
+    from the torque the driver reports against the commands (doctor/timing.py), pulse by pulse:
+    the medians over the pulses whose response fits (r2 >= FIT_R2), whether or not their timing
+    was flagged; r2 is the worst of those used (0 when none fits: the figures then come from the
+    pulse that fitted best, and say so)."""
+    out = []
+    for slot in to_cfg:
+        tries = [p for p in rec["pulses"] if p["slot"] == slot and np.isfinite(p.get("r2", np.nan))]
+        if not tries:
+            out.append((np.nan, np.nan, np.nan, 0.0, np.nan, 0, 0))
+            continue
+        good = [p for p in tries if p["r2"] >= FIT_R2]
+        use = good or [max(tries, key=lambda p: p["r2"])]
+        med = {k: float(np.median([p[k] for p in use])) for k in ("gain", "delay_s", "lag_s")}
+        spread = float(np.ptp([p["delay_s"] for p in use]))
+        repeated = sum(1 for p in rec["pulses"] if p["slot"] == slot and p["repeat"] > 0)
+        r2 = min(p["r2"] for p in use) if good else 0.0
+        out.append((med["gain"], med["delay_s"], med["lag_s"], r2, spread, len(use), repeated))
+    return out
+
+
+def _rest(rec, t0, t1, to_cfg, gains):
+    """(reported pose, holding torque), config order, over a rest window; the torque as the driver
+    senses it, else the command times the measured gain."""
+    t = rec["t"]
+    sel = (t >= t0) & (t < t1)
+    q = rec["q"][sel].mean(axis=0)[to_cfg]
+    if rec["effort_seen"]:
+        held = np.nanmean(rec["effort"][sel], axis=0)[to_cfg]
+    else:
+        held = rec["cmd"][sel].mean(axis=0)[to_cfg] * gains
+    return q, held
+
+
 def identify(rec, order, robot, model) -> tuple[list[JointID], dict]:
     """Per joint (config order; `order` names the joint each wire slot reports), plus the gravity
-    analysis: {"sign": {joint: -1}, "offset": {joint: rad}, ...}."""
-    from sim2real.sim.simulator import Simulator
-    t = rec["t"]
-    dt = float(np.median(np.diff(t)))
-    r0, r1 = (int(np.searchsorted(t, x)) for x in rec["rest"])
+    analysis (analyse_gravity's dict)."""
     cfg = list(robot.joint_names)
     to_cfg = [order.index(n) for n in cfg]                     # config joint j sits in wire slot to_cfg[j]
-    q = rec["q"][r0:r1].mean(axis=0)[to_cfg]                   # reported pose, config order
-    held = rec["cmd"][r0:r1].mean(axis=0)[to_cfg]              # torque holding each joint, wire sense
-    signs = sign_hypotheses(held, q, model)
-    sim = Simulator(robot)
-    ids = fit_dynamics(rec, to_cfg, signs, sim, dt)
-    if any(abs(abs(i[0]) - 1.0) > GAIN_TOLERANCE for i in ids):
-        # a weak joint moves its neighbours less too: fit again with the first estimates applied
-        ids = fit_dynamics(rec, to_cfg, signs, sim, dt, np.array([abs(i[0]) for i in ids]))
-    # offsets only where the fit is good and the gain nominal: at one pose, a gain error and an
-    # offset both change the holding torque and cannot be told apart
-    well_fit = [name for name, i in zip(cfg, ids) if i[3] > 0.9 and abs(abs(i[0]) - 1.0) <= GAIN_TOLERANCE]
-    # a weak motor holds with more command: scale its holding torque by the measured gain; within
-    # tolerance leave it (a 3% gain error on a 10 N m gravity load would read as a 3 cm-rad offset)
-    scale = np.array([abs(i[0]) if abs(abs(i[0]) - 1.0) > GAIN_TOLERANCE else 1.0 for i in ids])
-    grav = analyse_gravity(held * scale, q, model, signs, well_fit)
+    dt = rec["dt"]
+    if rec["effort_seen"]:
+        ids = fit_torque(rec, to_cfg)
+    else:
+        from sim2real.sim.simulator import Simulator
+        sim = Simulator(robot)
+        t0, t1, _ = rec["rests"][0]
+        q, held = _rest(rec, t0, t1, to_cfg, np.ones(len(cfg)))
+        signs = analyse_gravity([held], [q], model)["S"]
+        ids = fit_dynamics(rec, to_cfg, signs, sim, dt)
+        if any(abs(abs(i[0]) - 1.0) > GAIN_TOLERANCE for i in ids):
+            # a weak joint moves its neighbours less too: fit again with the first estimates applied
+            ids = fit_dynamics(rec, to_cfg, signs, sim, dt, np.array([abs(i[0]) for i in ids]))
+        ids = [i + (np.nan, 0, 0) for i in ids]
+    gains = np.array([abs(i[0]) if np.isfinite(i[0]) else 1.0 for i in ids])
+    rests = [_rest(rec, t0, t1, to_cfg, gains) for t0, t1, _ in rec["rests"]]
+    grav = analyse_gravity([h for _, h in rests], [q for q, _ in rests], model)
+    t = rec["t"]
+    r0, r1, _ = rec["rests"][0]
+    at_rest = (t >= r0) & (t < r1)
     out = []
     for j, name in enumerate(cfg):
-        g_, lat, lag, r2 = ids[j]
-        diffs = np.diff(rec["q"][r0:r1, to_cfg[j]])
-        out.append(JointID(name, g_, lat, lag, r2, float(held[j]), float(grav["g_model"][j]),
-                           grav["offset"].get(name, 0.0), float(np.std(diffs) / np.sqrt(2))))
+        g_, lat, lag, r2, spread, used, rep = ids[j]
+        diffs = np.diff(rec["q"][at_rest, to_cfg[j]])
+        out.append(JointID(name, g_, lat, lag, r2, float(rests[0][1][j]), float(grav["g_model"][j]),
+                           grav["offset"].get(name, 0.0), float(np.std(diffs) / np.sqrt(2)),
+                           spread, used, rep))
     return out, grav
 
 
@@ -135,39 +194,80 @@ def _gravity(model, q):
     return model.dynamics(q, np.zeros(len(q)))[1]
 
 
-def sign_hypotheses(held, q, model, ratio=0.5, min_residual=0.2) -> np.ndarray:
-    """Joints whose sense is reversed: S g(S q) fits the holding torques much better than g(q)."""
-    n = len(q)
-    r_none = float(np.linalg.norm(held - _gravity(model, q)))
-    signs = np.ones(n)
-    if r_none > min_residual:
-        for j in range(n):
-            S = np.ones(n)
-            S[j] = -1
-            if np.linalg.norm(held - S * _gravity(model, S * q)) < ratio * r_none:
-                signs[j] = -1
-    return signs
+def _predict(model, S, d, q):
+    """The holding torque a driver with senses S and offsets d reports at reported pose q."""
+    return S * _gravity(model, S * (q - d))
 
 
-def analyse_gravity(held, q, model, signs, usable, min_offset=0.015):
-    """Encoder offsets d from held = S g(S q - d), linearised, by least squares over the joints whose
-    gravity torque depends on them and whose torque gain was measured as nominal (a weak motor
-    holds with more command and would read as an offset)."""
+def analyse_gravity(held: list, poses: list, model, min_offset: float = 0.015) -> dict:
+    """Senses S and encoder offsets d (reported sense) from held_p = S g(S (q_p - d)) at every rest
+    pose p: offsets by Gauss-Newton for each sense hypothesis, over every hypothesis the poses can
+    tell apart. "candidates": the hypotheses that fit about as well as the one chosen (at one pose
+    an arm and its mirror image hold with the same torques). Returns {"S", "sign": {joint:
+    -1}, "offset": {joint: rad}, "g_model", "observable_offsets", "observable_signs", "residual"}."""
     names = model.robot.joint_names
-    n = len(q)
-    g0 = _gravity(model, q)
-    qs = signs * q
-    g1 = signs * _gravity(model, qs)
-    eps = 1e-3
-    G = np.column_stack([(signs * _gravity(model, qs + eps * np.eye(n)[j]) - g1) / eps for j in range(n)])
-    # gravity must move a joint's holding torque by > 2 N m/rad for its offset to stand out of
-    # static friction (0.05 N m is 2.5 cm-rad of apparent offset at 2 N m/rad)
-    sens = (np.abs(np.diag(G)) > 2.0) & np.array([nm in usable for nm in names])
-    offsets = {}
-    if np.any(sens):
-        d, *_ = np.linalg.lstsq(-G[:, sens], held - g1, rcond=None)
-        for j, dj in zip(np.flatnonzero(sens), d):
-            if abs(dj) > min_offset:
-                offsets[names[j]] = float(signs[j] * dj)   # in the driver's (reported) sense
-    return {"sign": {names[j]: -1 for j in range(n) if signs[j] < 0}, "offset": offsets, "g_model": g0,
-            "observable_offsets": [names[j] for j in np.flatnonzero(sens)]}
+    n = len(names)
+    held = [np.asarray(h, float) for h in held]
+    poses = [np.asarray(q, float) for q in poses]
+    ones, eps = np.ones(n), 1e-3
+    base = [_predict(model, ones, np.zeros(n), q) for q in poses]
+    # which joints the poses can tell anything about
+    vis_sign = np.zeros(n, bool)
+    col = np.zeros(n)
+    for q, b in zip(poses, base):
+        for j in range(n):
+            S = ones.copy()
+            S[j] = -1
+            vis_sign[j] |= np.max(np.abs(_predict(model, S, np.zeros(n), q) - b)) > SIGN_VISIBLE
+            d = np.zeros(n)
+            d[j] = eps
+            col[j] += float(np.sum(((_predict(model, ones, d, q) - b) / eps) ** 2))
+    vis_off = np.sqrt(col) > OFFSET_VISIBLE
+
+    def fit(S):
+        """Offsets for senses S by Gauss-Newton, with a prior: an offset costs OFFSET_PRIOR N m per
+        rad of misfit, so that a large offset cannot stand in for a reversed joint."""
+        d = np.zeros(n)
+        obs = np.flatnonzero(vis_off)
+        for _ in range(3):
+            r = np.concatenate([h - _predict(model, S, d, q) for h, q in zip(held, poses)])
+            if not len(obs):
+                break
+            J = np.column_stack([np.concatenate([(_predict(model, S, d + eps * np.eye(n)[j], q)
+                                                  - _predict(model, S, d, q)) / eps for q in poses])
+                                 for j in obs])
+            A = np.vstack([J, OFFSET_PRIOR * np.eye(len(obs))])
+            b = np.concatenate([r, -OFFSET_PRIOR * d[obs]])
+            step, *_ = np.linalg.lstsq(A, b, rcond=None)
+            d[obs] = np.clip(d[obs] + step, -MAX_OFFSET, MAX_OFFSET)
+        r = np.concatenate([h - _predict(model, S, d, q) for h, q in zip(held, poses)])
+        return d, float(np.sqrt(r @ r + (OFFSET_PRIOR ** 2) * (d @ d)))
+
+    # every combination of senses the poses can see (2^6 at most on a 7-joint arm), the fewest
+    # reversals among those that fit about as well as the best (friction leaves ~0.1 N m of misfit)
+    import itertools
+    cands = np.flatnonzero(vis_sign)
+    fits = []
+    for r in range(len(cands) + 1):
+        for flip in itertools.combinations(cands, r):
+            S = ones.copy()
+            S[list(flip)] = -1
+            d, res = fit(S)
+            fits.append((res, r, S, d))
+    best = min(f[0] for f in fits)
+    near = [f for f in fits if f[0] <= max(1.5 * best, best + SIGN_SLACK)]
+    res, _, S, d = min(near, key=lambda f: (f[1], f[0]))
+    # an offset must also explain more holding torque than static friction leaves unexplained
+    sens = np.sqrt(col)
+    offsets = {names[j]: float(d[j]) for j in np.flatnonzero(vis_off)
+               if abs(d[j]) > min_offset and abs(d[j]) * sens[j] > OFFSET_TORQUE}
+    ties = [f for f in near if f[1] == int(np.sum(S < 0)) and not np.array_equal(f[2], S) and f[0] <= TIE * res]
+    others = sorted((f for f in near if not np.array_equal(f[2], S)), key=lambda f: f[0])
+    return {"S": S, "candidates": [f[2] for f in near],
+            "fits": sorted((round(f[0], 4), [names[j] for j in np.flatnonzero(f[2] < 0)]) for f in fits)[:6],
+            "tied": [names[j] for j in range(n) if any(f[2][j] != S[j] for f in ties)],
+            "alternative": ([names[j] for j in range(n) if others[0][2][j] < 0] if others else None),
+            "sign": {names[j]: -1 for j in range(n) if S[j] < 0}, "offset": offsets,
+            "g_model": _gravity(model, poses[0]), "residual": res,
+            "observable_offsets": [names[j] for j in np.flatnonzero(vis_off)],
+            "observable_signs": [names[j] for j in np.flatnonzero(vis_sign)]}

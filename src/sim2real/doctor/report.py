@@ -7,36 +7,73 @@ import math
 import numpy as np
 import yaml
 
-from sim2real.doctor.findings import OK, SUSPICIOUS, WRONG, Finding, worst
+from sim2real.doctor.findings import OK, SUSPICIOUS, UNKNOWN, WRONG, Finding, worst
 
 GAIN_WRONG, GAIN_SUSPICIOUS = 0.15, 0.08
-LATENCY_SUSPICIOUS_S = 0.005
+LATENCY_SUSPICIOUS_S = 0.015     # round trip: 8 ms is a good driver, 20-40 ms a slow one (the Jaco 2's 100 Hz API)
 LAG_SUSPICIOUS_S = 0.01
 NOISE_SUSPICIOUS = 0.002
+SPREAD_SUSPICIOUS_S = 0.006      # pulses of one joint disagreeing on the round trip by more: timing unreliable
+
+
+def loop_findings(rec) -> list[Finding]:
+    """The loop's round trip, from the probe (before the hold was sized to it), with its spread."""
+    if rec is None or rec.get("delay_s") is None:
+        return [Finding("latency", "-", UNKNOWN, "not measured", "0 ms",
+                        "the driver reports no torque: the hold stayed sized for a 45 ms loop")]
+    d = 1e3 * rec["delay_s"]
+    probes = [p for p in rec["probes"] if not p["disturbed"] and np.isfinite(p["delay_s"])]
+    spread = 1e3 * float(np.ptp([p["delay_s"] for p in probes])) if probes else float("nan")
+    redone = sum(1 for p in rec["probes"] if p["disturbed"])
+    note = f"command -> torque sensed, round trip; {len(probes)} probes, spread {spread:.0f} ms"
+    if redone:
+        note += f"; {redone} disturbed, repeated"
+    return [Finding("latency", "-", SUSPICIOUS if rec["delay_s"] > LATENCY_SUSPICIOUS_S else OK, f"{d:.0f} ms",
+                    "0 ms", note)]
 
 
 def joint_findings(ids, grav) -> list[Finding]:
     out = []
+    alt = grav.get("alternative")
+    if alt is not None:
+        # the arm's mirror image (joint_2, joint_4 and joint_6 all reversed on the Jaco) holds
+        # with the same torques at every pose: the explanation with fewer reversals is reported
+        out.append(Finding("direction", "-", UNKNOWN, "reversed: " + (", ".join(alt) or "none"), "-",
+                           "fits the holding torques as well as what is reported below (a mirror image of "
+                           "the arm): only a camera or a look at the arm tells them apart"))
     for i in ids:
-        flipped = i.name in grav["sign"] or i.gain < 0
-        out.append(Finding("direction", i.name, WRONG if flipped else OK, "reversed" if flipped else "as model",
-                           "as model", "reported and commanded with the opposite sense" if flipped else ""))
+        if i.name in grav.get("tied", []):
+            out.append(Finding("direction", i.name, UNKNOWN, "reversed or not", "as model",
+                               "two explanations with as many reversals fit as well: check it against a camera"))
+        elif i.name in grav["sign"] or i.gain < 0:
+            out.append(Finding("direction", i.name, WRONG, "reversed", "as model",
+                               "reported and commanded with the opposite sense"))
+        elif i.name in grav.get("observable_signs", [i.name]):
+            out.append(Finding("direction", i.name, OK, "as model", "as model"))
+        else:
+            out.append(Finding("direction", i.name, UNKNOWN, "n/a", "as model",
+                               "gravity loads it at none of the poses tried: check it against a camera"))
         if i.name in grav["observable_offsets"]:
             bad = i.name in grav["offset"]
             out.append(Finding("offset at rest", i.name, WRONG if bad else OK, f"{i.offset:+.4f} rad", "0",
                                "from the torque holding it against gravity"))
-        elif abs(abs(i.gain) - 1.0) > GAIN_WRONG:
-            out.append(Finding("offset at rest", i.name, SUSPICIOUS, "n/a", "0",
-                               "not measurable while the torque gain is wrong: fix the gain, run again"))
         else:
-            out.append(Finding("offset at rest", i.name, OK, "n/a", "0",
-                               "gravity cannot tell at this pose: check against a camera"))
+            out.append(Finding("offset at rest", i.name, UNKNOWN, "n/a", "0",
+                               "gravity loads it at none of the poses tried: check it against a camera"))
+        if not np.isfinite(i.gain):
+            out.append(Finding("torque gain", i.name, UNKNOWN, "n/a", "1.00", "no pulse could be read"))
+            continue
         dev = abs(abs(i.gain) - 1.0)
         st = WRONG if dev > GAIN_WRONG else SUSPICIOUS if dev > GAIN_SUSPICIOUS else OK
-        out.append(Finding("torque gain", i.name, st, f"{abs(i.gain):.2f} (fit r2 {i.fit_r2:.2f})", "1.00",
-                           "weak motor or command scale/units" if st != OK else ""))
-        out.append(Finding("latency", i.name, SUSPICIOUS if i.latency_s > LATENCY_SUSPICIOUS_S else OK,
-                           f"{1e3 * i.latency_s:.0f} ms", "0 ms", "command->motion, round trip"))
+        note = "weak motor or command scale/units" if st != OK else ""
+        if i.fit_r2 <= 0 and st != OK:      # no pulse's response fitted: not a verdict
+            st, note = SUSPICIOUS, "no pulse's torque response fitted the loop (timing disturbed): run again"
+        out.append(Finding("torque gain", i.name, st, f"{abs(i.gain):.2f} (fit r2 {i.fit_r2:.2f})", "1.00", note))
+        spread = "" if not np.isfinite(i.latency_spread_s) else f", spread {1e3 * i.latency_spread_s:.0f} ms"
+        note = f"{i.pulses} pulses{spread}" + (f", {i.repeated} repeated (timing disturbed)" if i.repeated else "")
+        unsure = np.isfinite(i.latency_spread_s) and i.latency_spread_s > SPREAD_SUSPICIOUS_S
+        out.append(Finding("round trip", i.name, SUSPICIOUS if unsure else OK, f"{1e3 * i.latency_s:.0f} ms", "-",
+                           note + ("; pulses disagree: run again on a quieter machine" if unsure else "")))
         out.append(Finding("actuator lag", i.name, SUSPICIOUS if i.lag_s > LAG_SUSPICIOUS_S else OK,
                            f"{1e3 * i.lag_s:.0f} ms", "0 ms"))
         out.append(Finding("sensor noise", i.name, SUSPICIOUS if i.noise > NOISE_SUSPICIOUS else OK,
@@ -44,7 +81,7 @@ def joint_findings(ids, grav) -> list[Finding]:
     return out
 
 
-def corrections(robot, order, ids, grav) -> dict:
+def corrections(robot, order, ids, grav, delay_s: float | None = None) -> dict:
     """Suggested corrections, schema sim2real/driver-corrections/v1 (driver adapter + randomization)."""
     c: dict = {"schema": "sim2real/driver-corrections/v1", "robot": robot.name}
     if order and list(order) != list(robot.joint_names):
@@ -54,11 +91,13 @@ def corrections(robot, order, ids, grav) -> dict:
         c["sign"] = sign
     if grav["offset"]:
         c["offset"] = {k: round(float(v), 4) for k, v in grav["offset"].items()}
-    scale = {i.name: round(float(1.0 / abs(i.gain)), 3) for i in ids if abs(abs(i.gain) - 1) > GAIN_WRONG}
+    scale = {i.name: round(float(1.0 / abs(i.gain)), 3) for i in ids
+             if np.isfinite(i.gain) and abs(abs(i.gain) - 1) > GAIN_WRONG}
     if scale:
         c["command_scale"] = scale
-    c["latency_s"] = round(float(np.median([i.latency_s for i in ids])), 4)
-    c["actuator_lag_s"] = {i.name: float(i.lag_s) for i in ids}
+    lat = [i.latency_s for i in ids if np.isfinite(i.latency_s)]
+    c["latency_s"] = round(float(delay_s if delay_s is not None else np.median(lat) if lat else 0.0), 4)
+    c["actuator_lag_s"] = {i.name: float(i.lag_s) for i in ids if np.isfinite(i.lag_s)}
     c["position_noise"] = {i.name: round(float(i.noise), 5) for i in ids}
     return c
 

@@ -30,6 +30,7 @@ class StepExperiment:
         self.q_ref = None
         self.t0 = None
         self.aborted: str | None = None
+        self.finished = False
         stepped = [k for k in range(n) if k not in skip]
         self.steps = [(k, SETTLE_S + i * (STEP_S + BACK_S)) for i, k in enumerate(stepped)]   # (slot, t_start)
         self.duration = SETTLE_S + len(stepped) * (STEP_S + BACK_S)

@@ -59,3 +59,26 @@ def test_corrections_yaml_round_trips_through_the_adapter(jaco):
     ad = DriverAdapter.from_dict(yaml.safe_load(text), jaco)
     assert ad.command_scale[1] == pytest.approx(2.0) and ad.sign[5] == -1 and ad.offset[3] == pytest.approx(0.03)
     assert not ad.identity
+
+
+def test_the_clock_check_reads_what_the_driver_publishes(jaco):
+    """The twin in real time publishes no /clock: its stamps are wall time and say so; stamps
+    counting from 0 without a /clock are bad stamps; with /clock they must be on it."""
+    import time as _time
+    names = list(jaco.joint_names)
+    now = _time.time()
+
+    def stream(stamp0):
+        return [(now + 0.002 * k, stamp0 + 0.002 * k - 0.001, names, [0.1] * 7, [0.0] * 7, [0.0] * 7)
+                for k in range(100)]
+
+    def clock_finding(samples, clock):
+        return next(f for f in check_contract(samples, jaco, clock=clock)[0] if f.check == "clock")
+    f = clock_finding(stream(now), {"messages": 0, "offsets": []})
+    assert f.status == "OK" and f.measured == "wall time (no /clock)"
+    f = clock_finding(stream(0.0), {"messages": 0, "offsets": []})
+    assert f.status == "wrong" and "/clock" not in f.measured.split("(")[0]
+    f = clock_finding(stream(0.0), {"messages": 50, "offsets": [0.004] * 100})
+    assert f.status == "OK" and f.measured.startswith("sim time (/clock")
+    f = clock_finding(stream(0.0), {"messages": 50, "offsets": [3.0] * 100})
+    assert f.status == "wrong"

@@ -26,3 +26,10 @@ def test_an_aborted_experiment_names_the_reason(jaco):
 def test_no_joint_states_at_all(jaco):
     d = diagnose(jaco, [], None, None, False)
     assert d.failed and d.findings[0].check == "joint_states"
+
+
+def test_ctrl_c_is_reported_as_interrupted_not_timed_out(jaco):
+    d = diagnose(jaco, stream(jaco), list(jaco.joint_names), SimpleNamespace(aborted=None), False, interrupted=True)
+    assert d.failed and d.aborted == "interrupted"
+    assert any(f.check == "excitation" and f.note == "interrupted (Ctrl-C)" for f in d.findings)
+    assert not any("timed out" in f.note for f in d.findings)
