@@ -18,7 +18,8 @@ one of each kind lives):
                         val_mse_normalised); a loader checks those it relies on as its `layout`
 
 Loading checks the metadata against the robot, the kind and the layout the caller needs, and
-the state_dict against the MLP the metadata describes, so a checkpoint trained for another
+the state_dict against the MLP the metadata describes (load_checkpoint) or against the network a
+caller's builder makes from it (load_module: the perception CNN), so a checkpoint trained for another
 robot, another job or another input layout, or a damaged one, is a ConfigError naming the file
 and the mismatch; never a traceback or a silently wrong network.
 """
@@ -111,10 +112,10 @@ def _sizes(meta_path: Path, meta) -> list[int]:
     return sizes
 
 
-def load_checkpoint(path: str | Path, kind: str, robot, layout: dict | None = None) -> tuple[NumpyMLP, dict]:
-    """(network for the control loop, metadata). layout: metadata fields the caller relies on
-    (e.g. {'n_in': 14, 'target': 'residual'}), checked like the robot and the kind."""
-    import torch
+def read_metadata(path: str | Path, kind: str, robot, required=REQUIRED) -> tuple[Path, Path, dict]:
+    """(NAME.pt, NAME.json, metadata) of a checkpoint of `kind` for `robot`: both files there, the
+    metadata readable, holding `required`, of that kind and robot (and its joint order, where the
+    metadata names joints); ConfigError naming the file and the mismatch otherwise."""
     pt, meta_path = checkpoint_files(path)
     if not pt.is_file() or not meta_path.is_file():
         raise ConfigError(f"{pt}: checkpoint missing (need {pt.name} and {meta_path.name}); "
@@ -123,31 +124,70 @@ def load_checkpoint(path: str | Path, kind: str, robot, layout: dict | None = No
         meta = json.loads(meta_path.read_text())
     except (OSError, ValueError) as e:
         raise ConfigError(f"{meta_path}: unreadable metadata ({e})") from None
-    sizes = _sizes(meta_path, meta)
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{meta_path}: metadata is not a JSON object")
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise ConfigError(f"{meta_path}: metadata lacks {', '.join(missing)}")
     if meta["kind"] != kind:
         raise ConfigError(f"{meta_path}: a '{meta['kind']}' checkpoint, this needs '{kind}'")
-    if meta["robot"] != robot.name or list(meta["joint_names"]) != list(robot.joint_names):
-        raise ConfigError(f"{meta_path}: trained for robot {meta['robot']} with joints {meta['joint_names']}, "
-                          f"not {robot.name} {list(robot.joint_names)}")
-    check_layout(meta_path, meta, layout or {})
+    if meta["robot"] != robot.name or ("joint_names" in meta and list(meta["joint_names"]) != list(robot.joint_names)):
+        raise ConfigError(f"{meta_path}: trained for robot {meta['robot']} with joints {meta.get('joint_names')}, "
+                          f"not {robot.name} {list(getattr(robot, 'joint_names', []))}")
+    return pt, meta_path, meta
+
+
+def _state_dict(pt: Path, expected: dict, what: str) -> dict:
+    """The state_dict at pt, checked against {key: shape} of the network `what` names."""
+    import torch
     try:
         sd = torch.load(pt, weights_only=True, map_location="cpu")
     except Exception as e:  # noqa: BLE001 - any load failure is the same user error
         raise ConfigError(f"{pt}: cannot load state_dict ({type(e).__name__}: {e})") from None
-    expected = state_shapes(sizes)
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ConfigError(f"{pt}: not a state_dict of tensors")
     if set(sd) != set(expected):
         missing, extra = sorted(set(expected) - set(sd)), sorted(set(sd) - set(expected))
-        raise ConfigError(f"{pt}: state_dict keys do not match the MLP {sizes} of its metadata"
+        raise ConfigError(f"{pt}: state_dict keys do not match the {what} of its metadata"
                           + (f"; missing {', '.join(missing)}" if missing else "")
                           + (f"; unexpected {', '.join(extra[:5])}" if extra else ""))
     for k, shape in expected.items():
-        if tuple(sd[k].shape) != shape:
-            raise ConfigError(f"{pt}: {k} has shape {tuple(sd[k].shape)}, the metadata's MLP {sizes} needs {shape}")
-        if not torch.isfinite(sd[k]).all():
+        if tuple(sd[k].shape) != tuple(shape):
+            raise ConfigError(f"{pt}: {k} has shape {tuple(sd[k].shape)}, the metadata's {what} needs {tuple(shape)}")
+        if sd[k].is_floating_point() and not torch.isfinite(sd[k]).all():
             raise ConfigError(f"{pt}: {k} holds non-finite values")
+    return sd
+
+
+def load_checkpoint(path: str | Path, kind: str, robot, layout: dict | None = None) -> tuple[NumpyMLP, dict]:
+    """(network for the control loop, metadata). layout: metadata fields the caller relies on
+    (e.g. {'n_in': 14, 'target': 'residual'}), checked like the robot and the kind."""
+    pt, meta_path, meta = read_metadata(path, kind, robot)
+    sizes = _sizes(meta_path, meta)
+    check_layout(meta_path, meta, layout or {})
+    sd = _state_dict(pt, state_shapes(sizes), f"MLP {sizes}")
     layers = [(sd[f"{2 * i}.weight"].numpy().astype(np.float64), sd[f"{2 * i}.bias"].numpy().astype(np.float64))
               for i in range(len(sizes) - 1)]
     norm = meta["norm"]
     return NumpyMLP(layers, norm["in_mean"], norm["in_std"], norm["out_mean"], norm["out_std"]), meta
+
+
+def load_module(path: str | Path, kind: str, robot, build, required=("kind", "robot"), check=None,
+                layout: dict | None = None):
+    """(torch module with the checkpoint's weights, metadata) for networks other than the MLP:
+    `build(meta)` makes the untrained module the metadata describes (ConfigError if it cannot),
+    `check(meta_path, meta)` checks the kind's own fields first; the same checks of files, kind,
+    robot, layout and state_dict (keys, shapes, finite values) as load_checkpoint."""
+    pt, meta_path, meta = read_metadata(path, kind, robot, required)
+    if check is not None:
+        check(meta_path, meta)
+    check_layout(meta_path, meta, layout or {})
+    try:
+        net = build(meta)
+    except ConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - metadata the builder cannot use is the same user error
+        raise ConfigError(f"{meta_path}: cannot build the network it describes ({type(e).__name__}: {e})") from None
+    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    net.load_state_dict(_state_dict(pt, expected, f"{kind} network"))
+    return net, meta

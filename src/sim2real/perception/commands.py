@@ -3,8 +3,9 @@
   sim2real data render --robot R --n N [--out FILE.npz] [--nominal] [--seed S] [--workers W] [--force]
   sim2real train perception --robot R --scheme sim-only|dr|dr+confusion|dr+confusion+pairs
         [--target-data REC.mcap] [--dataset FILE.npz] [--images N] [--epochs E] [--out NAME]
-        [--seed S] [--threads T] [--time-budget SECONDS] [--force]
+        [--seed S] [--threads T] [--time-budget SECONDS] [--init CHECKPOINT] [--force]
   sim2real eval perception --robot R [--reality FILE] [--n N] [--checkpoints NAME ...] [--out DIR] [--json]
+        [--graph [--episodes K] [--policies planner|learned]]   (reach success from pixels, perception/reach.py)
 
 Each takes the argparse namespace; options it does not find take their defaults here, so a parser
 that declares fewer of them still works.
@@ -68,8 +69,9 @@ def train(a) -> int:
         raise ConfigError(f"unknown scheme '{scheme}'; choose one of: {', '.join(SCHEMES)}")
     cfg = TrainConfig(scheme=scheme, images=int(_get(a, "images", TrainConfig.images)),
                       epochs=int(_get(a, "epochs", TrainConfig.epochs)), seed=int(_get(a, "seed", 0)),
-                      threads=int(_get(a, "threads", TrainConfig.threads)),
-                      time_budget_s=float(_get(a, "time_budget", 0.0)))
+                      threads=int(_get(a, "threads", 1)),
+                      time_budget_s=float(_get(a, "time_budget", 0.0)),
+                      init=str(paths.user_path(_get(a, "init", None))) if _get(a, "init", None) else "")
     out = Path(_get(a, "out", None) or paths.checkpoint(robot.name, f"perception_{scheme}"))
     target = _get(a, "target_data", None)
     dataset = _get(a, "dataset", None)
@@ -103,7 +105,7 @@ def evaluate(a) -> int:
     effects), per checkpoint; a contact sheet of source and target images with predictions."""
     from sim2real.perception.net import Localizer
     from sim2real.perception.render import SceneRenderer
-    from sim2real.perception.train import errors_cm
+    from sim2real.perception.train import errors_cm, measure_onnx
     from sim2real.robots import load_robot
     from sim2real.sim.randomize import load_randomization
     from sim2real.sim.reality import NOMINAL, load_profile
@@ -135,7 +137,8 @@ def evaluate(a) -> int:
         along, across = ray_split(p - truth, truth, cams)
         r.update(along_ray_median_cm=float(np.median(along) * 100), across_ray_median_cm=float(np.median(across) * 100))
         r.update(sigma_median_cm=float(np.median(sg) * 100), within_tol=float(np.mean(e <= loc.tol_m)),
-                 checkpoint=str(loc.path), images_per_s=float(n / dt))
+                 checkpoint=str(loc.path), images_per_s_batched=float(n / dt),
+                 images_per_s_1thread=float(measure_onnx(loc.path.with_suffix(".onnx"), loc.height, loc.width)))
         results[loc.scheme] = r
         preds[loc.scheme] = p
     out_dir = Path(_get(a, "out", None) or paths.data_root() / "runs" / "perception")
@@ -147,6 +150,15 @@ def evaluate(a) -> int:
     contact_sheet(sheet, samples[:16], preds, src_samples, src_pred)
     tw.close()
     src.close()
+    if _get(a, "graph", False):
+        from sim2real.perception.reach import reach_from_pixels
+        episodes = int(_get(a, "episodes", 10))
+        policy = (_get(a, "policies", None) or ["planner"])[0]
+        if policy not in ("planner", "learned"):
+            raise ConfigError(f"--policies for reach from pixels: planner or learned, not {policy!r}")
+        for loc in locs:
+            _log(f"reach from pixels, {loc.scheme}: {episodes} targets on the real-time twin graph ({policy})")
+            results[loc.scheme]["reach"] = reach_from_pixels(robot, reality, loc.path, episodes, seed, out_dir, policy)
     wall = time.perf_counter() - t0
     if _get(a, "json", False):
         print(json.dumps({"robot": robot.name, "profile": profile.name, "images": n, "seed": seed,
@@ -157,9 +169,19 @@ def evaluate(a) -> int:
               f"components along the camera ray and across it, cm)")
         for s, r in results.items():
             print(f"{s:<20} {r['median_cm']:>9.2f} {r['p90_cm']:>7.2f} {r['within_tol']:>11.0%} "
-                  f"{r['along_ray_median_cm']:>9.2f} {r['across_ray_median_cm']:>7.2f} {r['sigma_median_cm']:>9.2f}")
+                  f"{r['along_ray_median_cm']:>9.2f} {r['across_ray_median_cm']:>7.2f} {r['sigma_median_cm']:>9.2f}"
+                  f"   CNN {r['images_per_s_1thread']:.0f} images/s (1 thread, batch 1)")
         print(f"contact sheet: {sheet}")
-        print("not measured here: reach success from pixels (needs `sim2real up --perception learned` on the twin)")
+        reach = {s: r["reach"] for s, r in results.items() if "reach" in r}
+        if not reach:
+            print("reach success from pixels: not run (add --graph: the real-time twin graph with --perception learned)")
+        for s, g in reach.items():
+            if "missing" in g:
+                print(f"reach from pixels, {s}: {g['missing']}")
+                continue
+            print(f"reach from pixels, {s} ({g['policy']}): success {g['success']:.0%} of {g['episodes']} targets, "
+                  f"final error {g['final_error_cm']:.1f} cm; node on the live camera: median {g['live_median_cm']:.1f} cm, "
+                  f"p90 {g['live_p90_cm']:.1f} cm, {g['perception_hz']:.1f} targets/s ({g['wall_s']:.0f} s wall)")
     return 0
 
 

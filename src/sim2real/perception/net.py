@@ -9,7 +9,9 @@ Layout, for 96 x 96 (every size a multiple of 8 works):
   conv 3x3 /2, 32, ReLU; conv 3x3, 48, ReLU    48 x 24 x 24
      -> spatial soft-argmax per channel (x, y: 96) and global max (48): where and whether
   conv 3x3 /2, 64, ReLU; conv 3x3, 64, ReLU    64 x 12 x 12 -> global mean (64): the scene's layout
-  MLP 208 -> 256 -> 128 (ReLU)                 the representation (domain confusion acts here)
+  conv 1x1 on the 48 x 24 x 24 features -> 1    the target detector: softmax over the 24 x 24 cells,
+     its soft-argmax (2) and the features pooled under it (48); trained on the label's pixel
+  MLP 258 -> 256 -> 128 (ReLU)                 the representation (domain confusion acts here)
   head 128 -> 4: target (scaled to the workspace box), log sigma
 
 ~30 M multiply-adds an image; single-threaded ONNX Runtime runs it at well over 30 images/s
@@ -37,7 +39,16 @@ def default_checkpoint(robot: str) -> Path:
     return paths.checkpoint(robot, f"perception_{DEFAULT_SCHEMES[0]}")
 
 
-def build_net(height: int, width: int, ws_low, ws_high, width_mult: float = 1.0):
+def camera_geometry(cam) -> dict:
+    """The nominal camera the decoder casts its rays from (base frame = world: a fixed base at the
+    origin): {pos, lookat, fovy_deg} of a robot's CameraSpec, as stored in a checkpoint's metadata."""
+    return {"pos": [float(v) for v in cam.pos], "lookat": [float(v) for v in cam.lookat], "fovy_deg": float(cam.fovy_deg)}
+
+
+def build_net(height: int, width: int, ws_low, ws_high, width_mult: float = 1.0, camera: dict | None = None):
+    """camera (camera_geometry): decode along the detected pixel's ray from the nominal camera,
+    target = camera + depth * ray + a small residual (the camera's randomized pose is the residual's
+    to learn); without it, a box-scaled regression (the first layout)."""
     import torch
     from torch import nn
 
@@ -72,32 +83,82 @@ def build_net(height: int, width: int, ws_low, ws_high, width_mult: float = 1.0)
             with torch.no_grad():
                 self.ssm.temp.fill_(2.3)          # exp: ~10, a peaked softmax from the start
                 self.ssm_early.temp.fill_(2.3)
-            n_feat = 2 * c(24) + 2 * c(48) + c(48) + c(64)
+            # the target detector: one logit per 24 x 24 cell (trained on the label's pixel), its
+            # soft-argmax (where) and the mid features pooled under it (what it looks like: size, depth)
+            self.det = nn.Conv2d(c(48), 1, 1)
+            self.red_gain = nn.Parameter(torch.tensor(2.0))
+            ys4, xs4 = torch.meshgrid(torch.linspace(-1, 1, height // 4), torch.linspace(-1, 1, width // 4), indexing="ij")
+            self.register_buffer("pos4", torch.stack([xs4.reshape(-1), ys4.reshape(-1)], 1))
+            n_feat = 2 * c(24) + 2 * c(48) + c(48) + c(64) + 2 + c(48)
             self.mlp = nn.Sequential(nn.Linear(n_feat, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU())
-            self.head = nn.Linear(128, 4)
+            self.rays = camera is not None
+            if self.rays:
+                cpos, look = np.asarray(camera["pos"], float), np.asarray(camera["lookat"], float)
+                fwd = (look - cpos) / np.linalg.norm(look - cpos)
+                right = np.cross(fwd, [0.0, 0.0, 1.0])
+                right /= np.linalg.norm(right)
+                up = np.cross(right, fwd)
+                f = 0.5 * height / np.tan(np.radians(camera["fovy_deg"]) / 2)
+                self.register_buffer("cam_pos", torch.tensor(cpos, dtype=torch.float32))
+                self.register_buffer("cam_axes", torch.tensor(np.stack([right, up, fwd]), dtype=torch.float32))
+                self.register_buffer("cam_f", torch.tensor([f, height / 2, width / 2], dtype=torch.float32))
+                self.depth0 = float(np.linalg.norm((np.asarray(ws_low) + np.asarray(ws_high)) / 2 - cpos))
+                self.head = nn.Linear(128, 5)     # residual xyz, depth, log sigma
+            else:
+                self.head = nn.Linear(128, 4)
+            self._uv = None
+
+        @staticmethod
+        def redness(x):
+            # a fixed "redness" channel (the target's colour family is the cue the renders keep)
+            return torch.relu(x[:, 0:1] - torch.maximum(x[:, 1:2], x[:, 2:3])) * 4.0
 
         def early_features(self, x):
-            # a fixed "redness" channel (the target's colour family is the cue the renders keep)
-            red = torch.relu(x[:, 0:1] - torch.maximum(x[:, 1:2], x[:, 2:3])) * 4.0
-            return self.early(torch.cat([x - 0.5, red, self.coords.expand(x.shape[0], -1, -1, -1)], 1))
+            return self.early(torch.cat([x - 0.5, self.redness(x), self.coords.expand(x.shape[0], -1, -1, -1)], 1))
 
-        def represent(self, x):
-            """(representation (N, 128), early features (N, C, H/2, W/2))."""
+        def represent_all(self, x):
+            """(representation (N, 128), early features (N, C, H/2, W/2), detector logits (N, H/4 * W/4),
+            detected pixel (N, 2) in [-1, 1])."""
             e = self.early_features(x)
             m = self.mid(e)
             lt = self.late(m)
-            feat = torch.cat([self.ssm_early(e), self.ssm(m), m.amax(dim=(2, 3)), lt.mean(dim=(2, 3))], 1)
-            return self.mlp(feat), e
+            # the detector starts from the cells' redness (a learned gain) and learns what else
+            logits = (self.det(m) + self.red_gain * nn.functional.avg_pool2d(self.redness(x), 4)).flatten(1)
+            att = torch.softmax(logits, dim=1)
+            uv = att @ self.pos4
+            pooled = (m.flatten(2) * att[:, None]).sum(-1)
+            feat = torch.cat([self.ssm_early(e), self.ssm(m), m.amax(dim=(2, 3)), lt.mean(dim=(2, 3)), uv, pooled], 1)
+            return self.mlp(feat), e, logits, uv
 
-        def decode(self, r):
+        def represent(self, x):
+            """(representation (N, 128), early features (N, C, H/2, W/2))."""
+            r, e, _, _ = self.represent_all(x)
+            return r, e
+
+        def ray(self, uv):
+            """Unit rays (N, 3) from the nominal camera through detector coordinates in [-1, 1]
+            (cell centres: pixel = 1.5 + 4 * cell)."""
+            gh, gw = height // 4, width // 4
+            u = 1.5 + 2.0 * (uv[:, 0] + 1) * (gw - 1)
+            v = 1.5 + 2.0 * (uv[:, 1] + 1) * (gh - 1)
+            f, cy, cx = self.cam_f[0], self.cam_f[1], self.cam_f[2]
+            d = torch.stack([(u - cx) / f, (cy - v) / f, torch.ones_like(u)], 1) @ self.cam_axes
+            return d / d.norm(dim=1, keepdim=True)
+
+        def decode(self, r, uv=None):
             out = self.head(r)
-            target = self.centre + self.halfspan * out[:, :3]
-            log_sigma = out[:, 3:4].clamp(-7.0, 2.0)
+            if self.rays:
+                depth = self.depth0 + 0.4 * out[:, 3:4]
+                target = self.cam_pos + depth * self.ray(uv.detach()) + 0.1 * out[:, :3]   # the detector learns from its own loss
+                log_sigma = out[:, 4:5].clamp(-7.0, 2.0)
+            else:
+                target = self.centre + self.halfspan * out[:, :3]
+                log_sigma = out[:, 3:4].clamp(-7.0, 2.0)
             return target, torch.exp(log_sigma)
 
         def forward(self, x):
-            r, _ = self.represent(x)
-            return self.decode(r)
+            r, _, _, uv = self.represent_all(x)
+            return self.decode(r, uv)
 
     return PerceptionNet()
 
@@ -201,26 +262,12 @@ def check_meta(where, meta: dict, robot) -> None:
 
 
 def load_torch(path: str | Path, robot):
-    """(PerceptionNet with the checkpoint's weights, metadata): weights_only=True, robot/kind checked."""
-    import json
+    """(PerceptionNet with the checkpoint's weights, metadata): the kit's loader (learn/checkpoint.py,
+    weights_only=True, files, kind, robot, state_dict checked) with this network's builder."""
+    def build(meta):
+        return build_net(meta["input"]["height"], meta["input"]["width"], meta["workspace"]["low"],
+                         meta["workspace"]["high"], meta.get("width_mult", 1.0), meta.get("camera_rays"))
 
-    import torch
-
-    from sim2real.errors import ConfigError
-    from sim2real.learn.checkpoint import checkpoint_files
-    pt, meta_path = checkpoint_files(path)
-    if not pt.is_file() or not meta_path.is_file():
-        raise ConfigError(f"{pt}: checkpoint missing (need {pt.name} and {meta_path.name})")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{meta_path}: unreadable metadata ({e})") from None
-    check_meta(meta_path, meta, robot)
-    net = build_net(meta["input"]["height"], meta["input"]["width"], meta["workspace"]["low"],
-                    meta["workspace"]["high"], meta.get("width_mult", 1.0))
-    try:
-        sd = torch.load(pt, weights_only=True, map_location="cpu")
-        net.load_state_dict(sd)
-    except Exception as e:  # noqa: BLE001 - any load failure is the same user error
-        raise ConfigError(f"{pt}: cannot load the perception network ({type(e).__name__}: {e})") from None
-    return net, meta
+    from sim2real.learn.checkpoint import load_module
+    return load_module(path, KIND, robot, build, required=("kind", "robot", "input", "scheme", "workspace"),
+                       check=lambda where, meta: check_meta(where, meta, robot))

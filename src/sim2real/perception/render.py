@@ -9,7 +9,9 @@ so the hand is at or near the target, as while the arm reaches it) and a target 
 in `randomized` mode, from the `visuals:` ranges of config/randomization/<robot>.yaml:
 
   textures       of table, floor, robot and target: flat, gradient, checker or noise, colours
-                 from each element's RGB box, random repeat, specular and shininess
+                 from each element's RGB box (table, floor and robot never from the target's box
+                 widened by 0.1: its colour family is the one cue that names the target), random
+                 repeat, specular and shininess
   lights         how many (up to 8), where (a hemisphere above the workspace), colour, intensity;
                  the headlight's ambient
   camera         pose offset and rotation around the nominal mount, field of view
@@ -211,10 +213,23 @@ class SceneRenderer:
         m, v = self.model, self.vis
         kinds = v.get("texture_kinds", ("flat",))
         colors = v.get("colors", {})
+        tlo, thi = (np.asarray(c) for c in colors.get("target", ((0.55, 0, 0), (1, 0.4, 0.4))))
+
+        def other_color(lo, hi):     # anything but the target's colour family: the one cue that names it
+            rgb = rng.uniform(lo, hi)
+            for _ in range(50):
+                if not np.all((rgb >= tlo - 0.1) & (rgb <= thi + 0.1)):
+                    break
+                rgb = rng.uniform(lo, hi)
+            return rgb
+
         for el in ELEMENTS:
             lo, hi = colors.get(el, ((0.0,) * 3, (1.0,) * 3))
             kind = kinds[rng.integers(len(kinds))]
-            c1, c2 = rng.uniform(lo, hi), rng.uniform(lo, hi)
+            if el == "target":
+                c1, c2 = rng.uniform(lo, hi), rng.uniform(lo, hi)
+            else:
+                c1, c2 = other_color(lo, hi), other_color(lo, hi)
             t = self.tex[el]
             adr, n = m.tex_adr[t], m.tex_width[t] * m.tex_height[t] * m.tex_nchannel[t]
             m.tex_data[adr:adr + n] = texture(kind, c1, c2, rng).reshape(-1)
@@ -251,7 +266,6 @@ class SceneRenderer:
         lo, hi = v.get("distractors", (0, 0))
         nd = int(rng.integers(lo, hi + 1)) if self.dgeoms else 0
         shapes = v.get("distractor_shapes", ("box",))
-        tlo, thi = (np.asarray(c) for c in colors.get("target", ((0.55, 0, 0), (1, 0.4, 0.4))))
         for k, (gid, mc) in enumerate(zip(self.dgeoms, self.dmocap)):
             if k >= nd:
                 m.geom_group[gid] = HIDDEN_GROUP
@@ -454,13 +468,16 @@ def _jsonable(v):
 
 
 def load_dataset(path: str | Path, robot=None) -> tuple[dict, dict]:
-    """(arrays {'images', 'target', 'q'}, config) of a dataset file; ConfigError naming the file."""
+    """(arrays {'images', 'target', 'q'} and 'uv' where the file has it, config) of a dataset file;
+    ConfigError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such dataset (render one with `sim2real data render`)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in ("images", "target", "q")}
+            if "uv" in z.files:
+                arrays["uv"] = z["uv"]
             config = json.loads(str(z["config"]))
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
         raise ConfigError(f"{path}: not a perception dataset ({type(e).__name__}: {e})") from None
