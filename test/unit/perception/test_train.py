@@ -106,3 +106,24 @@ def test_wrong_checkpoints_and_options_are_named(jaco, tmp_path):
 class _Other:
     name = "other"
     camera = None
+
+
+def test_init_and_time_budget(jaco, tmp_path):
+    """--init starts from a trained checkpoint (its weights, recorded in the metadata; another
+    layout refused); --time-budget stops training when the wall time is spent."""
+    import torch
+    first = tmp_path / "first"
+    train(jaco, TrainConfig(scheme="dr", **TINY), first, progress=False)
+    target = tmp_path / "rec.mcap"
+    write_images_mcap(target)
+    out = tmp_path / "adapted"
+    cfg = TrainConfig(scheme="dr+confusion+pairs", init=str(first) + ".pt", time_budget_s=1e-3, **{**TINY, "epochs": 50})
+    res = train(jaco, cfg, out, target_data=target, progress=False)
+    meta = res["meta"]
+    assert meta["init"]["scheme"] == "dr" and meta["epochs_run"] < 50
+    net0, _ = load_torch(first, jaco)
+    net1, _ = load_torch(out, jaco)
+    assert torch.allclose(net0.state_dict()["det.weight"], net1.state_dict()["det.weight"], atol=0.05)
+    with pytest.raises(ConfigError, match="--init"):
+        train(jaco, TrainConfig(scheme="dr", init=str(first) + ".pt", **{**TINY, "width_mult": 1.0}),
+              tmp_path / "other", progress=False)
