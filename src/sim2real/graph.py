@@ -230,8 +230,13 @@ def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool =
     # the driver's deadline hold (no transport in between) covers such gaps; the filter's watchdog
     # hold, stiff and through the transport latency, rang on an 8 ms loop (and DDS discovery of the
     # doctor on a loaded host took longer than the default 0.1 s)
+    # and on the twin, a motor deadline that a loaded host's stalls (70 ms seen) do not reach: its
+    # stiff hold, through the actuator lag and handing back and forth with the doctor's, threw a
+    # wrist to 13 rad/s (the doctor's last command is a gravity hold, or a pulse of 50 ms at most)
     nodes = [NodeDecl(d.name, d.kind, {**d.params, "command_source": "doctor", "watchdog_s": 2.0}, d.remaps)
-             if d.name == "safety_filter" else d for d in nodes]
+             if d.name == "safety_filter" else
+             NodeDecl(d.name, d.kind, {**d.params, "command_timeout_s": 0.1}, d.remaps)
+             if d.name == "driver" and d.kind == "driver" else d for d in nodes]
     if lockstep:
         nodes = [NodeDecl(d.name, d.kind, {**d.params, "use_sim_time": True,
                                            **({"mode": "lockstep"} if d.name == "driver" else {})}, d.remaps)

@@ -38,7 +38,8 @@ LISTEN_MAX_S, LISTEN_STILL = 0.06, 0.02  # listen until the sensed torque stops 
 LISTEN_STILL_QD = 0.5              # rad/s: a joint faster than this while listening: take over at once
 SETTLE_S, RETUNE_S, REST_S = 0.6, 0.4, 0.5
 PROBES, PROBE_W, PROBE_GAP_S, PROBE_DV = 3, 0.03, 0.3, 0.1    # doublets, s each half, s apart, rad/s
-PULSE_S, PULSE_DV = 0.05, 0.3      # s at most, rad/s a pulse adds (well under the velocity limits)
+PULSE_S, PULSE_DV = 0.05, 0.2      # s, rad/s a pulse adds (under the filter's velocity governor: it
+                                   # would cut the torque and read as a weak motor)
 FRICTION_MARGIN = 2.0              # a pulse is at least this many times the joint's Coulomb friction
 MOVE_S, POSE_SETTLE_S = 3.0, 0.8
 STILL_QD, STILL_Q, MAX_RESTS = 0.005, 0.002, 4   # rad/s mean, rad between its halves: a rest that moved more is redone
@@ -47,6 +48,7 @@ HOLD_ZETA, INTEGRAL_PERIODS = 1.0, 2.5   # -, integral time in units of 1/w
 MAX_EXCURSION, MAX_SPEED = 0.35, 1.5     # rad from the reference, rad/s: beyond either the run aborts
 MAX_REPEATS = 2                    # per pulse or probe
 GAP_PERIODS = 6                    # a hole of more than this many periods in the states disturbs a pulse
+SLOW_RATE = 0.85                   # states at less than this share of the control rate: disturbed
 AGE_JITTER_S = 0.01                # a state arriving this much later than usual disturbs a pulse
 FIT_R2 = 0.8                       # below: a pulse's torque response does not fit the loop: disturbed
 DITHER_HZ = 20.0                   # rest windows: a small torque dither keeps static friction out of
@@ -129,7 +131,7 @@ class Excitation:
         # strong enough to dwarf friction, short enough on light joints to stay slow
         self.amplitude = np.minimum(np.maximum(self.inertia * PULSE_DV / PULSE_S, FRICTION_MARGIN * self.friction),
                                     self.pulse_fraction * self.effort_limit)
-        self.width = np.minimum(PULSE_S, self.inertia * PULSE_DV / self.amplitude)
+        self.width = np.full(self.n, PULSE_S)     # friction takes the rest of a light joint's pulse
         self.after = max(0.45, 3.0 / w + 2.0 * (self.delay_s + self.lag_s))   # the hold brings it back
 
     # ---- the command ----------------------------------------------------------------------------
@@ -348,6 +350,11 @@ class Excitation:
         gap = float(np.max(np.diff(t[sel])))
         if gap > GAP_PERIODS * self.dt:
             return f"{1e3 * gap:.0f} ms without a state"
+        rate = (sel.sum() - 1) / max(float(np.ptp(t[sel])), 1e-9)
+        if rate < SLOW_RATE / self.dt:
+            # a driver behind its own period: a simulated robot's time running slow (a starved host)
+            # delivers less of every pulse per second of stamps, and reads as a weak motor
+            return f"the driver fell behind its rate ({rate:.0f} Hz)"
         if not self.sim_time and np.isfinite(recv).all():
             age = recv - t
             late = float(np.max(age[sel]) - np.median(age))
@@ -425,6 +432,7 @@ class Excitation:
                 why = f"torque response fits the loop to r2 {r2:.2f}"
         repeat = sum(1 for p in self.pulses if p["slot"] == slot and p["sign"] == sign)
         self.pulses.append({"slot": slot, "sign": sign, "t": ts, "width": w, "disturbed": why,
+                            "slow": bool(why and why.startswith("the driver fell behind")),
                             "repeat": repeat, "delay_s": delay, "lag_s": lag, "gain": gain, "r2": r2})
         if why and repeat < MAX_REPEATS:
             self.queue.insert(0, ("pulse", self.after, (slot, sign)))
@@ -436,6 +444,8 @@ class Excitation:
                 "rests": list(self.rests), "probes": list(self.probes), "pulses": list(self.pulses),
                 "delay_s": self.delay_s if self.measured_timing else None,
                 "lag_s": self.lag_s if self.measured_timing else None, "gain": self.gain.copy(),
+                "probe_gain": (self.probe_fit.gain.copy() if self.measured_timing else None),
+                "probe_r2": (self.probe_fit.r2.copy() if self.measured_timing else None),
                 "hold_w": self.w}
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-FAST_FOR_S = 0.02    # s: a speed over the limit this long aborts (a spike of one state does not)
+FAST_FOR_S = 0.05    # s: a speed over the limit this long aborts (a light joint whipped by its
+                     # neighbours' motion is fast for a few states; a run away stays fast)
 
 
 def running(exp, t: float, q: np.ndarray, qd: np.ndarray, locked: bool,

@@ -43,6 +43,7 @@ class JointID:
     offset: float               # rad estimated encoder offset (0 where none was found)
     noise: float                # rad position noise std
     latency_spread_s: float = 0.0   # max - min of the round trip over this joint's pulses
+    probe_gain: float = float("nan")   # the same gain as the probe doublet measured it (nan: not read)
     pulses: int = 0             # pulses used (undisturbed)
     repeated: int = 0           # pulses repeated because their timing was disturbed
 
@@ -123,16 +124,16 @@ def fit_dynamics(rec, to_cfg, signs, sim, dt, gains=None):
 def fit_torque(rec, to_cfg) -> list[tuple]:
     """Per joint (config order): (gain, round trip s, lag s, r2, spread s, pulses used, repeated),
     from the torque the driver reports against the commands (doctor/timing.py), pulse by pulse:
-    the medians over the pulses whose response fits (r2 >= FIT_R2), whether or not their timing
-    was flagged; r2 is the worst of those used (0 when none fits: the figures then come from the
-    pulse that fitted best, and say so)."""
+    the medians over the pulses whose response fits (r2 >= FIT_R2) and ran while the driver kept
+    its rate, whether or not their timing was flagged otherwise; r2 is the worst of those used (0
+    when none qualifies: the figures then come from the pulse that fitted best, and say so)."""
     out = []
     for slot in to_cfg:
         tries = [p for p in rec["pulses"] if p["slot"] == slot and np.isfinite(p.get("r2", np.nan))]
         if not tries:
             out.append((np.nan, np.nan, np.nan, 0.0, np.nan, 0, 0))
             continue
-        good = [p for p in tries if p["r2"] >= FIT_R2]
+        good = [p for p in tries if p["r2"] >= FIT_R2 and not p.get("slow")]
         use = good or [max(tries, key=lambda p: p["r2"])]
         med = {k: float(np.median([p[k] for p in use])) for k in ("gain", "delay_s", "lag_s")}
         spread = float(np.ptp([p["delay_s"] for p in use]))
@@ -184,9 +185,11 @@ def identify(rec, order, robot, model) -> tuple[list[JointID], dict]:
     for j, name in enumerate(cfg):
         g_, lat, lag, r2, spread, used, rep = ids[j]
         diffs = np.diff(rec["q"][at_rest, to_cfg[j]])
+        pg = rec.get("probe_gain")
+        probe = float(pg[to_cfg[j]]) if pg is not None and rec["probe_r2"][to_cfg[j]] >= FIT_R2 else np.nan
         out.append(JointID(name, g_, lat, lag, r2, float(rests[0][1][j]), float(grav["g_model"][j]),
                            grav["offset"].get(name, 0.0), float(np.std(diffs) / np.sqrt(2)),
-                           spread, used, rep))
+                           spread, used, rep, probe))
     return out, grav
 
 

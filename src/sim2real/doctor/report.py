@@ -13,7 +13,7 @@ GAIN_WRONG, GAIN_SUSPICIOUS = 0.15, 0.08
 LATENCY_SUSPICIOUS_S = 0.015     # round trip: 8 ms is a good driver, 20-40 ms a slow one (the Jaco 2's 100 Hz API)
 LAG_SUSPICIOUS_S = 0.01
 NOISE_SUSPICIOUS = 0.002
-SPREAD_SUSPICIOUS_S = 0.006      # pulses of one joint disagreeing on the round trip by more: timing unreliable
+SPREAD_SUSPICIOUS_S = 0.012      # pulses of one joint disagreeing on the round trip by more: timing unreliable
 
 
 def loop_findings(rec) -> list[Finding]:
@@ -68,6 +68,9 @@ def joint_findings(ids, grav) -> list[Finding]:
         note = "weak motor or command scale/units" if st != OK else ""
         if i.fit_r2 <= 0 and st != OK:      # no pulse's response fitted: not a verdict
             st, note = SUSPICIOUS, "no pulse's torque response fitted the loop (timing disturbed): run again"
+        elif st == WRONG and np.isfinite(i.probe_gain) and abs(abs(i.probe_gain) - 1.0) <= GAIN_SUSPICIOUS:
+            # two measurements of one motor that disagree are not a verdict
+            st, note = SUSPICIOUS, f"the probe read {abs(i.probe_gain):.2f}: the two disagree, run again"
         out.append(Finding("torque gain", i.name, st, f"{abs(i.gain):.2f} (fit r2 {i.fit_r2:.2f})", "1.00", note))
         spread = "" if not np.isfinite(i.latency_spread_s) else f", spread {1e3 * i.latency_spread_s:.0f} ms"
         note = f"{i.pulses} pulses{spread}" + (f", {i.repeated} repeated (timing disturbed)" if i.repeated else "")

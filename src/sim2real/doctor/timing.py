@@ -21,6 +21,7 @@ TAUS_S = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.
 MAX_DELAY_S = 0.1          # round trips searched, s
 DELAY_PHASE = 0.7          # rad of phase the delay and lag may take at the hold's crossover
 CROSSOVER = 2.06           # crossover / natural frequency of a critically damped PD on an inertia
+STALE_STEPS = 4            # periods: a command older than this when acted on has met the driver's deadline
 MAX_HOLD_W = 8.0           # rad/s: never stiffer than this (the hold's bandwidth with no delay)
 
 
@@ -77,15 +78,21 @@ def fit(t, cmd, effort, windows, dt, delays=None, taus=TAUS_S, t_cmd=None) -> tu
     if not sel.any():
         return np.ones(shape), np.zeros(shape)
     k, e = idx[sel], effort[sel]
-    var = np.sum((e - e.mean(0)) ** 2, axis=0) + 1e-12
+    var = np.mean((e - e.mean(0)) ** 2, axis=0) + 1e-12
+    # a motor whose newest command is older than the driver's deadline acts on the driver's own
+    # hold, not on it (a loaded machine that answered late): those samples say nothing of the loop
+    pos = np.searchsorted(idx_u, np.arange(len(u)), side="right") - 1
+    stale = np.where(pos >= 0, np.arange(len(u)) - idx_u[np.maximum(pos, 0)], 0) > STALE_STEPS
     err = np.full((len(delays), len(taus), cmd.shape[1]), np.inf)
     gain = np.zeros_like(err)
     at = np.maximum(k[None, :] - delays[:, None], 0)           # (delays, m) grid index acted on
+    w = (~stale[at]).astype(float)[:, :, None]                  # (delays, m, 1)
+    wsum = np.maximum(w.sum(axis=1), 1.0)
     for b, tau in enumerate(taus):
         x = lag(u, tau, dt)[at]                                 # (delays, m, n) what the motors acted on
-        xx = np.sum(x * x, axis=1)
-        g = np.sum(x * e, axis=1) / np.maximum(xx, 1e-12)
-        err[:, b] = np.sum((e - g[:, None, :] * x) ** 2, axis=1) / var
+        xx = np.sum(w * x * x, axis=1)
+        g = np.sum(w * x * e, axis=1) / np.maximum(xx, 1e-12)
+        err[:, b] = np.sum(w * (e - g[:, None, :] * x) ** 2, axis=1) / wsum / var
         gain[:, b] = g
     return err, gain
 

@@ -73,6 +73,8 @@ class DoctorNode(Node):
                 self.exc = StepExperiment(len(self.order), {i for i, n in enumerate(self.order) if n in self.robot.mimic})
             else:
                 self._make_excitation(np.asarray(msg.position)[self.idx])
+        if self.pub.get_subscription_count() == 0:
+            return      # nobody takes our commands yet (the filter not discovered): nothing starts
         q = np.asarray(msg.position)[self.idx]
         qd = np.asarray(msg.velocity)[self.idx] if len(msg.velocity) else np.zeros(len(self.idx))
         if self.targets:
