@@ -310,9 +310,12 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
     teleop_cfg = str(config_path(spec))
 
     nodes = []
+    controller_params = {}
     # with doctor corrections, an adapter stands between the driver's topics and the graph's
     if corrections:
-        from sim2real.doctor.adapter import DriverAdapter
+        from sim2real.doctor.adapter import DriverAdapter, loop_delay_s
+        # the delay the doctor measured is what the adaptive modes predict over
+        controller_params["latency_s"] = round(loop_delay_s(paths.resolve(corrections)), 4)
         if DriverAdapter.load(paths.resolve(corrections), spec).identity:   # fail here, naming the key
             corrections = None   # no hop the control loop does not need
     state_source = "driver_adapter" if corrections else "driver"   # who publishes /joint_states
@@ -336,7 +339,7 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
                  {"/gat/desired": "/policy/desired"}),
         NodeDecl("controller", "controller", {**common, "mode": controller, "state_source": state_source,
                                               "checkpoint": str(paths.resolve(controller_checkpoint))
-                                              if controller_checkpoint else ""}),
+                                              if controller_checkpoint else "", **controller_params}),
         NodeDecl("safety_filter", "safety", {**common, "state_source": state_source}),
     ]
     if record:

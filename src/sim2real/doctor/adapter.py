@@ -60,3 +60,12 @@ class DriverAdapter:
         """Torques in config order -> the driver's order, sense and scale."""
         t = np.asarray(tau, float) * self.sign * self.command_scale
         return np.array([t[self.names.index(n)] for n in self.wire_order])
+
+
+def loop_delay_s(path) -> float:
+    """What a controller should predict over, from a corrections file: the loop's round trip
+    (`latency_s`, command -> torque sensed -> state back) plus the median actuator lag; 0 when the
+    file has neither (s)."""
+    d = load_yaml(path) or {}
+    lags = list((d.get("actuator_lag_s") or {}).values())
+    return float(d.get("latency_s") or 0.0) + (float(np.median(lags)) if lags else 0.0)
