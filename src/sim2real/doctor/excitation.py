@@ -100,6 +100,8 @@ class Excitation:
         self.log_t, self.log_q, self.log_qd, self.log_cmd, self.log_eff, self.log_recv = [], [], [], [], [], []
         self._listen: list[np.ndarray] = []
         self._listen_t: list[float] = []
+        self.fwd_recv: list[float] = []    # what the filter sent the driver: when it arrived here (wall s)
+        self.fwd_cmd: list[np.ndarray] = []
         self._uncalibrated: list[int] = []
         # the schedule: (kind, duration s, data); started one after the other
         self.queue = [("settle", SETTLE_S, None)] + [("probe", PROBE_GAP_S, None) for _ in range(PROBES)]
@@ -334,13 +336,25 @@ class Excitation:
     def _arrays(self):
         return (np.array(self.log_t), np.array(self.log_cmd), np.array(self.log_eff), np.array(self.log_recv))
 
-    def _t_cmd(self, t, recv):
-        """When each command left, on the stamps' clock: the stamp it answered plus how much later
-        than usual its state arrived (a loaded machine answers some states late; fitted by the
-        stamp they answered, those commands would look like more delay or lag than the loop has)."""
+    def forwarded(self, recv: float, cmd: np.ndarray) -> None:
+        """What the safety filter really sent the driver (wire order), and when it arrived here
+        (wall s). On a loaded host the filter answers each state once: of a burst of late answers
+        it passes the first and drops the rest, so the motors see another command stream than
+        the one this experiment computed; the fits read this one."""
+        if self.t0 is not None and self.seg is not None:
+            self.fwd_recv.append(recv)
+            self.fwd_cmd.append(np.array(cmd, float))
+
+    def _commands(self, t, cmd, recv):
+        """(times on the stamps' clock less t0, commands) of the stream the motors saw: the filter's
+        as it arrived, else ours, each at the stamp it answered plus how much later than usual its
+        state arrived (fitted by the stamp alone, a late answer looks like more delay or lag)."""
         if self.sim_time or not np.isfinite(recv).all() or len(t) == 0:
-            return t
-        return recv - np.median(recv - t)
+            return t, cmd
+        age = np.median(recv - t)
+        if len(self.fwd_recv) > 10:
+            return np.array(self.fwd_recv) - age, np.array(self.fwd_cmd)
+        return recv - age, cmd
 
     def _disturbed(self, t0: float, t1: float, t, recv) -> str | None:
         """Why the states of [t0, t1) do not time a response faithfully, or None."""
@@ -367,7 +381,8 @@ class Excitation:
         why = self._disturbed(ts, te, t, recv)
         delay = np.nan
         if why is None and self.effort_seen:
-            fit = timing.fit_loop(t, cmd, eff, [(ts - 0.02, te)], self.dt, self._sensed(), self._t_cmd(t, recv))
+            tu, u = self._commands(t, cmd, recv)
+            fit = timing.fit_loop(t, u, eff, [(ts - 0.02, te)], self.dt, self._sensed(), tu)
             delay = fit.delay_s
         p = {"t": ts, "disturbed": why, "delay_s": delay}
         self.probes.append(p)
@@ -387,7 +402,8 @@ class Excitation:
         wins = [(p["t"] - 0.02, p["t"] + PROBE_GAP_S) for p in self.probes if not p["disturbed"]]
         if not wins:
             return
-        fit = timing.fit_loop(t, cmd, eff, wins, self.dt, self._sensed(), self._t_cmd(t, recv))
+        tu, u = self._commands(t, cmd, recv)
+        fit = timing.fit_loop(t, u, eff, wins, self.dt, self._sensed(), tu)
         self.delay_s, self.lag_s = fit.delay_s, fit.lag_s
         ok = (fit.r2 > FIT_R2) & (fit.gain > 0.2)
         self._set_gain(np.where(ok, fit.gain, self.gain))
@@ -426,8 +442,8 @@ class Excitation:
         why = self._disturbed(ts - 0.02, end, t, recv)
         delay = lag = gain = r2 = np.nan
         if self.effort_seen:
-            delay, lag, gain, r2 = timing.fit_slot(t, cmd, eff, [(ts - 0.02, end)], self.dt, slot,
-                                                   t_cmd=self._t_cmd(t, recv))
+            tu, u = self._commands(t, cmd, recv)
+            delay, lag, gain, r2 = timing.fit_slot(t, u, eff, [(ts - 0.02, end)], self.dt, slot, t_cmd=tu)
             if why is None and r2 < FIT_R2:
                 why = f"torque response fits the loop to r2 {r2:.2f}"
         repeat = sum(1 for p in self.pulses if p["slot"] == slot and p["sign"] == sign)

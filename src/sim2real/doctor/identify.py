@@ -189,7 +189,7 @@ def identify(rec, order, robot, model) -> tuple[list[JointID], dict]:
         probe = float(pg[to_cfg[j]]) if pg is not None and rec["probe_r2"][to_cfg[j]] >= FIT_R2 else np.nan
         out.append(JointID(name, g_, lat, lag, r2, float(rests[0][1][j]), float(grav["g_model"][j]),
                            grav["offset"].get(name, 0.0), float(np.std(diffs) / np.sqrt(2)),
-                           spread, used, rep, probe))
+                           latency_spread_s=spread, pulses=used, repeated=rep, probe_gain=probe))
     return out, grav
 
 

@@ -45,11 +45,17 @@ class DoctorNode(Node):
         self.pub = self.create_publisher(Float64MultiArray, self.robot.controller_topic, 10)
         self.create_subscription(JointState, "/joint_states", self._on_state, 10)
         self.create_subscription(Clock, "/clock", self._on_clock, 10)
+        if not self.targets:    # what the safety filter really sends the driver
+            self.create_subscription(Float64MultiArray, self.robot.command_topic, self._on_forwarded, 50)
         for qos in LOCK_QOS:   # any lock from anyone ends the experiment (the filter holds the arm)
             self.create_subscription(Bool, "/teleop/lock", self._on_lock, qos)
 
     def _on_lock(self, msg: Bool) -> None:
         self.locked = self.locked or bool(msg.data)
+
+    def _on_forwarded(self, msg: Float64MultiArray) -> None:
+        if self.exc is not None and not self.finished and len(msg.data) == len(self.order or ()):
+            self.exc.forwarded(time.time(), np.asarray(msg.data))
 
     def _on_clock(self, msg: Clock) -> None:
         self.clock["messages"] += 1
