@@ -279,7 +279,7 @@ def cmd_bench_controller(a) -> int:
 
 def _inverse_model_for(robot, profile, out_dir: Path, a) -> str:
     """The inverse model is learned from the robot itself: record the twin, train on the file."""
-    from sim2real.data.collect import record_twin
+    from sim2real.control.collect import record_twin
     from sim2real.control.train import train_inverse_dynamics
     rec = out_dir / f"twin-{profile.name}.mcap"
     print(f"inverse_dynamics: recording {a.record_seconds:.0f} s of the twin ({profile.name}) -> {rec}", flush=True)

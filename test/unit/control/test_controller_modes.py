@@ -8,7 +8,7 @@ import pytest
 
 from sim2real.control import trajectories as T
 from sim2real.eval.benchmark import run_episode
-from sim2real.data.collect import record_twin
+from sim2real.control.collect import record_twin
 from sim2real.control.inverse_dynamics import dataset_from_mcap
 from sim2real.learn.networks import NumpyMLP
 from sim2real.control.modes import make_mode

@@ -50,7 +50,7 @@ def test_every_mode_builds_or_names_its_checkpoint(name, jaco, tmp_path, monkeyp
 def test_train_and_load_agree_from_any_working_directory(jaco, tmp_path, monkeypatch):
     """Training writes paths.checkpoint(robot, kind) and the mode reads it, wherever the command
     runs (it once wrote relative to the working directory and read from the data root)."""
-    from sim2real.data.collect import record_twin
+    from sim2real.control.collect import record_twin
     from sim2real.sim.reality import NOMINAL
     root = tmp_path / "data"
     root.mkdir()

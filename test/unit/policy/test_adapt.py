@@ -3,7 +3,7 @@ than wrong ones, and the refitted Gaussian moves toward them."""
 import numpy as np
 import pytest
 
-from sim2real.data.collect import record_twin
+from sim2real.control.collect import record_twin
 from sim2real.policy.adapt import adapt_source, log_likelihoods, read_target
 from sim2real.robots import load_robot
 from sim2real.sim.randomize import load_randomization
