@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 
-from sim2real import paths
 from sim2real.config_io import load_yaml
 from sim2real.errors import ConfigError
 from sim2real.sim.reality import SCHEMA, RealityProfile, parse_profile
@@ -212,8 +211,10 @@ def parse_randomization(data, where: str) -> Randomization:
 
 
 def load_randomization(robot) -> Randomization:
-    """The robot's config/randomization/<robot>.yaml; ConfigError naming the file and key."""
-    path = paths.data_root() / "config" / "randomization" / f"{robot.name}.yaml"
+    """The robot's randomization/<robot>.yaml beside its robots/<robot>.yaml (config/randomization/
+    in the repository, <dir>/randomization/ in a SIM2REAL_ROBOT_PATH directory); ConfigError naming
+    the file and key."""
+    path = robot.config_path.parent.parent / "randomization" / f"{robot.name}.yaml"
     if not Path(path).is_file():
         raise ConfigError(f"{path}: no randomization ranges for robot '{robot.name}'")
     return parse_randomization(load_yaml(path), str(path))

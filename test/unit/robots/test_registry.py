@@ -127,6 +127,18 @@ def test_a_name_defined_twice_is_an_error(robot_dir):
         load_robot("go1")
 
 
+def test_randomization_is_found_beside_the_robot(robot_dir):
+    from sim2real.sim.randomize import load_randomization
+    robot = load_robot("pendulum")
+    with pytest.raises(ConfigError, match=str(robot_dir / "randomization" / "pendulum.yaml")):
+        load_randomization(robot)              # names where it looked: beside robots/pendulum.yaml
+    (robot_dir / "randomization").mkdir()
+    (robot_dir / "randomization" / "pendulum.yaml").write_text(
+        "damping_scale: [0.5, 2.0]\nmotor_strength: [0.9, 1.1]\n")
+    r = load_randomization(robot)
+    assert r.ranges == {"damping_scale": (0.5, 2.0), "motor_strength": (0.9, 1.1)}
+
+
 def test_config_name_must_match_file(robot_dir):
     (robot_dir / "robots" / "pendulum2.yaml").write_text(PENDULUM_YAML)
     with pytest.raises(ConfigError, match="name: 'pendulum' does not match the file name 'pendulum2'"):
