@@ -138,6 +138,14 @@ def _die_with_parent() -> None:
         pass
 
 
+def _node_process() -> None:
+    """preexec_fn of a supervised node: dies with the supervisor, and SIGINT/SIGTERM stay pending
+    (blocked across exec) until run_node has its handlers: a stop during the interpreter's start-up
+    is a clean stop, not a KeyboardInterrupt traceback from site.py."""
+    _die_with_parent()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _how(rc: int) -> str:
     if rc < 0:
         try:
@@ -198,7 +206,7 @@ def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int
         cmd = [sys.executable, "-m", "sim2real.ros.run_node", d.kind, *ros_args(d, True), *extra]
         # a process group of its own: a terminal's Ctrl-C reaches the supervisor only, which stops
         # the nodes in order (the driver last); PR_SET_PDEATHSIG still ends them if it dies
-        return subprocess.Popen(cmd, env=os.environ.copy(), preexec_fn=_die_with_parent, process_group=0)
+        return subprocess.Popen(cmd, env=os.environ.copy(), preexec_fn=_node_process, process_group=0)
 
     procs = {d.name: spawn(d) for d in decls}
     restarts = {d.name: 0 for d in decls}

@@ -6,6 +6,7 @@ that finishes its run (the driver after `duration_s`) ends the process with 0 to
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 
@@ -26,6 +27,8 @@ def main(argv=None) -> int:
     from sim2real.ros.compose import node_class
     from sim2real.ros.signals import StopSignals
     with StopSignals() as stop:
+        # a supervisor starts us with both blocked (compose._node_process): one sent meanwhile lands now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         rclpy.init(args=[sys.argv[0], *argv[1:]], signal_handler_options=SignalHandlerOptions.NO)
         try:
             node = node_class(argv[0])()

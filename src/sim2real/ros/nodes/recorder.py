@@ -1,6 +1,9 @@
 """Recorder node: chosen topics -> .mcap in the rosbag2 layout (see data/mcap_io.py).
 
-Subscribes with raw=True so messages are stored as the CDR bytes that crossed DDS. Topic names
+Subscribes with raw=True so messages are stored as the CDR bytes that crossed DDS. Its
+subscriptions are served by the hub (ros/sourced.py): in a composition every message of the
+lockstep chain reaches it in-process, in order, before the next step (none is lost however fast
+the graph runs); from other processes, in order as DDS delivers them (depth 100). Topic names
 resolve as ROS resolves them ('joint_states' -> '/joint_states' in the root namespace). Topics
 that are not yet advertised are looked up again every 0.2 s until they appear. The file is
 flushed at least every 0.2 s by the recorder's own thread and finished on destroy_node().
@@ -17,6 +20,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from sim2real.data.mcap_io import McapRecorder
 from sim2real.errors import Sim2RealError
 from sim2real.ros.params import declare
+from sim2real.ros.sourced import SourcedSubscriptions
 
 PARAMS = {
     "path": ("runs/recording.mcap", "output .mcap file"),
@@ -52,6 +56,7 @@ class RecorderNode(Node):
             path = next_part(path)
             self.get_logger().warning(f"{p.path} exists (a restart?): recording continues in {path}")
         self.rec = McapRecorder(path, overwrite=p.overwrite)
+        self.sourced = SourcedSubscriptions(self)
         self.subscribed: set[str] = set()
         self.unrecordable: dict[str, str] = {}    # topic -> why (e.g. no message definition)
         self.create_timer(0.2, self._discover, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -68,12 +73,12 @@ class RecorderNode(Node):
                 self.unrecordable[topic] = f"{types[0]}: {e}"
                 self.get_logger().error(f"cannot record {topic}: {self.unrecordable[topic]}")
                 continue
-            qos = qos_profile_sensor_data if topic.startswith("/camera") else 100
+            qos = qos_profile_sensor_data if topic.startswith("/camera") else QoSProfile(depth=100)
             pubs = self.get_publishers_info_by_topic(topic)
             if pubs and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for i in pubs):
                 # latched topics (/sim/target, /robot_description): a late recorder still gets them
                 qos = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-            self.create_subscription(cls, topic, lambda data, c=cid: self._write(c, data), qos, raw=True)
+            self.sourced.add(cls, topic, qos, lambda data, _gid, c=cid: self._write(c, data), raw=True)
             self.subscribed.add(topic)
 
     def _write(self, cid: int, data: bytes) -> None:
@@ -87,5 +92,7 @@ class RecorderNode(Node):
                 for t in sorted(self.wanted) if not counts.get(t)}
 
     def destroy_node(self):
+        if hasattr(self, "sourced"):
+            self.sourced.close()     # no write after the footer
         self.rec.close()
         return super().destroy_node()
