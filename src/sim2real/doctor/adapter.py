@@ -62,10 +62,10 @@ class DriverAdapter:
         return np.array([t[self.names.index(n)] for n in self.wire_order])
 
 
-def loop_delay_s(path) -> float:
-    """What a controller should predict over, from a corrections file: the loop's round trip
-    (`latency_s`, command -> torque sensed -> state back) plus the median actuator lag; 0 when the
-    file has neither (s)."""
+def loop_delay_s(path) -> tuple[float, float]:
+    """What a controller should predict over, from a corrections file: (the loop's round trip,
+    `latency_s`: command -> torque sensed -> state back; the median actuator lag), s; 0 for what
+    the file does not say."""
     d = load_yaml(path) or {}
     lags = list((d.get("actuator_lag_s") or {}).values())
-    return float(d.get("latency_s") or 0.0) + (float(np.median(lags)) if lags else 0.0)
+    return float(d.get("latency_s") or 0.0), (float(np.median(lags)) if lags else 0.0)

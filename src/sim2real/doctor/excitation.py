@@ -199,6 +199,7 @@ class Excitation:
         self.t_takeover = rel
         loaded = np.abs(self.static) > LOADED if self._listen else np.zeros(self.n, bool)
         self._uncalibrated = [int(k) for k in np.flatnonzero(loaded)] if trust_listen else []
+        self._brake = self.static.copy()     # the driver's hold torque we took over from (N m)
         kind, dur, data = self.queue.pop(0)
         self.seg = (kind, rel, rel + dur, data)
 
@@ -345,14 +346,14 @@ class Excitation:
             self.fwd_recv.append(recv)
             self.fwd_cmd.append(np.array(cmd, float))
 
-    def _commands(self, t, cmd, recv):
+    def _commands(self, t, cmd, recv, forwarded: bool = True):
         """(times on the stamps' clock less t0, commands) of the stream the motors saw: the filter's
         as it arrived, else ours, each at the stamp it answered plus how much later than usual its
         state arrived (fitted by the stamp alone, a late answer looks like more delay or lag)."""
         if self.sim_time or not np.isfinite(recv).all() or len(t) == 0:
             return t, cmd
         age = np.median(recv - t)
-        if len(self.fwd_recv) > 10:
+        if forwarded and len(self.fwd_recv) > 10:
             return np.array(self.fwd_recv) - age, np.array(self.fwd_cmd)
         return recv - age, cmd
 
@@ -381,7 +382,7 @@ class Excitation:
         why = self._disturbed(ts, te, t, recv)
         delay = np.nan
         if why is None and self.effort_seen:
-            tu, u = self._commands(t, cmd, recv)
+            tu, u = self._commands(t, cmd, recv, forwarded=False)
             fit = timing.fit_loop(t, u, eff, [(ts - 0.02, te)], self.dt, self._sensed(), tu)
             delay = fit.delay_s
         p = {"t": ts, "disturbed": why, "delay_s": delay}
@@ -402,10 +403,14 @@ class Excitation:
         wins = [(p["t"] - 0.02, p["t"] + PROBE_GAP_S) for p in self.probes if not p["disturbed"]]
         if not wins:
             return
-        tu, u = self._commands(t, cmd, recv)
+        # the hold is retuned from our own commands (what the filter passed is for reading the
+        # pulses after the fact: its stream, as it arrives here, jitters with this host's load)
+        tu, u = self._commands(t, cmd, recv, forwarded=False)
         fit = timing.fit_loop(t, u, eff, wins, self.dt, self._sensed(), tu)
         self.delay_s, self.lag_s = fit.delay_s, fit.lag_s
-        ok = (fit.r2 > FIT_R2) & (fit.gain > 0.2)
+        # corrected where the fit is clear and the error large: a noisy small correction is worse
+        # than none; never beyond what a units mix-up gives
+        ok = (fit.r2 > 0.9) & (np.abs(fit.gain / self.gain - 1.0) > 0.1) & (fit.gain > 0.4) & (fit.gain < 2.5)
         self._set_gain(np.where(ok, fit.gain, self.gain))
         self.measured_timing = True
         self.probe_fit = fit
@@ -419,19 +424,21 @@ class Excitation:
     def _takeover_gain(self, rel: float) -> None:
         """While the first hold settles: a motor that produces less (or more) torque than commanded
         shows it as soon as the round trip has passed, in how its sensed torque moved from the
-        driver's hold to ours (timing.fit_takeover). Loaded slots only; each once."""
+        driver's hold to ours (timing.fit_takeover, which reads the motor's own gain from the
+        commands really sent). Loaded slots only, until TAKEOVER_S after taking over; each reading
+        moves the correction half way (read through the lag this early, a 0.6 motor read 0.48 and
+        a full correction rang; one too slow let the shoulder fall)."""
         since = rel - self.t_takeover
         t = np.array(self._listen_t + self.log_t)
         cmd = np.concatenate([np.full((len(self._listen), self.n), np.nan), np.array(self.log_cmd)])
         eff = np.concatenate([np.array(self._listen), np.array(self.log_eff)])
         g = self.gain.copy()
         for k in list(self._uncalibrated):
-            d, tau, gk, r2 = timing.fit_takeover(t, cmd[:, k], eff[:, k], self.t_takeover, self.static[k], self.dt)
-            settled = since > d + tau + 0.012 and r2 > 0.9
-            if settled or since > TAKEOVER_S:
+            d, tau, gk, r2 = timing.fit_takeover(t, cmd[:, k], eff[:, k], self.t_takeover, self._brake[k], self.dt)
+            if since > d + tau + 0.01 and r2 > 0.8 and 0.3 < gk < 3.0:
+                g[k] += 0.5 * (gk - g[k])
+            if since > TAKEOVER_S:
                 self._uncalibrated.remove(k)
-                if (settled or r2 > 0.5) and 0.3 < gk < 3.0:
-                    g[k] = gk * self.gain[k]
         self._set_gain(g)
 
     def _judge_pulse(self, ts: float, te: float, data) -> None:
