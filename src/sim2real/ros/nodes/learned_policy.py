@@ -15,6 +15,11 @@ from sim2real.ros.nodes.policy_base import PolicyNode
 
 
 class LearnedPolicyNode(PolicyNode):
+    # the base subscribes to the states in its __init__, and a composition may deliver one before
+    # the checkpoint below is loaded: until then act() publishes nothing
+    policy: LearnedReach | None = None
+    target = None
+
     def __init__(self, **kwargs):
         super().__init__(extra_params={"checkpoint": ("", "policy checkpoint NAME.pt (+ .json, .onnx)")}, **kwargs)
         self.policy = LearnedReach(self.p.checkpoint, self.robot)
@@ -34,6 +39,8 @@ class LearnedPolicyNode(PolicyNode):
         self.target = tgt
 
     def act(self, t, q, qd):
+        if self.policy is None:
+            return None, None
         q_d, qd_d, problem = self.policy.act(q, qd, self.target)
         self.steps += 1
         if problem:
