@@ -314,8 +314,9 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
     # with doctor corrections, an adapter stands between the driver's topics and the graph's
     if corrections:
         from sim2real.doctor.adapter import DriverAdapter, loop_delay_s
-        # the delay the doctor measured is what the adaptive modes predict over
-        controller_params["latency_s"] = round(loop_delay_s(paths.resolve(corrections)), 4)
+        # the delay and lag the doctor measured are what the adaptive modes predict over
+        delay, lag = loop_delay_s(paths.resolve(corrections))
+        controller_params.update(latency_s=round(delay, 4), actuator_lag_s=round(lag, 4))
         if DriverAdapter.load(paths.resolve(corrections), spec).identity:   # fail here, naming the key
             corrections = None   # no hop the control loop does not need
     state_source = "driver_adapter" if corrections else "driver"   # who publishes /joint_states

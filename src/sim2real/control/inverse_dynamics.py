@@ -110,7 +110,7 @@ def _effort_samples(path, obs, eff, stamps, k, lookahead, dt):
 class InverseDynamicsMode:
     name = "inverse_dynamics"
 
-    def __init__(self, model, checkpoint, latency_s: float = 0.0):
+    def __init__(self, model, checkpoint, latency_s: float = 0.0, lag_s: float = 0.0):
         r = model.robot
         self.robot, self.n, self.dt, self.limit = r, r.n, r.dt, r.effort_limit
         self.net, self.meta = load_checkpoint(checkpoint, "inverse_dynamics", r)
@@ -126,7 +126,7 @@ class InverseDynamicsMode:
         self.fallback = ComputedTorque(model)
         self.obs: deque = deque(maxlen=self.k)     # (stamp, o)
         self.acts: deque = deque(maxlen=self.k - 1)
-        self.delay = DelayLine(r.n, r.dt, latency_s)
+        self.delay = DelayLine(r.n, r.dt, latency_s, lag_s)
         self.status = "ok"
         self._ctx = None          # (stamp, measured torques?) for applied()
         self.deferred = False     # a guard calls applied() itself with the command it really sent
@@ -161,7 +161,7 @@ class InverseDynamicsMode:
             acts = np.array(self.acts).reshape(self.k - 1, self.n)
             if self.delay and self.action == "effort":
                 obs, acts, q, qd = self._ahead(t, q, qd, obs, acts, effort)
-                d = shift_desired(d, self.delay.latency)
+                d = shift_desired(d, self.delay.lead)
             target = self.ref.rollout(q, qd, d, self.lookahead)[-1]
             x = features(obs, acts, target)
             u = self.net(x)

@@ -124,7 +124,7 @@ class LocalLinearMode:
 
     def __init__(self, model, window: int = 10, prior_weight: float = 1e4, lam: float = 1e-3,
                  residual_limit: float = 0.75, strength_tau: float = 0.5, gain_window: int = 250,
-                 latency_s: float = 0.0):
+                 latency_s: float = 0.0, lag_s: float = 0.0):
         from sim2real.control.reference import ReferenceModel
         self.m, r = model, model.robot
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
@@ -136,7 +136,7 @@ class LocalLinearMode:
         self.lam, self.residual_limit = lam, residual_limit
         self.strength = MotorStrength(r.n, r.dt, strength_tau, r.effort_limit)
         self.gain = TorqueGainFit(r.n, gain_window) if gain_window else None
-        self.delay = DelayLine(r.n, r.dt, latency_s)
+        self.delay = DelayLine(r.n, r.dt, latency_s, lag_s)
         self.status = "ok"
         self._prev = None   # (stamp, x, u commanded, qd' of the prior at u = 0, d qd'/d u)
         self._ctx = None    # what applied() needs of this step: (stamp, x, free, B0, measured)
@@ -189,7 +189,7 @@ class LocalLinearMode:
             U = self.delay.torques(t, effort if measured else (self._prev[2] if self._prev else np.zeros(n)))
             q, qd = predict_velocity(q, qd, U, B, drift, dt)
             x = np.concatenate([q, qd])
-            d = shift_desired(d, self.delay.latency)
+            d = shift_desired(d, self.delay.lead)
             x_bar = self.ref.next_state(q, qd, d)
             qd_bar = x_bar[n:]
             fric = self.m.frictionloss * np.tanh(qd_bar / 0.02)
@@ -317,14 +317,25 @@ class DelayLine:
     for, by the stamp of the state each answered. With a measured delay L (state transport +
     command transport + actuator lag, `latency_s`), the command answering the state stamped t acts
     on the joints from about t + L; so the torques acting over [t, t + L) are the ones asked for at
-    t - L .. t - dt, and the command computed now should be the one for the state at t + L."""
+    t - L .. t - dt, and the command computed now should be the one for the state at t + L. With the
+    actuators' lag known apart (lag_s; L then the transport alone), those torques reach the joints
+    through it, and the command is aimed lag_s further ahead (`lead`)."""
 
-    def __init__(self, n: int, dt: float, latency_s: float):
+    def __init__(self, n: int, dt: float, latency_s: float, lag_s: float = 0.0):
         self.n, self.dt = n, dt
         self.latency = max(0.0, float(latency_s))
         self.steps = int(round(self.latency / dt))
+        # the actuators' first-order lag (s), when it is known apart from the transport delay: the
+        # torques on their way reach the joints through it (0: lag counted in latency_s, as delay)
+        self.lag = max(0.0, float(lag_s))
+        self._a = 1.0 - np.exp(-dt / self.lag) if self.lag > 0 else 1.0
         self._hist: deque = deque(maxlen=self.steps + 8)   # (stamp, joint torque asked)
         self._buf = np.zeros((self.steps, n))
+
+    @property
+    def lead(self) -> float:
+        """How far ahead of the state it answers a command mainly acts, s: delay + lag."""
+        return self.latency + self.lag
 
     def __bool__(self) -> bool:
         return self.steps > 0
@@ -357,6 +368,12 @@ class DelayLine:
                 cur = hist[i][1]
                 i += 1
             out[k] = cur
+        if self.lag > 0:
+            # through the actuators' lag, from the torque acting now (`fallback`: the measured one)
+            y = np.array(fallback, float)
+            for k in range(self.steps):
+                y += self._a * (out[k] - y)
+                out[k] = y
         return out
 
 

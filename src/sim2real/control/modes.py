@@ -130,28 +130,33 @@ def check_mode(name: str, robot: RobotSpec) -> ModeSpec:
 
 
 def make_mode(name: str, robot: RobotSpec, checkpoint: str | Path | None = None, *,
-              latency_s: float = 0.0, guard: bool | dict = True, **options) -> Mode:
+              latency_s: float = 0.0, lag_s: float = 0.0, guard: bool | dict = True, **options) -> Mode:
     """A controller mode by name; a learned mode loads `checkpoint`, by default the robot's
     paths.checkpoint(robot, kind) (a clear ConfigError when it is missing or does not fit).
 
     Adaptive modes (spec.adaptive) take the loop's measured delay, `latency_s` (state transport +
     command transport + actuator lag, s; the controller node's parameter of that name), and
-    compensate it; and run under the guard (control/guard.py) that hands control to the baseline
-    when they diverge (guard=False: the bare mode, for tests and studies; a dict: guard settings).
-    Other modes ignore latency_s."""
+    compensate it; `lag_s`, when given, is the actuators' first-order lag apart from it (latency_s
+    then the transport alone): the prediction runs the torques on their way through that lag. They
+    run under the guard (control/guard.py) that hands control to the baseline when they diverge
+    (guard=False: the bare mode, for tests and studies; a dict: guard settings). Other modes
+    ignore latency_s and lag_s."""
     spec = check_mode(name, robot)
     if spec.needs and not checkpoint:
         checkpoint = paths.checkpoint(robot.name, spec.needs)
     latency_s = float(latency_s)
     if not np.isfinite(latency_s) or latency_s < 0.0 or latency_s > 0.5:
         raise ConfigError(f"latency_s {latency_s!r}: expected seconds in [0, 0.5]")
+    lag_s = float(lag_s)
+    if not np.isfinite(lag_s) or lag_s < 0.0 or lag_s > 0.2:
+        raise ConfigError(f"lag_s {lag_s!r}: expected seconds in [0, 0.2]")
     if spec.actuation != "effort":
         return spec.factory(None, checkpoint, **options)
     from sim2real.control.nominal_model import NominalModel
     model = NominalModel(robot)
     if not spec.adaptive:
         return spec.factory(model, checkpoint, **options)
-    mode = spec.factory(model, checkpoint, latency_s=latency_s, **options)
+    mode = spec.factory(model, checkpoint, latency_s=latency_s, lag_s=lag_s, **options)
     if guard is False:
         return mode
     from sim2real.control.guard import GuardedMode

@@ -39,7 +39,8 @@ class NNPriorLQRMode:
     def __init__(self, model, checkpoint, gamma: float = 0.9, mean_strength: float = 1.0,
                  cov_strength: float = 20.0, horizon: int = 2,
                  q_weight: float = 1.0, r_weight: float = 1e-6, strength_tau: float = 0.5,
-                 residual_limit: float = 0.75, gain_window: int = 250, latency_s: float = 0.0):
+                 residual_limit: float = 0.75, gain_window: int = 250, latency_s: float = 0.0,
+                 lag_s: float = 0.0):
         r = model.robot
         self.m, self.robot = model, r
         self.n, self.dt, self.limit = r.n, r.dt, r.effort_limit
@@ -67,7 +68,7 @@ class NNPriorLQRMode:
         self.strength = MotorStrength(r.n, r.dt, strength_tau, r.effort_limit)
         self.gain = TorqueGainFit(r.n, gain_window) if gain_window else None
         self._last_prior = None   # (qd' of the prior at u = 0, d qd' / d u) at the previous step
-        self.delay = DelayLine(r.n, r.dt, latency_s)
+        self.delay = DelayLine(r.n, r.dt, latency_s, lag_s)
         self.status = "ok"
         self._prev = None   # (stamp, x, u commanded)
         self._ctx = None    # (stamp, x measured, measured torques?) for applied()
@@ -133,7 +134,7 @@ class NNPriorLQRMode:
                 x = np.concatenate([q, qd])
             if not np.all(np.isfinite(x)):
                 x, q, qd = x_m, x_m[:n], x_m[n:]
-            d = shift_desired(d, self.delay.latency)
+            d = shift_desired(d, self.delay.lead)
         x_bar = self.ref.rollout(q, qd, d, self.horizon)
         K, k = lqr(self.A, self.B, self.c, self.Q, self.R, x_bar)
         u = K[0] @ x + k[0]

@@ -186,11 +186,12 @@ class OracleMode(Mode):
         return cmd
 
 
-def measure_latency(robot, profile, seconds: float = 1.0, seed: int = 0) -> float:
-    """The loop's delay as a probe on the robot measures it (never read from the profile): hold
-    home on the baseline with a small square wave of torque added, then fit the measured joint
-    torques to the commands sent: state transport (a state's stamp to the step it is answered) +
-    the command-to-torque delay and first-order lag that explain the measured torques best."""
+def measure_loop(robot, profile, seconds: float = 1.0, seed: int = 0) -> tuple[float, float]:
+    """(delay s, first-order lag s) of the loop as a probe on the robot measures them (never read
+    from the profile): hold home on the baseline with a small square wave of torque added, then
+    fit the measured joint torques to the commands sent. delay: state transport (a state's stamp
+    to the step it is answered) + the command-to-torque delay; lag: the first-order lag that,
+    with it, explains the measured torques best."""
     from sim2real.control.modes import make_mode
     twin = Twin(robot, profile)
     base = make_mode(BASELINE, robot)
@@ -223,9 +224,9 @@ def measure_latency(robot, profile, seconds: float = 1.0, seed: int = 0) -> floa
         cmd[i] = last
     idx = np.array(sorted(k for k in meas if int(0.25 / robot.dt) <= k < T))
     if len(idx) < 50 or not np.all(np.isfinite([meas[k] for k in idx])):
-        return float(np.mean(waits)) if waits else 0.0
+        return (float(np.mean(waits)) if waits else 0.0), 0.0
     eff = np.array([meas[k] for k in idx])
-    best, best_L = np.inf, 0.0
+    best, best_L, best_lag = np.inf, 0.0, 0.0
     for lag in (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03, 0.04):
         a = 1.0 if lag == 0 else 1.0 - np.exp(-robot.dt / lag)
         filt = np.empty_like(cmd)
@@ -241,8 +242,8 @@ def measure_latency(robot, profile, seconds: float = 1.0, seed: int = 0) -> floa
             g = np.sum(p * eff, 0) / np.maximum(np.sum(p * p, 0), 1e-12)
             r = float(np.sum((eff - g * p) ** 2))
             if r < best:
-                best, best_L = r, D * robot.dt + lag
-    return float(np.mean(waits)) + best_L
+                best, best_L, best_lag = r, D * robot.dt, lag
+    return float(np.mean(waits)) + best_L, best_lag
 
 
 def gap_closed(base: float, oracle: float, mode: float) -> float | None:
@@ -275,22 +276,29 @@ def trajectories(robot, kin: NominalModel, seed: int = 0) -> list[Trajectory]:
 
 
 def run_benchmark(robot, profile, modes, checkpoints: dict, seed: int = 0, log=print,
-                  latency_s: float | None = None, guard: bool = True) -> list[Episode]:
-    """Every mode on every trajectory. The adaptive modes get the loop's delay as a probe measures
-    it on the twin (measure_latency; latency_s overrides), as `sim2real up` gives them the
-    doctor's measurement; they run under their guard unless guard=False."""
+                  latency_s: float | None = None, guard: bool = True, lag_aware: bool = True) -> list[Episode]:
+    """Every mode on every trajectory. The adaptive modes get the loop's delay and actuator lag as
+    a probe measures them on the twin (measure_loop; latency_s overrides, lag then counted in it),
+    as `sim2real up --corrections` gives them the doctor's measurement; lag_aware=False folds the
+    lag into the delay (the predictor before it knew the lag apart). They run under their guard
+    unless guard=False."""
     from sim2real.control.modes import make_mode
     kin = NominalModel(robot)
+    lag_s = 0.0
     if latency_s is None and any(m in ADAPTIVE for m in modes):
-        latency_s = measure_latency(robot, profile, seed=seed)
-        log(f"  loop delay measured by a probe on the twin: {latency_s * 1e3:.1f} ms (given to the adaptive modes)")
+        latency_s, lag_s = measure_loop(robot, profile, seed=seed)
+        if not lag_aware:
+            latency_s, lag_s = latency_s + lag_s, 0.0
+        log(f"  loop measured by a probe on the twin: {latency_s * 1e3:.1f} ms delay + {lag_s * 1e3:.1f} ms "
+            f"actuator lag (given to the adaptive modes)")
     episodes = []
     for name in modes:
         for traj in trajectories(robot, kin, seed):
             if name == ORACLE:
                 mode = OracleMode(robot, profile, payload_schedule(profile, traj))
             elif name in ADAPTIVE:
-                mode = make_mode(name, robot, checkpoints.get(name), latency_s=latency_s or 0.0, guard=guard)
+                mode = make_mode(name, robot, checkpoints.get(name), latency_s=latency_s or 0.0, lag_s=lag_s,
+                                 guard=guard)
             else:
                 mode = make_mode(name, robot, checkpoints.get(name))
             ep = run_episode(robot, profile, mode, traj, kin)

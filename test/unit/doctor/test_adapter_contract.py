@@ -85,7 +85,8 @@ def test_the_clock_check_reads_what_the_driver_publishes(jaco):
 
 
 def test_up_with_corrections_gives_the_controller_the_delay_the_doctor_measured(tmp_path):
-    """`sim2real up --corrections` fills the adaptive modes' latency_s: round trip + median lag."""
+    """`sim2real up --corrections` fills the adaptive modes' latency_s (round trip) and actuator_lag_s
+    (the median lag)."""
     import yaml
 
     from sim2real.graph import build_graph
@@ -93,4 +94,4 @@ def test_up_with_corrections_gives_the_controller_the_delay_the_doctor_measured(
     path.write_text(yaml.safe_dump({"schema": "sim2real/driver-corrections/v1", "robot": "jaco", "latency_s": 0.028,
                                     "actuator_lag_s": {"joint_1": 0.01, "joint_2": 0.02, "joint_3": 0.01}}))
     ctl = next(d for d in build_graph("jaco", "twin", None, camera=False, corrections=str(path)) if d.name == "controller")
-    assert ctl.params["latency_s"] == pytest.approx(0.038)
+    assert ctl.params["latency_s"] == pytest.approx(0.028) and ctl.params["actuator_lag_s"] == pytest.approx(0.01)

@@ -37,6 +37,8 @@ PARAMS = {
     "desired_source": ("teleop_mux", "the only node whose /controller/desired is taken"),
     "latency_s": (0.0, "adaptive modes: the loop's measured delay, s (state + command transport + actuator "
                        "lag, e.g. from the doctor), compensated by predicting the state over it"),
+    "actuator_lag_s": (0.0, "adaptive modes: the actuators' first-order lag, s, when known apart (latency_s is "
+                            "then the transport alone): the prediction filters the torques through it"),
 }
 
 
@@ -47,7 +49,7 @@ class ControllerNode(Node):
         self.robot = load_robot(p.robot)
         self.mode = p.mode or default_mode(self.robot)
         self.law = make_mode(self.mode, self.robot, p.checkpoint or None,   # ConfigError names the problem
-                             latency_s=p.latency_s)   # adaptive modes run guarded (control/guard.py)
+                             latency_s=p.latency_s, lag_s=p.actuator_lag_s)   # adaptive: guarded (control/guard.py)
         self.reader = convert.JointStateReader(self.robot.joint_names)   # states arrive serialized
         self.state_map = self.reader.map
         self.desired_map = convert.JointMap(self.robot.joint_names)
