@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 
@@ -33,6 +34,10 @@ class PolicyNode(Node):
         self.next_t = None
         self.gate = StampGate()    # a spoofed future stamp must not stall the decimation
         self.pub = self.create_publisher(JointState, "/policy/desired", 10)
+        # states count once the node is built: the hub may serve one while a subclass's __init__
+        # still runs (its planner or checkpoint not there yet); the executor's first turn opens them
+        self._ready = False
+        self._opener = self.create_timer(0.0, self._open, clock=Clock(clock_type=ClockType.STEADY_TIME))
         # raw: at the control rate in, the policy rate out, only the states it uses are deserialized
         self.sourced = SourcedSubscriptions(self)
         self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_raw_state,
@@ -54,7 +59,13 @@ class PolicyNode(Node):
         """(desired q (n,) rad, desired qd (n,) rad/s) at state time t s; (None, None) publishes nothing."""
         raise NotImplementedError
 
+    def _open(self) -> None:
+        self._ready = True
+        self.destroy_timer(self._opener)
+
     def _on_raw_state(self, data: bytes) -> None:
+        if not self._ready:
+            return
         # CDR: 4-byte encapsulation header, then header.stamp (int32 sec, uint32 nanosec)
         sec, nsec = struct.unpack_from("<iI" if data[1] & 1 else ">iI", data, 4)   # byte 1: CDR_LE = 1
         if self.next_t is not None and self.next_t - 2 * self.period < sec + 1e-9 * nsec < self.next_t:
