@@ -117,6 +117,11 @@ def evaluate(a) -> int:
         raise ConfigError(f"--n must be >= 1, got {n}")
     seed = int(_get(a, "seed", 0))
     locs = [Localizer(p, robot) for p in _checkpoints(robot, _get(a, "checkpoints", None))]
+    # one row per checkpoint: its scheme, or scheme (file) where two checkpoints share a scheme
+    counts = {}
+    for loc in locs:
+        counts[loc.scheme] = counts.get(loc.scheme, 0) + 1
+    label = {id(loc): loc.scheme if counts[loc.scheme] == 1 else f"{loc.scheme} ({loc.path.stem})" for loc in locs}
     _log(f"eval perception: {robot.name}, {n} images rendered under '{profile.name}'; "
          f"{', '.join(loc.scheme for loc in locs)}; machine {_machine()}")
     t0 = time.perf_counter()
@@ -139,14 +144,14 @@ def evaluate(a) -> int:
         r.update(sigma_median_cm=float(np.median(sg) * 100), within_tol=float(np.mean(e <= loc.tol_m)),
                  checkpoint=str(loc.path), images_per_s_batched=float(n / dt),
                  images_per_s_1thread=float(measure_onnx(loc.path.with_suffix(".onnx"), loc.height, loc.width)))
-        results[loc.scheme] = r
-        preds[loc.scheme] = p
+        results[label[id(loc)]] = r
+        preds[label[id(loc)]] = p
     out_dir = Path(_get(a, "out", None) or paths.data_root() / "runs" / "perception")
     out_dir.mkdir(parents=True, exist_ok=True)
     sheet = out_dir / f"contact-{robot.name}-{profile.name}.png"
     src = SceneRenderer(robot, "randomized", load_randomization(robot).visuals)
     src_samples = [src.sample(np.random.default_rng(np.random.SeedSequence([seed, 2, k]))) for k in range(8)]
-    src_pred = {loc.scheme: loc.predict(np.stack([s.image for s in src_samples]))[0] for loc in locs}
+    src_pred = {label[id(loc)]: loc.predict(np.stack([s.image for s in src_samples]))[0] for loc in locs}
     contact_sheet(sheet, samples[:16], preds, src_samples, src_pred)
     tw.close()
     src.close()
@@ -158,7 +163,7 @@ def evaluate(a) -> int:
             raise ConfigError(f"--policies for reach from pixels: planner or learned, not {policy!r}")
         for loc in locs:
             _log(f"reach from pixels, {loc.scheme}: {episodes} targets on the real-time twin graph ({policy})")
-            results[loc.scheme]["reach"] = reach_from_pixels(robot, reality, loc.path, episodes, seed, out_dir, policy)
+            results[label[id(loc)]]["reach"] = reach_from_pixels(robot, reality, loc.path, episodes, seed, out_dir, policy)
     wall = time.perf_counter() - t0
     if _get(a, "json", False):
         print(json.dumps({"robot": robot.name, "profile": profile.name, "images": n, "seed": seed,

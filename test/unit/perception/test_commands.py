@@ -28,6 +28,12 @@ def test_render_train_evaluate(tmp_path, capsys):
     r = res["results"]["dr"]
     assert res["profile"] == "weak-wrist" and r["n"] == 6 and np.isfinite(r["median_cm"]) and r["p90_cm"] >= r["median_cm"]
     assert (tmp_path / "eval" / "contact-jaco-weak-wrist.png").is_file()
+    import shutil                        # two checkpoints of one scheme: one row each, named by file
+    for suffix in (".pt", ".json", ".onnx"):
+        shutil.copy(str(out) + suffix, str(tmp_path / "other") + suffix)
+    a.checkpoints = [str(out) + ".pt", str(tmp_path / "other.pt")]
+    assert commands.evaluate(a) == 0
+    assert set(json.loads(capsys.readouterr().out)["results"]) == {"dr (perception_dr)", "dr (other)"}
 
 
 def test_bad_arguments_are_named(tmp_path):
