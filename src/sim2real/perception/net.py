@@ -225,7 +225,7 @@ class Localizer:
 
     def predict(self, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """(target (N, 3) m base frame, sigma (N,) m) of (N, H, W, 3) uint8 RGB at the network's size."""
-        from sim2real.perception.image import to_input
+        from sim2real.image import to_input
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]

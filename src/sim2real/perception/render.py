@@ -17,7 +17,7 @@ in `randomized` mode, from the `visuals:` ranges of config/randomization/<robot>
   camera         pose offset and rotation around the nominal mount, field of view
   distractors    how many, which primitive shape, size, colour, pose (not within 6 cm of the target;
                  a distractor sphere never takes the target's colours)
-  image          blur, colour shift, Gaussian pixel noise, JPEG quality (perception/image.py, OpenCV)
+  image          blur, colour shift, Gaussian pixel noise, JPEG quality (sim2real/image.py, OpenCV)
 
 The model is built once; a draw writes textures (uploaded to the GL context), light, camera and
 geom fields of the compiled model in place, so an image costs one render (~3.4 ms at 96 px).
@@ -287,7 +287,7 @@ class SceneRenderer:
         return {"lights": nl, "distractors": nd}
 
     def _image_effects(self, img, rng) -> np.ndarray:
-        from sim2real.perception.image import effects
+        from sim2real.image import effects
         v = self.vis
         q = v.get("jpeg_quality")
         return effects(img, blur_sigma_px=float(self._u("blur_sigma_px", rng, None, 0.0)),

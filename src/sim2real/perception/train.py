@@ -66,7 +66,7 @@ def load_target_images(path: str | Path, height: int, width: int, topic: str = "
                        max_images: int = 2000) -> tuple[np.ndarray, dict]:
     """Unlabeled target-domain images from a recording: (N, H, W, 3) uint8, report."""
     from sim2real.data.mcap_io import read_messages
-    from sim2real.perception.image import decode_msg, fit
+    from sim2real.image import decode_msg, fit
     msgs = [m for _, m, _ in read_messages(path, [topic])]
     if not msgs:
         raise ConfigError(f"{path}: no {topic} messages (record the camera: "

@@ -1,7 +1,6 @@
-"""Offscreen camera rendering and the reality profile's image effects (blur, colour shift, JPEG)."""
+"""Offscreen camera rendering and the reality profile's image effects (blur, colour shift, JPEG),
+with the stack's one image library (sim2real/image.py, OpenCV), as perception's renders use."""
 from __future__ import annotations
-
-import io
 
 import mujoco
 import numpy as np
@@ -26,21 +25,11 @@ class Camera:
 
 
 def apply_image_effects(img: np.ndarray, visuals: dict) -> np.ndarray:
-    sigma = visuals.get("blur_sigma_px", 0.0)
+    """A reality profile's `visuals` image effects: blur, colour shift, then JPEG."""
+    from sim2real.image import effects
+    sigma = float(visuals.get("blur_sigma_px", 0.0))
     shift = visuals.get("color_shift")
-    quality = visuals.get("jpeg_quality", 100)
-    if not sigma and not shift and quality >= 100:
+    quality = int(visuals.get("jpeg_quality", 100))
+    if not sigma and not (shift is not None and any(shift)) and quality >= 100:
         return img
-    out = img.astype(np.float32)
-    if sigma:
-        from scipy.ndimage import gaussian_filter
-        out = gaussian_filter(out, sigma=(sigma, sigma, 0))
-    if shift:
-        out += 255.0 * np.asarray(shift, np.float32)
-    out = np.clip(out, 0, 255).astype(np.uint8)
-    if quality < 100:
-        from PIL import Image
-        buf = io.BytesIO()
-        Image.fromarray(out).save(buf, format="JPEG", quality=int(quality))
-        out = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-    return out
+    return effects(img, blur_sigma_px=sigma, color_shift=shift, jpeg_quality=quality)

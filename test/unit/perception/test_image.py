@@ -3,7 +3,7 @@ never raises; resizing keeps the camera's aspect ratio; the effects do what they
 import numpy as np
 import pytest
 
-from sim2real.perception import image as im
+from sim2real import image as im
 
 
 def _rgb(h=6, w=8, seed=0):

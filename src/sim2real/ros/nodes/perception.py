@@ -23,7 +23,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32
 
-from sim2real.perception.image import decode_msg, fit
+from sim2real.image import decode_msg, fit
 from sim2real.perception.net import DEFAULT_SCHEMES, Localizer, confidence, default_checkpoint
 from sim2real.robots import load_robot
 from sim2real.ros import convert

@@ -1,4 +1,5 @@
-"""Image handling for perception, with OpenCV (opencv-python-headless): sensor_msgs/Image bytes ->
+"""The stack's image handling, with OpenCV (opencv-python-headless): the twin's camera effects
+(sim/camera.py), perception's renders, dataset and node. sensor_msgs/Image bytes ->
 RGB array (checked: encoding, sizes, data length), resizing, colour conversion, blur, colour
 shift, pixel noise and JPEG round trips, and the network's input layout.
 
