@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 VENV_FLAGS ?=
+# ROS_FROM_SYSTEM=1 (with VENV_FLAGS=--system-site-packages): a full ROS 2 install's rclpy and
+# messages, not the ros-kilted-* wheels, which would shadow them
+ROS_FROM_SYSTEM ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export MUJOCO_GL ?= egl
@@ -14,7 +17,12 @@ venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+ifeq ($(ROS_FROM_SYSTEM),1)
+	grep -v '^ros-kilted-' requirements.txt > $(VENV)/requirements-no-ros.txt
+	$(PY) -m pip install --quiet -r $(VENV)/requirements-no-ros.txt
+else
 	$(PY) -m pip install --quiet -r requirements.txt
+endif
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
