@@ -84,11 +84,23 @@ def joint_findings(ids, grav) -> list[Finding]:
     return out
 
 
-def corrections(robot, order, ids, grav, delay_s: float | None = None) -> dict:
-    """Suggested corrections, schema sim2real/driver-corrections/v1 (driver adapter + randomization)."""
+def naming_corrections(robot, order, names: dict | None = None) -> dict:
+    """The corrections the contract alone gives (doctor/adapter.py's format): `names` (driver name
+    -> robot name, contract.map_names's mapping) and `joint_order` (robot names, the driver's
+    order), each only where it differs from the config."""
     c: dict = {"schema": "sim2real/driver-corrections/v1", "robot": robot.name}
+    if names:
+        c["names"] = {str(k): str(v) for k, v in names.items()}
     if order and list(order) != list(robot.joint_names):
         c["joint_order"] = list(order)
+    return c
+
+
+def corrections(robot, order, ids, grav, delay_s: float | None = None, names: dict | None = None) -> dict:
+    """Suggested corrections, schema sim2real/driver-corrections/v1 (driver adapter + randomization);
+    order: the robot's names in the driver's order; names: the driver's names -> the robot's
+    (contract.map_names), when they differ."""
+    c = naming_corrections(robot, order, names)
     sign = {i.name: -1 for i in ids if i.name in grav["sign"] or i.gain < 0}
     if sign:
         c["sign"] = sign

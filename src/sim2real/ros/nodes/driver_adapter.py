@@ -1,5 +1,6 @@
 """Driver adapter: applies doctor corrections between a vendor driver and the graph.
-/driver/joint_states -> /joint_states (config order and conventions);
+/driver/joint_states -> /joint_states (the config's names, order and conventions: a driver's own
+names, e.g. Kinova's j2s7s300_joint_1, are renamed by the corrections' `names:`);
 /effort_controller/commands -> /driver/effort_commands (the driver's order, sense and scale).
 Commands are taken from the safety filter only (safety/source.py); the driver takes them from
 this node only."""
@@ -27,6 +28,9 @@ class DriverAdapterNode(Node):
         p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
         self.adapter = DriverAdapter.load(paths.resolve(p.corrections), self.robot)
+        if self.adapter.renames:
+            self.get_logger().info("driver names -> robot names: " +
+                                   ", ".join(f"{d} -> {r}" for d, r in self.adapter.renames))
         self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
         self.pub_cmd = self.create_publisher(Float64MultiArray, "/driver/effort_commands", 10)
         self.create_subscription(JointState, "/driver/joint_states", self._on_state, 10)
