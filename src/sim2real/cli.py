@@ -77,12 +77,12 @@ def _graph_values(a: argparse.Namespace, only: tuple[str, ...] | None = None) ->
 
 
 def cmd_up(a) -> int:
-    from sim2real.graph import build_graph, graph_kwargs
+    from sim2real.graph import apply_ros_args, build_graph, graph_kwargs
     if a.backend == "gazebo":    # hardware: the vendor adapter runs here, the vendor's driver outside
         raise Sim2RealError("backend 'gazebo' runs Gazebo and its controllers outside this process: on a full ROS 2 "
                             "install use `ros2 launch sim2real bringup.launch.py backend:=gazebo`")
     _new_output(a.record, a.force)
-    decls = build_graph(**graph_kwargs(_graph_values(a)))
+    decls = apply_ros_args(build_graph(**graph_kwargs(_graph_values(a))), a.ros_args)
     print(f"sim2real up: {a.robot} on {a.backend}{' with ' + a.reality if a.reality else ''}: "
           f"{', '.join(d.name for d in decls)} ({'processes' if a.processes else 'one process'}); Ctrl-C stops")
     if a.processes:
@@ -104,15 +104,16 @@ def cmd_demo(a) -> int:
     robot = load_robot(a.robot)
     if robot.tasks and robot.tasks[0] == "stand":
         return _demo_stand(a, robot)
-    from sim2real.graph import build_graph, graph_kwargs
     from sim2real.eval.report import reach_report
+    from sim2real.graph import apply_ros_args, build_graph, graph_kwargs
     from sim2real.ros.compose import Composition
     from sim2real.tasks.reach import ReachTask
     task = ReachTask.from_robot(robot)
     duration = a.duration or a.targets * task.hold_s
     out = Path(a.record or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
     _new_output(str(out), a.force)
-    decls = build_graph(**graph_kwargs({**_graph_values(a, DEMO_OPTIONS), "record": str(out), "duration": duration}))
+    decls = apply_ros_args(build_graph(**graph_kwargs({**_graph_values(a, DEMO_OPTIONS), "record": str(out),
+                                                       "duration": duration})), a.ros_args)
     print(f"demo: {a.robot} in MuJoCo (lockstep), baseline computed-torque controller, "
           f"{a.targets} targets x {task.hold_s:.0f} s" + (f", {duration:g} sim s" if a.duration else ""))
     with Composition(decls) as c:
@@ -133,14 +134,15 @@ def _demo_stand(a, robot) -> int:
     """Legged robots: the stand baseline through the whole graph in lockstep; height and tilt of
     the base watched from the simulator (ground truth) at every spin."""
     from sim2real.eval.report import StandWatch
-    from sim2real.graph import build_graph, graph_kwargs
+    from sim2real.graph import apply_ros_args, build_graph, graph_kwargs
     from sim2real.ros.compose import Composition
     from sim2real.tasks.stand import StandTask
     task = StandTask.from_robot(robot)
     duration = a.duration or task.duration_s
     out = Path(a.record or f"runs/demo-{robot.name}-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
     _new_output(str(out), a.force)
-    decls = build_graph(**graph_kwargs({**_graph_values(a, DEMO_OPTIONS), "record": str(out), "duration": duration}))
+    decls = apply_ros_args(build_graph(**graph_kwargs({**_graph_values(a, DEMO_OPTIONS), "record": str(out),
+                                                       "duration": duration})), a.ros_args)
     print(f"demo: {robot.name} stands in MuJoCo (lockstep), stand baseline + {robot.actuation} joint PD, "
           f"{duration:g} sim s")
     watch = StandWatch(task)
@@ -503,7 +505,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ros_args = []
+    if "--ros-args" in argv:     # ROS's own arguments, for every node (`up`, `demo`): graph.apply_ros_args
+        i = argv.index("--ros-args")
+        argv, ros_args = argv[:i], argv[i + 1:]
     a = parser().parse_args(argv)
+    a.ros_args = ros_args
+    if ros_args and a.cmd not in ("up", "demo"):
+        print(f"sim2real: error: --ros-args is for `up` and `demo`, not `{a.cmd}`", file=sys.stderr)
+        return 2
     try:
         if a.cmd in SPINNING:   # SIGINT/SIGTERM stop the graph in order, from the first moment
             from sim2real.ros.signals import StopSignals

@@ -350,3 +350,67 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
                                         *(["/sim/target"] if spec.tasks[0] == "reach" else []),
                                         *(["/imu/data"] if spec.imu else []), "/diagnostics"]}))
     return nodes
+
+
+def apply_ros_args(decls: list[NodeDecl], ros_args: list[str]) -> list[NodeDecl]:
+    """`sim2real up ... --ros-args ARGS` as a ROS 2 process would read them, for every node of the
+    graph: `-r/--remap [node:]FROM:=TO`, `-p/--param [node:]NAME:=VALUE` (VALUE read as YAML, as
+    ROS does; a float parameter given as an integer stays a float) and `--params-file FILE` (the ROS
+    format: `/**` or a node name -> `ros__parameters`). A node-qualified rule applies to that node
+    only. Anything else is an error naming what is supported."""
+    import yaml
+
+    from sim2real.config_io import load_yaml
+    names = {d.name for d in decls}
+
+    def split(rule: str, what: str) -> tuple[str | None, str, str]:
+        if ":=" not in rule:
+            raise ConfigError(f"--ros-args {what} '{rule}': expected [node:]FROM:=TO")
+        lhs, rhs = rule.split(":=", 1)
+        node = None
+        if ":" in lhs and not lhs.startswith("/"):
+            node, lhs = lhs.split(":", 1)
+            if node not in names:
+                raise ConfigError(f"--ros-args {what} '{rule}': no node '{node}' in this graph ({', '.join(sorted(names))})")
+        if lhs.startswith("__"):
+            raise ConfigError(f"--ros-args {what} '{rule}': {lhs} cannot be set for the graph's nodes (each has its name)")
+        return node, lhs, rhs
+
+    def set_param(d: NodeDecl, name: str, value) -> None:
+        old = d.params.get(name)
+        if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        d.params[name] = value
+
+    it = iter(ros_args)
+    for arg in it:
+        if arg == "--ros-args":
+            continue
+        if arg in ("-r", "--remap", "-p", "--param", "--params-file"):
+            try:
+                val = next(it)
+            except StopIteration:
+                raise ConfigError(f"--ros-args {arg}: missing its value") from None
+            if arg in ("-r", "--remap"):
+                node, src, dst = split(val, arg)
+                for d in decls:
+                    if node in (None, d.name):
+                        d.remaps[src] = dst
+            elif arg in ("-p", "--param"):
+                node, name, raw = split(val, arg)
+                value = yaml.safe_load(raw)
+                for d in decls:
+                    if node in (None, d.name):
+                        set_param(d, name, value)
+            else:
+                data = load_yaml(val) or {}
+                for key, section in data.items():
+                    params = (section or {}).get("ros__parameters", {})
+                    target = str(key).lstrip("/")
+                    for d in decls:
+                        if target in ("**", d.name):
+                            for name, value in params.items():
+                                set_param(d, name, value)
+        else:
+            raise ConfigError(f"--ros-args: '{arg}' is not supported here (use -r/--remap, -p/--param, --params-file)")
+    return decls

@@ -1,7 +1,9 @@
 """ROS parameters declared once, typed, documented and validated (ros2_controllers style).
 
 A node lists its parameters as {name: (default, description)}; `declare` declares them with
-descriptors, reads them back and raises ConfigError naming the parameter on a wrong type.
+descriptors, reads them back and raises ConfigError naming the parameter on a wrong type. A float
+parameter takes an integer too (`-p latency_s:=0` in a parameter file or on the command line, as
+people type it; rclpy alone refuses INTEGER for DOUBLE), read as a float.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from sim2real.errors import ConfigError
 def declare(node: Node, spec: dict[str, tuple]) -> SimpleNamespace:
     values = {}
     for name, (default, description) in spec.items():
-        node.declare_parameter(name, default, ParameterDescriptor(description=description))
+        node.declare_parameter(name, default, ParameterDescriptor(description=description,
+                                                                  dynamic_typing=isinstance(default, float)))
         v = node.get_parameter(name).value
         if isinstance(default, float) and isinstance(v, int) and not isinstance(v, bool):
             v = float(v)
