@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim2real.doctor.contract import check_contract
+from sim2real.doctor.contract import check_contract, map_names
 from sim2real.doctor.findings import WRONG, Finding, worst
-from sim2real.doctor.report import corrections, joint_findings, loop_findings
+from sim2real.doctor.report import corrections, joint_findings, loop_findings, naming_corrections
 
 
 @dataclass
@@ -32,12 +32,17 @@ def diagnose(robot, samples: list, order: list[str] | None, exc, finished: bool,
     order: the arm joints in the driver's order; exc: the node's Excitation (None when it never
     started, no usable /joint_states); finished: whether it ran to its end; interrupted: a signal
     (Ctrl-C) stopped it; clock: what arrived on /clock (check_contract's `clock`)."""
-    findings, _ = check_contract(samples, robot, clock=clock)
+    findings, wire_order = check_contract(samples, robot, clock=clock)
+    # a driver naming the joints its own way, consistently: the corrections rename them (adapter)
+    names = map_names(samples[-1][2], robot.joint_names).mapping if samples else None
+    names = names if names and any(k != v for k, v in names.items()) else None
     if exc is None or not finished:
         why = "interrupted (Ctrl-C)" if interrupted else "no usable /joint_states" if exc is None else "timed out"
         findings.append(Finding("excitation", "-", WRONG, "did not run" if exc is None else "stopped",
                                 "complete", why))
-        return Diagnosis(findings, None, "interrupted" if interrupted else "not run")
+        # what the contract alone tells (names, order): run the doctor again behind the adapter
+        fix = naming_corrections(robot, wire_order, names) if names and wire_order else None
+        return Diagnosis(findings, fix, "interrupted" if interrupted else "not run")
     if exc.aborted:
         findings.append(Finding("excitation", "-", WRONG, "aborted", "complete", exc.aborted))
         return Diagnosis(findings, None, exc.aborted)
@@ -49,4 +54,4 @@ def diagnose(robot, samples: list, order: list[str] | None, exc, finished: bool,
     rec = exc.record()
     ids, grav = identify(rec, order, robot, NominalModel(robot))
     return Diagnosis(findings + loop_findings(rec) + joint_findings(ids, grav),
-                     corrections(robot, order, ids, grav, rec["delay_s"]), None)
+                     corrections(robot, order, ids, grav, rec["delay_s"], names=names), None)

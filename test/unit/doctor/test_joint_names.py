@@ -121,3 +121,12 @@ def test_the_adapter_node_publishes_contract_names(jaco, tmp_path):
         node.destroy_node()
     finally:
         rclpy.shutdown(context=ctx)
+
+
+def test_diagnosis_writes_the_renaming_even_when_the_experiment_cannot_run(jaco):
+    from sim2real.doctor.diagnose import diagnose
+    vendor = [f"j2s7s300_{n}" for n in jaco.joint_names]
+    d = diagnose(jaco, _stream(vendor), None, None, False)
+    assert d.failed and d.aborted == "not run"       # the filter reads robot names: run again behind the adapter
+    assert d.corrections["names"] == dict(zip(vendor, jaco.joint_names))
+    assert DriverAdapter.from_dict(d.corrections, jaco) is not None   # a file the adapter takes
