@@ -12,6 +12,8 @@ the mux's policy input reads /policy/desired directly.
 """
 from __future__ import annotations
 
+import functools
+
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,9 @@ from typing import Any
 from sim2real import paths
 from sim2real.errors import ConfigError
 from sim2real.robots import load_robot
+
+# the graph's tunable node parameters (ROS format), loaded under what the graph sets: ros/params_file.py
+PARAMS_FILE = "config/params/graph.yaml"
 
 NODE_KINDS: dict[str, str] = {
     "driver": "sim2real.ros.nodes.driver:DriverNode",
@@ -245,16 +250,17 @@ def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool =
     return nodes + [NodeDecl("doctor", "doctor", {"robot": robot, "use_sim_time": sim_time})]
 
 
-def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | None = None, *,
+def graph_nodes(robot: str = "jaco", backend: str = "mujoco", reality: str | None = None, *,
                 record: str | None = None, record_topics: list[str] | None = None,
                 duration_s: float = 0.0, camera: bool = True, targets: int = 5, task_seed: int = 0,
                 controller: str = "", controller_checkpoint: str | None = None,
                 policy: str = "", policy_checkpoint: str | None = None,
                 perception: str = "sim", perception_checkpoint: str | None = None,
                 corrections: str | None = None) -> list[NodeDecl]:
-    """The node declarations for one bring-up. Raises ConfigError on unknown robot/backend/files.
-    Its parameters are GRAPH_OPTIONS (under their `kwarg` names) and record_topics; a caller that
-    starts from option values (the CLI, the launch file) calls build_graph(**graph_kwargs(values))."""
+    """The node declarations for one bring-up, as the graph sets them (build_graph adds the
+    parameter file). Raises ConfigError on unknown robot/backend/files. Its parameters are
+    GRAPH_OPTIONS (under their `kwarg` names) and record_topics; a caller that starts from option
+    values (the CLI, the launch file) calls build_graph(**graph_kwargs(values))."""
     spec = load_robot(robot)
     from sim2real.control.modes import check_mode, default_mode
     controller = controller or default_mode(spec)
@@ -349,6 +355,24 @@ def build_graph(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
             "topics": record_topics or ["/joint_states", spec.command_topic, "/controller/desired", "/policy/desired",
                                         *(["/sim/target"] if spec.tasks[0] == "reach" else []),
                                         *(["/imu/data"] if spec.imu else []), "/diagnostics"]}))
+    return nodes
+
+
+@functools.wraps(graph_nodes)
+def build_graph(*args, **kwargs) -> list[NodeDecl]:
+    """graph_nodes(...) over config/params/graph.yaml (PARAMS_FILE): what the graph sets per run
+    wins over the file, the file over each node's defaults; `--ros-args` come after both."""
+    nodes = graph_nodes(*args, **kwargs)
+    path = paths.resolve(PARAMS_FILE)
+    if path.is_file():
+        from sim2real.config_io import load_yaml
+        data = load_yaml(path) or {}
+        for d in nodes:
+            for key in ("/**", d.name, "/" + d.name):
+                section = (data.get(key) or {}).get("ros__parameters") or {}
+                merged = {**section, **d.params}
+                d.params.clear()
+                d.params.update(merged)
     return nodes
 
 
