@@ -125,7 +125,9 @@ class MuxNode(Node):
         st.level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
         st.message = f"active: {self.active or 'none'}" + "".join(f"; refused {k} ({v}x)" for k, v in recent.items())
         st.values = [KeyValue(key=k, value=str(v)) for k, v in recent.items()]
-        self.pub_diag.publish(DiagnosticArray(status=[st]))
+        arr = DiagnosticArray(status=[st])
+        arr.header.stamp = self.get_clock().now().to_msg()      # a recording's log time and this agree
+        self.pub_diag.publish(arr)
 
     def destroy_node(self):
         if hasattr(self, "sourced"):

@@ -1,10 +1,11 @@
 """Safety filter node, the last node before the driver; never bypassed (the driver takes commands
 from this node only).
 
-/controller/effort -> limits, NaN guard -> /effort_controller/commands. Exactly one command per
-joint state: a command answers the latest state; if no command has come for `watchdog_s` (in
-state stamps, so it works in lockstep and real time alike), or the lock is set, it answers with
-the damped hold instead. States are taken from the driver only (`state_source`) and commands from
+/controller/effort -> limits, NaN guard -> /effort_controller/commands. Every command of the
+controller is filtered against the latest state and passed (the driver acts on the newest: a
+controller answering a backlog late must not have its fresh answer dropped for the stale one); a
+state no command has answered for `watchdog_s` (in state stamps, so it works in lockstep and real
+time alike), or any state while the lock is set, is answered with the damped hold instead. States are taken from the driver only (`state_source`) and commands from
 the controller only (`command_source`), each pinned by publisher GID as the driver pins this node
 (safety/source.py); state stamps are judged against this node's clock (safety/stamps.py): a
 foreign or spoofed message cannot stop it, move its hold or pass torques. Both are served by one
@@ -52,7 +53,6 @@ class SafetyNode(Node):
         self.lock = Lock()
         self.q = self.qd = None
         self.t_state = self.t_cmd = None
-        self.served = True
         self.mode = "waiting"
         self._calls, self._clock_s = 0, 0.0
         self.reasons: dict[str, int] = {}       # cumulative; diagnostics report what grew
@@ -101,7 +101,7 @@ class SafetyNode(Node):
         self.states += 1
         if self.t_state is not None and t < self.t_state:
             self.t_cmd = None          # the clock went back (a restarted driver): start over
-        self.q, self.qd, self.t_state, self.served = q, qd, t, False
+        self.q, self.qd, self.t_state = q, qd, t
         if self.t_cmd is None:
             self.t_cmd = t     # the watchdog starts with the first state
         if self.lock.locked:
@@ -113,7 +113,7 @@ class SafetyNode(Node):
         if self.q is None:
             return
         self.t_cmd = self.t_state
-        if self.served or self.lock.locked:   # this state was answered already (hold or an earlier command)
+        if self.lock.locked:      # the lock's hold answers every state
             return
         tau, reasons = self.filter.filter(self.command_reader.read(data), self.q, self.qd)
         for r in reasons:
@@ -122,7 +122,6 @@ class SafetyNode(Node):
         self._send(tau, "hold (bad command)" if held else "pass")
 
     def _send(self, tau, mode: str) -> None:
-        self.served = True
         if mode == "pass":
             self.passed += 1
         else:
@@ -149,7 +148,9 @@ class SafetyNode(Node):
         counts = (("states", self.states), ("passed", self.passed), ("holds", self.holds),
                   ("unanswered", self.states - self.passed - self.holds), ("lock_holders", len(self.lock.holders)))
         st.values = [KeyValue(key=k, value=str(v)) for k, v in (*counts, *self.reasons.items())]
-        self.pub_diag.publish(DiagnosticArray(status=[st]))
+        arr = DiagnosticArray(status=[st])
+        arr.header.stamp = self.get_clock().now().to_msg()      # a recording's log time and this agree
+        self.pub_diag.publish(arr)
 
     def destroy_node(self):
         if hasattr(self, "sourced"):
