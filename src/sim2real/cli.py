@@ -170,6 +170,12 @@ def cmd_record(a) -> int:
     params = {"path": a.output}
     if a.topics:
         params["topics"] = a.topics
+    # log times in the base the graph stamps in: sim time when it publishes /clock (lockstep, Gazebo)
+    if a.sim_time == "auto":
+        from sim2real.ros.graph_probe import clock_published
+        params["use_sim_time"] = clock_published()
+    else:
+        params["use_sim_time"] = a.sim_time == "on"
     with Composition([NodeDecl("recorder", "recorder", params)]) as c:
         node = c.nodes["recorder"]
         print(f"recording {', '.join(sorted(node.wanted))} -> {a.output}; "
@@ -394,6 +400,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default=f"runs/record-{time.strftime('%Y%m%d-%H%M%S')}.mcap")
     p.add_argument("--topics", nargs="+", default=None, help="topics (default: the control loop's)")
     p.add_argument("--duration", type=SECONDS, default=None, help="wall seconds (> 0; default: until Ctrl-C)")
+    p.add_argument("--sim-time", choices=["auto", "on", "off"], default="auto",
+                   help="log times on /clock (auto: when the running graph publishes it)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_record)
     p = sub.add_parser("teleop", help="take over a running graph from the keyboard or a joystick")
