@@ -518,6 +518,7 @@ def main(argv=None) -> int:
     if "--ros-args" in argv:     # ROS's own arguments, for every node (`up`, `demo`): graph.apply_ros_args
         i = argv.index("--ros-args")
         argv, ros_args = argv[:i], argv[i + 1:]
+        sys.argv = sys.argv[:1] + argv    # rclpy.init reads sys.argv: they are applied once, here
     a = parser().parse_args(argv)
     a.ros_args = ros_args
     if ros_args and a.cmd not in ("up", "demo"):

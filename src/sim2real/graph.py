@@ -366,14 +366,32 @@ def build_graph(*args, **kwargs) -> list[NodeDecl]:
     path = paths.resolve(PARAMS_FILE)
     if path.is_file():
         from sim2real.config_io import load_yaml
-        data = load_yaml(path) or {}
+        data = _params_sections(load_yaml(path), str(path))
         for d in nodes:
             for key in ("/**", d.name, "/" + d.name):
-                section = (data.get(key) or {}).get("ros__parameters") or {}
+                section = data.get(key) or {}
                 merged = {**section, **d.params}
                 d.params.clear()
                 d.params.update(merged)
     return nodes
+
+
+def _params_sections(data, where: str) -> dict[str, dict]:
+    """A parameter file in the ROS 2 format -> {node key: {name: value}}; ConfigError naming the file
+    and the section when it is not that format (rcl refuses such a file too: keys must sit under
+    `ros__parameters`)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected node names (or /**) -> ros__parameters")
+    out = {}
+    for key, section in data.items():
+        params = section.get("ros__parameters") if isinstance(section, dict) else None
+        if not isinstance(params, dict) or set(section) != {"ros__parameters"}:
+            raise ConfigError(f"{where}: section '{key}' must hold exactly `ros__parameters:` with the "
+                              f"parameters under it")
+        out[str(key)] = params
+    return out
 
 
 def apply_ros_args(decls: list[NodeDecl], ros_args: list[str]) -> list[NodeDecl]:
@@ -389,7 +407,8 @@ def apply_ros_args(decls: list[NodeDecl], ros_args: list[str]) -> list[NodeDecl]
 
     def split(rule: str, what: str) -> tuple[str | None, str, str]:
         if ":=" not in rule:
-            raise ConfigError(f"--ros-args {what} '{rule}': expected [node:]FROM:=TO")
+            form = "[node:]FROM:=TO" if what in ("-r", "--remap") else "[node:]NAME:=VALUE"
+            raise ConfigError(f"--ros-args {what} '{rule}': expected {form}")
         lhs, rhs = rule.split(":=", 1)
         node = None
         if ":" in lhs and not lhs.startswith("/"):
@@ -397,7 +416,8 @@ def apply_ros_args(decls: list[NodeDecl], ros_args: list[str]) -> list[NodeDecl]
             if node not in names:
                 raise ConfigError(f"--ros-args {what} '{rule}': no node '{node}' in this graph ({', '.join(sorted(names))})")
         if lhs.startswith("__"):
-            raise ConfigError(f"--ros-args {what} '{rule}': {lhs} cannot be set for the graph's nodes (each has its name)")
+            raise ConfigError(f"--ros-args {what} '{rule}': {lhs} is not supported: the graph names its nodes, "
+                              f"and a namespace for the whole graph (several robots) is not supported yet")
         return node, lhs, rhs
 
     def set_param(d: NodeDecl, name: str, value) -> None:
@@ -427,9 +447,8 @@ def apply_ros_args(decls: list[NodeDecl], ros_args: list[str]) -> list[NodeDecl]
                     if node in (None, d.name):
                         set_param(d, name, value)
             else:
-                data = load_yaml(val) or {}
-                for key, section in data.items():
-                    params = (section or {}).get("ros__parameters", {})
+                data = _params_sections(load_yaml(val), val)
+                for key, params in data.items():
                     target = str(key).lstrip("/")
                     for d in decls:
                         if target in ("**", d.name):

@@ -24,3 +24,15 @@ def test_file_values_reach_the_nodes_under_the_graphs(tmp_path, monkeypatch):
     assert by["safety_filter"].params["watchdog_s"] == 0.3
     assert by["safety_filter"].params["robot"] == "jaco"       # the run's choice wins over the file
     assert by["driver"].params["some_flag"] is True
+
+
+def test_a_section_without_ros__parameters_is_an_error_not_ignored(tmp_path, monkeypatch):
+    import pytest
+
+    from sim2real.errors import ConfigError
+    f = tmp_path / "graph.yaml"
+    f.write_text("safety_filter:\n  watchdog_s: 0.0005\n")         # a safety value that must not vanish
+    monkeypatch.setattr(graph, "PARAMS_FILE", str(f))
+    with pytest.raises(ConfigError, match="section 'safety_filter' must hold exactly `ros__parameters:`"):
+        graph.build_graph("jaco", "mujoco", camera=False)
+    assert params_file.check() and "ros__parameters" in params_file.check()[0]

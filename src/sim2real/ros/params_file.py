@@ -17,7 +17,8 @@ import sys
 import yaml
 
 from sim2real import paths
-from sim2real.graph import NODE_KINDS, PARAMS_FILE, graph_nodes
+from sim2real import graph
+from sim2real.graph import NODE_KINDS, graph_nodes
 
 ROBOTS = ("jaco", "go1", "nao")
 
@@ -64,14 +65,21 @@ def render() -> str:
 def check() -> list[str]:
     """Problems in the file: sections of no graph node, parameters the node does not declare or the
     graph sets (they would be ignored), values of another type than the default."""
-    data = yaml.safe_load(paths.resolve(PARAMS_FILE).read_text()) or {}
+    from sim2real.config_io import load_yaml
+    from sim2real.errors import ConfigError
+    from sim2real.graph import _params_sections
+    path = paths.resolve(graph.PARAMS_FILE)
+    try:
+        data = _params_sections(load_yaml(path), str(path))
+    except ConfigError as e:
+        return [str(e)]
     known = tunables()
     problems = []
-    for node, section in data.items():
+    for node, params in data.items():
         if node not in known:
             problems.append(f"{node}: no such node in the graph")
             continue
-        for k, v in ((section or {}).get("ros__parameters") or {}).items():
+        for k, v in params.items():
             if k not in known[node]:
                 problems.append(f"{node}.{k}: not a parameter the graph leaves to this file")
                 continue
@@ -83,16 +91,22 @@ def check() -> list[str]:
 
 
 def main(argv=None) -> int:
-    cmd = (argv or sys.argv[1:] or ["check"])[0]
+    args = argv if argv is not None else sys.argv[1:]
+    cmd = args[0] if args else "check"
+    if cmd not in ("write", "check") or len(args) > 1:
+        print("usage: python -m sim2real.ros.params_file [check|write]", file=sys.stderr)
+        return 2
     if cmd == "write":
-        path = paths.resolve(PARAMS_FILE)
+        path = paths.resolve(graph.PARAMS_FILE)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render())
         print(f"wrote {path}")
         return 0
     problems = check()
     for p in problems:
-        print(p)
+        print(p, file=sys.stderr)
+    if not problems:
+        print(f"{paths.resolve(graph.PARAMS_FILE)}: OK")
     return 1 if problems else 0
 
 

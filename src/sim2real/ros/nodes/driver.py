@@ -119,6 +119,7 @@ class DriverNode(Node):
         self.done = False
         self.on_done = None            # callable, set by whoever waits for the end of a run
         self._awaiting = False
+        self._timeouts_in_row = 0
         self._sent_at = 0.0
         self._stale_checks = 0
         self.missed_deadlines = 0
@@ -161,6 +162,7 @@ class DriverNode(Node):
                 self.commands += 1
             if self.lockstep and self._awaiting and not self.done:
                 self._awaiting = False
+                self._timeouts_in_row = 0
                 self._step()
                 self._publish_state()
 
@@ -173,6 +175,13 @@ class DriverNode(Node):
             if self._stale_checks >= 2:
                 self._stale_checks = 0
                 self.timeouts += 1
+                self._timeouts_in_row += 1
+                if self._timeouts_in_row >= 10:     # not a hiccup: nothing answers (a remap, a dead filter)
+                    self.get_logger().warning(
+                        f"lockstep: {self._timeouts_in_row} steps in a row without a command on "
+                        f"{self.resolve_topic_name(self.robot.command_topic)} from {self.p.command_source} "
+                        f"(each waited {self.p.lockstep_timeout_s:g} s wall): is it running, on this topic?",
+                        throttle_duration_sec=2.0)
                 self._awaiting = False
                 self._step()
                 self._publish_state()
