@@ -163,6 +163,21 @@ class NamedJoints:
         self._key: tuple | None = None
         self._idx = self._gidx = None
 
+    def read(self, msg, with_effort: bool = False):
+        """A vendor JointState-shaped message -> (arm indices, gripper indices, position, velocity,
+        effort or None), all checked: known names, finite values, one value per name (velocity and
+        effort may be empty: zeros / None)."""
+        idx, gidx = self.indices(msg.name)
+        n = len(msg.name)
+        pos = finite(msg.position, "position")
+        if pos.size != n:
+            raise Refused(f"{pos.size} positions for {n} names")
+        vel = finite(msg.velocity, "velocity") if len(msg.velocity) else np.zeros(n)
+        eff = finite(msg.effort, "effort") if with_effort and len(msg.effort) else None
+        if vel.size != n or (eff is not None and eff.size != n):
+            raise Refused("velocity/effort sizes differ from the names")
+        return idx, gidx, pos, vel, eff
+
     def indices(self, names) -> tuple[np.ndarray, list]:
         key = tuple(names)
         if key != self._key:

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from sim2real.hardware import msgs
-from sim2real.hardware.base import ContractState, NamedJoints, Refused, VendorAdapter, finite
+from sim2real.hardware.base import ContractState, NamedJoints, VendorAdapter, finite
 
 FIELDS = tuple(f"joint{k}" for k in range(1, 8))   # kinova_msgs/JointTorque, JointVelocity, JointAngles
 HOLDS = ("position_mode", "torque")
@@ -52,14 +52,7 @@ class KinovaJaco2(VendorAdapter):
 
     # ---- state ----
     def state(self, msg) -> ContractState:
-        idx, gidx = self.names.indices(msg.name)
-        pos = finite(msg.position, "position")
-        if pos.size != len(msg.name):
-            raise Refused(f"{pos.size} positions for {len(msg.name)} names")
-        vel = finite(msg.velocity, "velocity") if len(msg.velocity) else np.zeros(len(msg.name))
-        eff = finite(msg.effort, "effort") if len(msg.effort) else None
-        if vel.size != len(msg.name) or (eff is not None and eff.size != len(msg.name)):
-            raise Refused("velocity/effort sizes differ from the names")
+        idx, gidx, pos, vel, eff = self.names.read(msg, with_effort=True)
         return ContractState(
             stamp=self.in_order(_stamp(msg.header)), q=self.q_to_contract(pos[idx]), qd=self.rate_to_contract(vel[idx]),
             effort=None if eff is None else self.rate_to_contract(eff[idx]),

@@ -41,13 +41,7 @@ class Naoqi(VendorAdapter):
         self.mimic = {names.index(j): (names.index(lead), mult, off) for j, (lead, mult, off) in robot.mimic.items()}
 
     def state(self, msg) -> ContractState:
-        idx, _ = self.names.indices(msg.name)
-        pos = finite(msg.position, "position")
-        if pos.size != len(msg.name):
-            raise Refused(f"{pos.size} positions for {len(msg.name)} names")
-        vel = finite(msg.velocity, "velocity") if len(msg.velocity) else np.zeros(len(msg.name))
-        if vel.size != len(msg.name):
-            raise Refused("velocity sizes differ from the names")
+        idx, _, pos, vel, _ = self.names.read(msg)
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         return ContractState(stamp=self.in_order(stamp), q=self.q_to_contract(pos[idx]),
                              qd=self.rate_to_contract(vel[idx]), effort=None)

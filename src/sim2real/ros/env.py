@@ -1,6 +1,7 @@
 """Process-wide settings every ROS entry point applies before rclpy.init."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -33,3 +34,21 @@ def domain_id() -> int:
         return int(os.environ.get("ROS_DOMAIN_ID", "0") or 0)
     except ValueError:
         return 0
+
+
+@contextlib.contextmanager
+def temporary_node(name: str):
+    """A node in a ROS context of its own (this process's domain), shut down on leaving: for
+    commands that look at or poke a running graph for a moment (lock reset, graph probes)."""
+    setup()
+    import rclpy
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain_id())
+    try:
+        node = rclpy.create_node(name, context=ctx)
+        try:
+            yield node
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)

@@ -9,19 +9,10 @@ from sim2real.ros import env
 
 def clock_published(wait_s: float = 1.5) -> bool:
     """True when a publisher of /clock shows up within wait_s (discovery takes a moment)."""
-    env.setup()
-    import rclpy
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=env.domain_id())
-    try:
-        node = rclpy.create_node("graph_probe", context=ctx)
+    with env.temporary_node("graph_probe") as node:
         end = time.monotonic() + wait_s
-        found = False
-        while not found and time.monotonic() < end:
-            found = bool(node.get_publishers_info_by_topic("/clock"))
-            if not found:
-                time.sleep(0.05)
-        node.destroy_node()
-        return found
-    finally:
-        rclpy.shutdown(context=ctx)
+        while not node.get_publishers_info_by_topic("/clock"):
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.05)
+        return True

@@ -10,13 +10,8 @@ from sim2real.ros import env
 
 def reset_lock(wait_s: float = 3.0) -> int:
     """Number of subscribers that got the reset (0: nothing listening)."""
-    env.setup()
-    import rclpy
     from std_msgs.msg import Empty
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=env.domain_id())
-    try:
-        node = rclpy.create_node("lock_reset", context=ctx)
+    with env.temporary_node("lock_reset") as node:
         pub = node.create_publisher(Empty, "/teleop/lock_reset", 10)
         end = time.monotonic() + wait_s
         while pub.get_subscription_count() < 2 and time.monotonic() < end:   # filter and mux
@@ -25,7 +20,4 @@ def reset_lock(wait_s: float = 3.0) -> int:
         if n:
             pub.publish(Empty())
             time.sleep(0.2)          # let reliable delivery finish before the participant goes
-        node.destroy_node()
         return n
-    finally:
-        rclpy.shutdown(context=ctx)
