@@ -1,4 +1,6 @@
 """The real graph in one process, lockstep: reach, teleop override, lock, NaN guard, node death."""
+import time
+
 import numpy as np
 import pytest
 
@@ -33,7 +35,14 @@ def test_teleop_overrides_and_control_returns():
         spin_sim(g, 1.0)
         d = g.nodes["driver"]
         goal = d.robot.home + np.array([0.3, 0, 0, 0, 0, 0, 0])
-        for _ in range(150):   # 1.5 s of keyboard input at ~100 Hz sim time
+        # keyboard input at ~100 Hz sim time: until the mux hands over (the probe's publisher is
+        # discovered in wall time, while lockstep runs many sim-s per wall-s), then 1.5 s more
+        deadline = time.monotonic() + 20
+        while not probe.active or probe.active[-1] != "keyboard":
+            assert time.monotonic() < deadline, "the mux never switched to keyboard"
+            probe.teleop.publish(convert.joint_state(d.sim.time, d.robot.joint_names, goal, np.zeros(7)))
+            spin_sim(g, 0.01)
+        for _ in range(150):
             probe.teleop.publish(convert.joint_state(d.sim.time, d.robot.joint_names, goal, np.zeros(7)))
             spin_sim(g, 0.01)
         assert probe.active[-1] == "keyboard"

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+try:    # np.clip's ufunc: the same values without its Python wrappers (a lockstep step calls this)
+    from numpy._core.umath import clip as _clip
+except ImportError:  # numpy < 2
+    _clip = np.clip
+
 
 def pd_torque(robot, q_target: np.ndarray, q: np.ndarray, qd: np.ndarray,
               qd_target: np.ndarray | float = 0.0) -> np.ndarray:
     """(n,) N m: joint PD torque toward q_target (n,) rad from q (n,) rad, qd (n,) rad/s."""
     tau = robot.pd_kp * (np.asarray(q_target) - q) + robot.pd_kd * (qd_target - np.asarray(qd))
-    return np.clip(tau, -robot.effort_limit, robot.effort_limit)
+    return _clip(tau, -robot.effort_limit, robot.effort_limit)

@@ -279,7 +279,16 @@ class JointStateReader:
         self.map = JointMap(joint_names)
         self._shape: tuple | None = None
 
+    # the last message read in place, for the robot's joints: (its bytes, joint names, what read gave).
+    # Composed nodes are handed the very same bytes object (ros/sourced.py's in-process delivery):
+    # the policy, controller and safety filter then decode a state once, as rclcpp's intra-process
+    # subscribers share one const message. The arrays are read-only, so no reader can change another's.
+    _shared: tuple = (None, (), None)
+
     def read(self, data: bytes) -> tuple[float, np.ndarray, np.ndarray, np.ndarray | None, str | None]:
+        shared = JointStateReader._shared
+        if shared[0] is data and shared[1] == self.map.names:
+            return shared[2]
         s = self._shape
         # the layout's fixed bytes, compared in place: frame, names and counts (the stamp aside)
         if s is not None and len(data) == s[0] and data.startswith(s[1], 12) and data.startswith(s[3], s[2]) \
@@ -294,9 +303,15 @@ class JointStateReader:
             if not s[10]:            # no velocities: zeros, as extract gives
                 qd = np.zeros(n)
             eff = values[2 * n:] if s[11] else None
+            values.flags.writeable = False      # q, qd, eff are views of it
+            if not s[10]:
+                qd.flags.writeable = False
             if not math.isfinite(sum(q.tolist()) + sum(qd.tolist())):
-                return t, q, qd, eff, "NaN/inf in joint state"
-            return t, q, qd, eff, None
+                out = t, q, qd, eff, "NaN/inf in joint state"
+            else:
+                out = t, q, qd, eff, None
+            JointStateReader._shared = (data, self.map.names, out)
+            return out
         msg = deserialize_message(data, JointState)
         q, qd, problem = self.map.extract(msg)
         eff = self.map.effort(msg)

@@ -63,7 +63,7 @@ class SafetyFilter:
         tau = np.asarray(tau, dtype=float)
         if tau.shape != (self.n,):
             return self.hold(q, qd), [f"command has {tau.size} values, expected {self.n}"]
-        if not math.isfinite(float(tau.sum())):
+        if not math.isfinite(sum(tau.tolist())):     # one sum over Python floats: NaN/inf propagate
             return self.hold(q, qd), ["command contains NaN/inf"]
         self._hold_q = None
         if self.targets:
@@ -108,13 +108,13 @@ class SafetyFilter:
     def _filter_targets(self, target: np.ndarray, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, list[str]]:
         reasons = []
         out = clip(target, self.lo, self.hi)
-        if (out != target).any():
+        if out.tobytes() != target.tobytes():     # (finite values: as out != target, ~10x cheaper)
             reasons.append("position limit")
         # the PD's torque stays within the effort limit: target - q within (+-limit + kd qd) / kp
         k, kd_qd = self._pd_k, self.pd_kd * qd
         reach_lo, reach_hi = q + (self._neg_limit + kd_qd) / k, q + (self.limit + kd_qd) / k
         clipped = clip(out, reach_lo, reach_hi)
-        if (clipped != out).any():
+        if clipped.tobytes() != out.tobytes():
             reasons.append("effort limit")
         out = clipped
         speed = np.abs(qd)

@@ -59,7 +59,7 @@ class MotorLine:
             self.refused += 1
             return None, "command contains NaN/inf"
         out = _clip(c, self.lo, self.hi)          # np.clip's ufunc, without its wrappers
-        if (out != c).any():
+        if out.tobytes() != c.tobytes():          # (finite values: as out != c, ~10x cheaper)
             self.clipped += 1
         self.commands += 1
         return out, None

@@ -52,7 +52,7 @@ class ControllerNode(Node):
                              latency_s=p.latency_s, lag_s=p.actuator_lag_s)   # adaptive: guarded (control/guard.py)
         self.reader = convert.JointStateReader(self.robot.joint_names)   # states arrive serialized
         self.state_map = self.reader.map
-        self.desired_map = convert.JointMap(self.robot.joint_names)
+        self.desired_reader = convert.JointStateReader(self.robot.joint_names)
         self.q_d = self.qd_d = None
         self.t_d = 0.0
         self.horizon = 2.0 / self.robot.policy_rate_hz
@@ -68,7 +68,7 @@ class ControllerNode(Node):
         refused = lambda who: self._problem(f"refused input from {who}")   # noqa: E731
         # raw: the driver's steady stream is read in place (convert.JointStateReader), no message built
         self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state, refused, raw=True)
-        self.sourced.add_from(p.desired_source, JointState, "/controller/desired", self._on_desired, refused)
+        self.sourced.add_from(p.desired_source, JointState, "/controller/desired", self._on_desired, refused, raw=True)
         self.create_timer(1.0, self._diagnostics)
 
     def _now(self) -> float:
@@ -83,9 +83,8 @@ class ControllerNode(Node):
         self.problems[what] = self.problems.get(what, 0) + 1
         self.get_logger().error(what, throttle_duration_sec=1.0)
 
-    def _on_desired(self, msg: JointState) -> None:
-        q, qd, problem = self.desired_map.extract(msg)
-        t = convert.from_time(msg.header.stamp)
+    def _on_desired(self, data: bytes) -> None:
+        t, q, qd, _, problem = self.desired_reader.read(data)
         problem = problem or self.desired_gate.check(t, self._now())
         if problem:
             self._problem(f"ignored desired state: {problem}")

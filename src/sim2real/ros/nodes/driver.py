@@ -35,7 +35,7 @@ from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
 from sim2real.ros.qos import LATCHED
-from sim2real.ros.sourced import SourcedSubscriptions
+from sim2real.ros.sourced import SourcedSubscriptions, heard
 from sim2real.sim.reality import NOMINAL, load_profile
 from sim2real.sim.twin import Twin
 from sim2real.tasks.reach import ReachTask
@@ -223,7 +223,7 @@ class DriverNode(Node):
                 self._js_grip[...] = self.sim.data.qpos[self.sim._gqsel]
             self.pub_js.publish(self._js.serialize(st))
             sent = True
-        if self.pub_imu is not None:    # the IMU's own bus: no transport effects modelled
+        if self.pub_imu is not None and heard(self.pub_imu):   # the IMU's own bus: no transport effects modelled
             self.pub_imu.publish(self._imu.serialize(stamp, *self.sim.imu()))
         if self.lockstep and self._camera_args and self.steps % self._cam_every == 0:
             # in step, deterministic: this step's pose, rendered by the camera thread, waited for

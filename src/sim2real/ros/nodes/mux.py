@@ -39,6 +39,9 @@ class MuxNode(Node):
         cfg = load_yaml(paths.resolve(p.config)).get("mux", {})
         self.mux = Mux(cfg.get("inputs", {}), cfg.get("locks", {}))
         self.maps = {name: convert.JointMap(robot.joint_names) for name in self.mux.inputs}
+        # pinned inputs arrive serialized: validated in place (convert.JointStateReader) and
+        # forwarded as the very bytes, no message built
+        self.readers = {name: convert.JointStateReader(robot.joint_names) for name in self.mux.inputs}
         self.refused: dict[str, int] = {}
         self.pub = self.create_publisher(JointState, cfg.get("output", "/controller/desired"), 10)
         self.pub_active = self.create_publisher(String, "/teleop/active", LATCHED)
@@ -49,7 +52,8 @@ class MuxNode(Node):
         for name, src in self.mux.inputs.items():
             if src.source:    # one publisher only (the policy): strangers refused before they count
                 self.sourced.add_from(src.source, JointState, src.topic, lambda m, n=name: self._on_input(n, m),
-                                      lambda who, n=name: self._refuse(n, f"from {who}, not {self.mux.inputs[n].source}"))
+                                      lambda who, n=name: self._refuse(n, f"from {who}, not {self.mux.inputs[n].source}"),
+                                      raw=True)
             else:             # any teleop tool may drive: validated, rate-limited
                 self.create_subscription(JointState, src.topic, lambda m, n=name: self._on_input(n, m), 10)
         for name, src in self.mux.locks.items():
@@ -70,8 +74,11 @@ class MuxNode(Node):
         with self.guard:
             self._input(name, msg)
 
-    def _input(self, name: str, msg: JointState) -> None:
-        _, _, problem = self.maps[name].extract(msg)
+    def _input(self, name: str, msg: JointState | bytes) -> None:
+        if msg.__class__ is bytes:
+            problem = self.readers[name].read(msg)[4]
+        else:
+            problem = self.maps[name].extract(msg)[2]
         if problem:
             self._refuse(name, problem)
             return
