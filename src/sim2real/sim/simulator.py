@@ -126,8 +126,7 @@ class Simulator:
         while self._next_event < len(self._schedule) and self._schedule[self._next_event][0] <= self.data.time:
             self.set_payload_mass(self._schedule[self._next_event][1])
             self._next_event += 1
-        for _ in range(self._substeps):
-            mujoco.mj_step(self.model, self.data)
+        mujoco.mj_step(self.model, self.data, self._substeps)
 
     def set_payload_mass(self, mass: float) -> None:
         """Change the payload on robot.payload_body (kg); 0 removes it."""
