@@ -1,8 +1,9 @@
 """The classical baseline: computed-torque control with the nominal model.
 
-    tau = M(q) (qdd_d + Kp (q_d - q) + Kd (qd_d - qd)) + h(q, qd) + f_c tanh(qd_d / v_eps)
+    tau = M(q) (qdd_d + Kp (q_d - q) + Kd (qd_d - qd) + z) + h(q, qd) + f_c tanh(qd_d / v_eps)
 
-(the bracket is the reference model's acceleration, control/reference.py, speed-limited)
+(the reference model's acceleration, control/reference.py, speed-limited, plus the hold term z:
+a lag compensator that holds a load the nominal model lacks, see ComputedTorque)
 
 M and h (Coriolis, gravity, joint damping) come from the nominal MuJoCo model; the last term
 compensates the nominal Coulomb friction in the direction of the desired motion. It is the
@@ -18,6 +19,18 @@ from sim2real.control.reference import Desired, ReferenceModel, _clip
 
 class ComputedTorque:
     V_EPS = 0.02  # rad/s, smooths the friction sign around zero velocity
+    # The hold term: a load the nominal model lacks (a payload) is left to the feedback, and the
+    # reference's speed cap limits that at rest to M Kd v_ref (~0.7 N m of the Jaco wrist's 6.8):
+    # a heavy payload sagged however far the desired state led. While a joint is at rest and asked
+    # to stay there, z follows HOLD_GAIN x Kp (q_d - q) with time constant HOLD_TAU_S (a lag
+    # compensator: more gain at low frequency only, so the loop near its crossover and its margin
+    # under delay stay as they were); it fades with the same time constant once the joint or its
+    # desired state moves, and is bounded by HOLD_MAX x Kd v_ref. (Raising the speed cap at rest
+    # instead added velocity gain where it saturated and destabilized the arm under 30 ms of delay.)
+    HOLD_GAIN = 1.0
+    HOLD_TAU_S = 0.3
+    HOLD_MAX = 3.0
+    HOLD_SLOW = 0.2     # x v_ref: "at rest" for the joint and for its desired velocity
 
     def __init__(self, model: NominalModel):
         self.m = model
@@ -25,10 +38,29 @@ class ComputedTorque:
         self.limit = r.effort_limit
         self._lo = -self.limit
         self.ref = ReferenceModel.for_robot(r)
+        self.z = np.zeros(r.n)
+        self._k_hold = self.HOLD_GAIN * np.asarray(r.kp, float)
+        self._z_max = self.HOLD_MAX * np.asarray(r.kd, float) * self.ref.v_ref
+        self._slow = self.HOLD_SLOW * self.ref.v_ref
+        self._a_hold = min(1.0, r.dt / self.HOLD_TAU_S)
+
+    def reset(self) -> None:
+        self.z[:] = 0.0
+
+    def _hold(self, q, qd, q_d, qd_d) -> np.ndarray:
+        rest = (np.abs(qd) < self._slow) & (np.abs(qd_d) < self._slow)
+        goal = np.where(rest, self._k_hold * (q_d - q), 0.0)
+        z = self.z
+        z += self._a_hold * (goal - z)
+        np.clip(z, -self._z_max, self._z_max, out=z)
+        if not np.isfinite(z).all():      # a NaN state must not stay in the term
+            z[:] = 0.0
+        return z
 
     def torque(self, q, qd, q_d, qd_d, qdd_d=None) -> np.ndarray:
         M, h = self.m.dynamics(q, qd)
         a = self.ref.accel(q, qd, Desired(q_d, qd_d, qdd_d))
+        a = a + self._hold(q, qd, q_d, qd_d)
         # M a + h + f_c tanh(qd_d / v_eps), summed in that order; temporaries reused in place
         tau = M @ a
         tau += h

@@ -13,38 +13,19 @@ watches what reached the motors and what the arm did. It returns an `Outcome`:
 
 `test/integration/test_faults.py` asserts on them; `sim2real bench faults` prints them as a table.
 This file: the in-process scenarios, the registry and the table; ros/faults_live.py: the ones on
-separate node processes (kill -9, a flood from another process, a killed recorder).
+separate node processes (kill -9, a flood from another process, a killed recorder);
+ros/fault_outcome.py: the Outcome both report and the thresholds of unsafe.
 """
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
-OVERSPEED = 1.05       # x velocity limit
-OVERTRAVEL = 0.005     # rad past a hard position limit
-LOCK_DRIFT = 0.05      # rad a locked arm may sag
-DEAD_DRIFT = 0.10      # rad the arm may move while a node is dead
-
-
-@dataclass
-class Outcome:
-    fault: str
-    injected: str
-    unsafe: list[str] = field(default_factory=list)
-    diagnostics: list[str] = field(default_factory=list)
-    data_lost: str = "-"
-
-    @property
-    def safe(self) -> bool:
-        return not self.unsafe
-
-
-_domains = itertools.count(int(os.environ.get("ROS_DOMAIN_ID", "0")) % 100 + 120)
+from sim2real.ros import faults_live
+from sim2real.ros.fault_outcome import LOCK_DRIFT, OVERSPEED, OVERTRAVEL, Outcome, domains
 
 
 class _Graph:
@@ -58,7 +39,7 @@ class _Graph:
         from sim2real.ros.compose import Composition
         from diagnostic_msgs.msg import DiagnosticArray
         self.comp = Composition(build_graph("jaco", "mujoco", camera=False, targets=targets, task_seed=task_seed),
-                                domain_id=next(_domains) % 232)
+                                domain_id=next(domains) % 232)
         self.d = self.comp.nodes["driver"]
         self.robot = self.d.robot
         self.node = Node("intruder", context=self.comp.context)
@@ -329,7 +310,6 @@ def volatile_lock() -> Outcome:
 
 
 # the scenarios on separate processes need Outcome and the thresholds above
-from sim2real.ros import faults_live  # noqa: E402
 
 SCENARIOS = {
     "spoofed_stamps": spoofed_stamps,

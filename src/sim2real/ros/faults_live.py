@@ -1,6 +1,6 @@
 """Fault injection on the graph as `ros2 launch` runs it: one process per node (`sim2real up
---processes`), watched by a foreign process's observer; scenarios report `faults.Outcome`s (see
-ros/faults.py for what counts as unsafe)."""
+--processes`), watched by a foreign process's observer; scenarios report `Outcome`s (see
+ros/fault_outcome.py for what counts as unsafe)."""
 from __future__ import annotations
 
 import os
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim2real.ros.faults import DEAD_DRIFT, OVERSPEED, OVERTRAVEL, Outcome, _domains
+from sim2real.ros.fault_outcome import DEAD_DRIFT, OVERSPEED, OVERTRAVEL, Outcome, domains
 
 
 class _Observer:
@@ -105,7 +105,7 @@ def node_deaths(kinds=("safety", "controller", "policy", "mux", "driver"), settl
     """`sim2real up --backend twin --processes`; kill -9 each node in turn, watch the arm meanwhile."""
     from sim2real.robots import load_robot
     robot = load_robot("jaco")
-    domain = next(_domains) % 232
+    domain = next(domains) % 232
     up, log = _start_up(["--backend", "twin", "--processes", "--no-camera", "--targets", "1"], domain)
     obs = _Observer(domain)
     outcomes = []
@@ -214,7 +214,7 @@ def flood_realtime(rate_hz: float = 5000.0, seconds: float = 3.0) -> Outcome:
     its limits and keep the policy's pose (the flood never takes the mux)."""
     from sim2real.robots import load_robot
     robot = load_robot("jaco")
-    domain = next(_domains) % 232
+    domain = next(domains) % 232
     up, log = _start_up(["--backend", "twin", "--processes", "--no-camera", "--targets", "1"], domain)
     obs = _Observer(domain)
     unsafe, diags, injected = [], [], "-"
@@ -258,7 +258,7 @@ def recording_kill(settle_s: float = 3.0) -> Outcome:
     from mcap_ros2.reader import read_ros2_messages
 
     from sim2real.data.recover import recover
-    domain = next(_domains) % 232
+    domain = next(domains) % 232
     work = Path(tempfile.mkdtemp(prefix="sim2real-faults-"))
     rec = work / "run.mcap"
     up, log = _start_up(["--processes", "--no-camera", "--record", str(rec), "--duration", "120"], domain)
