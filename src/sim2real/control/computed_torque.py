@@ -3,7 +3,7 @@
     tau = M(q) (qdd_d + Kp (q_d - q) + Kd (qd_d - qd) + z) + h(q, qd) + f_c tanh(qd_d / v_eps)
 
 (the reference model's acceleration, control/reference.py, speed-limited, plus the hold term z:
-a lag compensator that holds a load the nominal model lacks, see ComputedTorque)
+a lag compensator that holds a load the nominal model lacks, see HoldTerm)
 
 M and h (Coriolis, gravity, joint damping) come from the nominal MuJoCo model; the last term
 compensates the nominal Coulomb friction in the direction of the desired motion. It is the
@@ -17,20 +17,53 @@ from sim2real.control.nominal_model import NominalModel
 from sim2real.control.reference import Desired, ReferenceModel, _clip
 
 
+class HoldTerm:
+    """The hold term z of computed torque (an acceleration, rad/s^2, per joint; any batch shape).
+
+    A load the nominal model lacks (a payload) is left to the feedback, and the reference's speed
+    cap limits that at rest to M Kd v_ref (~0.7 N m of the Jaco wrist's 6.8): a heavy payload
+    sagged however far the desired state led. While a joint is at rest and asked to stay there, z
+    follows GAIN x Kp (q_d - q) with time constant TAU_S (a lag compensator: more gain at low
+    frequency only, so the loop near its crossover, and its margin under delay, stay as they
+    were); it fades with the same time constant once the joint or its desired state moves, and is
+    bounded by MAX x Kd v_ref. (Raising the speed cap at rest instead added velocity gain where it
+    saturated, and destabilized the arm under 30 ms of delay.) The graph's controller and the
+    policy's training environment (policy/env.py) both add it."""
+    GAIN = 1.0
+    TAU_S = 0.3
+    MAX = 3.0
+    SLOW = 0.2     # x v_ref: "at rest", for the joint and for its desired velocity
+
+    def __init__(self, robot, ref: ReferenceModel):
+        self.k = self.GAIN * np.asarray(robot.kp, float)
+        self.z_max = self.MAX * np.asarray(robot.kd, float) * ref.v_ref
+        self.slow = self.SLOW * ref.v_ref
+        self.a = min(1.0, robot.dt / self.TAU_S)
+        self.z: np.ndarray | None = None
+
+    def reset(self, rows=None) -> None:
+        if self.z is not None:
+            if rows is None:
+                self.z[...] = 0.0
+            else:
+                self.z[rows] = 0.0
+
+    def update(self, q, qd, q_d, qd_d) -> np.ndarray:
+        """z after this control step's state (arrays of one shape, (n,) or (N, n))."""
+        if self.z is None or self.z.shape != np.shape(q):
+            self.z = np.zeros(np.shape(q))
+        rest = (np.abs(qd) < self.slow) & (np.abs(qd_d) < self.slow)
+        z = self.z
+        z += self.a * (np.where(rest, self.k * (q_d - q), 0.0) - z)
+        np.clip(z, -self.z_max, self.z_max, out=z)
+        bad = ~np.isfinite(z)
+        if bad.any():      # a NaN state must not stay in the term
+            z[bad] = 0.0
+        return z
+
+
 class ComputedTorque:
     V_EPS = 0.02  # rad/s, smooths the friction sign around zero velocity
-    # The hold term: a load the nominal model lacks (a payload) is left to the feedback, and the
-    # reference's speed cap limits that at rest to M Kd v_ref (~0.7 N m of the Jaco wrist's 6.8):
-    # a heavy payload sagged however far the desired state led. While a joint is at rest and asked
-    # to stay there, z follows HOLD_GAIN x Kp (q_d - q) with time constant HOLD_TAU_S (a lag
-    # compensator: more gain at low frequency only, so the loop near its crossover and its margin
-    # under delay stay as they were); it fades with the same time constant once the joint or its
-    # desired state moves, and is bounded by HOLD_MAX x Kd v_ref. (Raising the speed cap at rest
-    # instead added velocity gain where it saturated and destabilized the arm under 30 ms of delay.)
-    HOLD_GAIN = 1.0
-    HOLD_TAU_S = 0.3
-    HOLD_MAX = 3.0
-    HOLD_SLOW = 0.2     # x v_ref: "at rest" for the joint and for its desired velocity
 
     def __init__(self, model: NominalModel):
         self.m = model
@@ -38,29 +71,15 @@ class ComputedTorque:
         self.limit = r.effort_limit
         self._lo = -self.limit
         self.ref = ReferenceModel.for_robot(r)
-        self.z = np.zeros(r.n)
-        self._k_hold = self.HOLD_GAIN * np.asarray(r.kp, float)
-        self._z_max = self.HOLD_MAX * np.asarray(r.kd, float) * self.ref.v_ref
-        self._slow = self.HOLD_SLOW * self.ref.v_ref
-        self._a_hold = min(1.0, r.dt / self.HOLD_TAU_S)
+        self.hold = HoldTerm(r, self.ref)
 
     def reset(self) -> None:
-        self.z[:] = 0.0
-
-    def _hold(self, q, qd, q_d, qd_d) -> np.ndarray:
-        rest = (np.abs(qd) < self._slow) & (np.abs(qd_d) < self._slow)
-        goal = np.where(rest, self._k_hold * (q_d - q), 0.0)
-        z = self.z
-        z += self._a_hold * (goal - z)
-        np.clip(z, -self._z_max, self._z_max, out=z)
-        if not np.isfinite(z).all():      # a NaN state must not stay in the term
-            z[:] = 0.0
-        return z
+        self.hold.reset()
 
     def torque(self, q, qd, q_d, qd_d, qdd_d=None) -> np.ndarray:
         M, h = self.m.dynamics(q, qd)
         a = self.ref.accel(q, qd, Desired(q_d, qd_d, qdd_d))
-        a = a + self._hold(q, qd, q_d, qd_d)
+        a = a + self.hold.update(q, qd, q_d, qd_d)
         # M a + h + f_c tanh(qd_d / v_eps), summed in that order; temporaries reused in place
         tau = M @ a
         tau += h

@@ -35,8 +35,8 @@ command and state latency, position and velocity noise (in the loop). Target noi
 m std per episode offset, half of it per step. Not modelled: drops, jitter, backlash, driver faults.
 
 The controller. The graph's baseline is computed torque on the nominal model,
-tau = M(q) a_ref + h(q, qd) + friction, with a_ref from control/reference.py (the same reference
-model here). Evaluating M(q) and h per simulation per step in Python would cost several times the
+tau = M(q) (a_ref + z) + h(q, qd) + friction, with a_ref from control/reference.py (the same reference
+model here) and z its hold term (control/computed_torque.HoldTerm, one row per simulation). Evaluating M(q) and h per simulation per step in Python would cost several times the
 physics, so the environment evaluates the nominal M(q) once a policy period (from the measured
 joints), keeps the nominal damping and friction terms, leaves out Coriolis, and puts the nominal
 gravity inside the physics (bodies' gravcomp = 1 / mass_scale: the nominal links' weight, never
@@ -59,6 +59,7 @@ import numpy as np
 from mujoco import rollout as mj_rollout
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from sim2real.control.computed_torque import HoldTerm
 from sim2real.control.nominal_model import NominalModel
 from sim2real.control.reference import Desired, ReferenceModel
 from sim2real.errors import ConfigError
@@ -84,6 +85,7 @@ class Tracker:
     def __init__(self, robot, nominal: NominalModel):
         self.nominal = nominal
         self.ref = ReferenceModel.for_robot(robot)
+        self.hold = HoldTerm(robot, self.ref)     # the graph's hold term, one row per simulation
         self.damping = nominal.model.dof_damping[nominal.dadr].copy()
         self.friction = nominal.frictionloss.copy()
         self.limit = robot.effort_limit
@@ -106,7 +108,7 @@ class Tracker:
         return out
 
     def torque(self, q, qd, q_d, qd_d) -> np.ndarray:
-        a = self.ref.accel(q, qd, Desired(q_d, qd_d))
+        a = self.ref.accel(q, qd, Desired(q_d, qd_d)) + self.hold.update(q, qd, q_d, qd_d)
         tau = np.einsum("nij,nj->ni", self.M, a) + self.damping * qd + self.friction * np.tanh(qd_d / V_EPS)
         return np.clip(tau, -self.limit, self.limit)
 
@@ -216,6 +218,7 @@ class ReachSims:
             model = training_model(r, prof)
         self.models[i] = model
         self.params[i] = theta
+        self.tracker.hold.reset(i)
         res = prof.resolve(r)
         self.lat_cmd[i] = min(int(round(res.latency_command / r.dt)), HISTORY // 2 - 1)
         self.lat_state[i] = min(int(round(res.latency_state / r.dt)), HISTORY // 2 - 1)

@@ -1,7 +1,7 @@
 """The baseline with the nominal model on the nominal simulator tracks to a closed-form tolerance."""
 import numpy as np
 
-from sim2real.control.computed_torque import ComputedTorque
+from sim2real.control.computed_torque import ComputedTorque, HoldTerm
 from sim2real.control.nominal_model import NominalModel
 from sim2real.control.trajectories import MinimumJerk
 from sim2real.policy.reach_planner import ReachPlanner
@@ -21,15 +21,15 @@ def test_hold_term_carries_a_payload_the_speed_cap_let_sag(jaco):
     feedback at rest and a PD leaves a load's share to its error; the hold term (low-frequency
     gain x2) halves the sag (measured here: 63 -> 30 mrad)."""
     errs = {}
-    for gain in (0.0, ComputedTorque.HOLD_GAIN):
+    for gain in (0.0, HoldTerm.GAIN):
         sim, ct = Simulator(jaco), ComputedTorque(NominalModel(jaco))
-        ct._k_hold = gain * np.asarray(jaco.kp, float)
+        ct.hold.k = gain * np.asarray(jaco.kp, float)
         sim.set_payload_mass(1.5)
         for _ in range(1500):
             q, qd, _ = sim.joint_state()
             sim.step(ct.torque(q, qd, jaco.home, np.zeros(jaco.n)))
         errs[gain] = float(np.max(np.abs(sim.joint_state()[0] - jaco.home)))
-    assert errs[ComputedTorque.HOLD_GAIN] < 0.6 * errs[0.0], errs
+    assert errs[HoldTerm.GAIN] < 0.6 * errs[0.0], errs
 
 
 def test_tracks_minimum_jerk_move(jaco):
@@ -103,10 +103,10 @@ def test_torque_is_the_written_law_bit_for_bit(jaco):
         v = np.clip(qd_d + jaco.kp / jaco.kd * (q_d - q), -vmax, vmax)
         a = (np.zeros(jaco.n) if qdd_d is None else qdd_d) + jaco.kd * (v - qd)
         # the hold term: toward HOLD_GAIN Kp (q_d - q) where joint and desired are at rest, else 0
-        rest = (np.abs(qd) < ct.HOLD_SLOW * vmax) & (np.abs(qd_d) < ct.HOLD_SLOW * vmax)
-        goal = np.where(rest, ct.HOLD_GAIN * jaco.kp * (q_d - q), 0.0)
-        z = np.clip(z + min(1.0, jaco.dt / ct.HOLD_TAU_S) * (goal - z), -ct.HOLD_MAX * jaco.kd * vmax,
-                    ct.HOLD_MAX * jaco.kd * vmax)
+        rest = (np.abs(qd) < HoldTerm.SLOW * vmax) & (np.abs(qd_d) < HoldTerm.SLOW * vmax)
+        goal = np.where(rest, HoldTerm.GAIN * jaco.kp * (q_d - q), 0.0)
+        z = np.clip(z + min(1.0, jaco.dt / HoldTerm.TAU_S) * (goal - z), -HoldTerm.MAX * jaco.kd * vmax,
+                    HoldTerm.MAX * jaco.kd * vmax)
         a = a + z
         ref = np.clip(M @ a + h + ct.m.frictionloss * np.tanh(qd_d / ct.V_EPS), -jaco.effort_limit, jaco.effort_limit)
         assert tau.tobytes() == ref.tobytes()

@@ -125,8 +125,9 @@ def test_desired_state_respects_limits(jaco):
 
 def test_load_utilization_predicts_which_postures_hold_a_payload(jaco):
     """The reward's load term: a reference payload needing more than the graph's controller can
-    give at rest (utilization > 1 on a joint) sags; below 1 the joint holds, at the steady error
-    the reference's gain leaves (utilization x amax / Kp)."""
+    give at rest (utilization > 1 on a joint) sags (the hold term only builds while the joint is
+    at rest, and a sagging joint is not); below 1 the joint holds, at the steady error the
+    reference's gain and the hold term leave (utilization x amax / (Kp (1 + HoldTerm.GAIN)))."""
     from sim2real.policy.reach_core import LOAD_KG, LOAD_OFFSET
     payload = {"payload": {"mass": LOAD_KG, "offset": [0.0, 0.0, LOAD_OFFSET]}}
     results = []
@@ -144,5 +145,6 @@ def test_load_utilization_predicts_which_postures_hold_a_payload(jaco):
         results.append((np.abs(u[0]), np.abs(s.S[0, s.iq] - q0), s.core.amax))
     (u_hold, drift_hold, amax), (u_sag, drift_sag, _) = results
     assert u_hold.max() < 0.7 and u_sag[5] > 1.5
-    np.testing.assert_allclose(drift_hold, u_hold * amax / jaco.kp, atol=0.01)
+    from sim2real.control.computed_torque import HoldTerm
+    np.testing.assert_allclose(drift_hold, u_hold * amax / (jaco.kp * (1 + HoldTerm.GAIN)), atol=0.01)
     assert drift_sag[5] > 0.2 and drift_hold.max() < 0.05
