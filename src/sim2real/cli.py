@@ -118,15 +118,19 @@ def cmd_demo(a) -> int:
           f"{a.targets} targets x {task.hold_s:.0f} s" + (f", {duration:g} sim s" if a.duration else ""))
     with Composition(decls) as c:
         start = time.perf_counter()
-        c.spin(timeout_s=600)
+        stopped = c.spin(timeout_s=600)
         wall = time.perf_counter() - start
         d = c.nodes["driver"]
-        steps, timeouts = d.steps, d.timeouts
+        steps, timeouts, sim_s = d.steps, d.timeouts, d.sim.time
     rep = reach_report(out, robot)
+    if stopped:      # the report covers the targets shown so far, not the demo
+        print(f"demo interrupted at {sim_s:.1f} of {duration:g} sim s: the figures below cover that part only")
     print("\n".join(rep.lines()))
     print(f"control rate: {steps / wall:.0f} steps/s in lockstep ({steps} steps of {robot.dt * 1e3:.0f} ms, "
           f"{steps * robot.dt / wall:.2f}x real time; {timeouts} command timeouts)")
     print(f"recording: {out} ({rep.samples} joint states)")
+    if stopped:
+        return 130
     return 0 if rep.results and rep.reached == len(rep.results) else 1
 
 
@@ -149,16 +153,22 @@ def _demo_stand(a, robot) -> int:
     with Composition(decls) as c:
         d = c.nodes["driver"]
         start = time.perf_counter()
+        stopped = False
         while not d.done and time.perf_counter() - start < 600:
             if c.spin(timeout_s=0.05):
+                stopped = True
                 break
             watch.sample(d.sim.time, *d.sim.base_pose())
         wall = time.perf_counter() - start
-        steps, timeouts = d.steps, d.timeouts
+        steps, timeouts, sim_s = d.steps, d.timeouts, d.sim.time
+    if stopped:
+        print(f"demo interrupted at {sim_s:.1f} of {duration:g} sim s: the figures below cover that part only")
     print(watch.line())
     print(f"control rate: {steps / wall:.0f} steps/s in lockstep ({steps} steps of {robot.dt * 1e3:.0f} ms, "
           f"{steps * robot.dt / wall:.2f}x real time; {timeouts} command timeouts)")
     print(f"recording: {out}")
+    if stopped:
+        return 130
     return 0 if watch.ok else 1
 
 
@@ -187,6 +197,9 @@ def cmd_record(a) -> int:
         silent, counts = node.silent_topics(), node.rec.counts
     print(f"{sum(counts.values())} messages: " + (", ".join(f"{t} {n}" for t, n in sorted(counts.items()) if n)
                                                   or "none"))
+    if not sum(counts.values()) and Path(a.output).exists():
+        Path(a.output).unlink()      # a file with no message would only block the next run (exists: --force)
+        print(f"{a.output}: nothing recorded, file removed")
     if silent:
         raise Sim2RealError("recorded nothing on " + "; ".join(f"{t} ({why})" for t, why in silent.items()))
     return 0
@@ -379,6 +392,9 @@ def cmd_data(a) -> int:
     from sim2real.data.recover import recover
     rep = recover(a.file, a.output, overwrite=a.force)
     print("\n".join(rep.lines()))
+    if not rep.messages:       # a file is written, but a script must not take it for data
+        print(f"{a.file}: no message to recover", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -225,6 +225,9 @@ class NodeDecl:
     kind: str
     params: dict = field(default_factory=dict)
     remaps: dict = field(default_factory=dict)
+    # parameters given to every node (`--ros-args -p NAME:=V`, a params file's `/**`): a node that
+    # does not declare one ignores it, as in ROS; one that no node declares is an error
+    shared: set = field(default_factory=set)
 
 
 def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool = False) -> list[NodeDecl]:
@@ -335,7 +338,10 @@ def graph_nodes(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
         nodes.insert(0, NodeDecl("driver", driver_kind, {
             **common, "reality": reality or "", "mode": mode,
             "command_source": "driver_adapter" if corrections else "safety_filter", "camera": camera and spec.camera is not None,
-            "duration_s": float(duration_s), "targets": targets, "task_seed": task_seed}, driver_remaps))
+            "duration_s": float(duration_s), "targets": targets, "task_seed": task_seed,
+            # lockstep: the reach policy hears /sim/target (latched, over DDS) before the first step
+            "target_listeners": int(mode == "lockstep" and bool(spec.tasks) and spec.tasks[0] == "reach"
+                                    and perception == "sim")}, driver_remaps))
     if perception == "learned":
         nodes.append(NodeDecl("perception", "perception", {**common, **perception_params, "image_source": "driver"}))
     nodes += [
@@ -373,6 +379,8 @@ def build_graph(*args, **kwargs) -> list[NodeDecl]:
                 merged = {**section, **d.params}
                 d.params.clear()
                 d.params.update(merged)
+                if key == "/**":
+                    d.shared.update(section)
     return nodes
 
 
@@ -446,14 +454,21 @@ def apply_ros_args(decls: list[NodeDecl], ros_args: list[str]) -> list[NodeDecl]
                 for d in decls:
                     if node in (None, d.name):
                         set_param(d, name, value)
+                        if node is None:
+                            d.shared.add(name)
             else:
                 data = _params_sections(load_yaml(val), val)
                 for key, params in data.items():
                     target = str(key).lstrip("/")
+                    if target != "**" and target not in names:
+                        raise ConfigError(f"--params-file {val}: section '{key}' names no node of this graph "
+                                          f"({', '.join(sorted(names))}; '/**' is every node)")
                     for d in decls:
                         if target in ("**", d.name):
                             for name, value in params.items():
                                 set_param(d, name, value)
+                                if target == "**":
+                                    d.shared.add(name)
         else:
             raise ConfigError(f"--ros-args: '{arg}' is not supported here (use -r/--remap, -p/--param, --params-file)")
     return decls

@@ -35,3 +35,18 @@ def test_the_graph_runs_on_a_remapped_topic():
         spin_sim(g, 0.5)
         assert d.commands > 200             # the controller and filter answered on the remapped topic
         assert g.nodes["controller"].commands > 200
+
+
+def test_a_parameter_no_node_declares_is_an_error(tmp_path):
+    """rclpy drops an override its node never declares; the graph names it instead (a typo in
+    -p, a params file or graph.yaml would otherwise run the defaults in silence)."""
+    decls = apply_ros_args(build_graph("jaco", "mujoco", camera=False), ["-p", "controller:mdoe:=local_linear"])
+    with pytest.raises(ConfigError, match="node 'controller' .* no parameter mdoe; its parameters: .*mode"):
+        Composition(decls, domain_id=next(_domains) % 232)
+    decls = apply_ros_args(build_graph("jaco", "mujoco", camera=False), ["-p", "latency_sx:=0.01"])
+    with pytest.raises(ConfigError, match="no node of this graph has a parameter latency_sx"):
+        Composition(decls, domain_id=next(_domains) % 232)
+    pf = tmp_path / "p.yaml"
+    pf.write_text("contrller:\n  ros__parameters:\n    mode: local_linear\n")
+    with pytest.raises(ConfigError, match="section 'contrller' names no node"):
+        apply_ros_args(build_graph("jaco", "mujoco", camera=False), ["--params-file", str(pf)])

@@ -31,7 +31,7 @@ class HoldTerm:
     policy's training environment (policy/env.py) both add it."""
     GAIN = 1.0
     TAU_S = 0.3
-    MAX = 3.0
+    MAX = 1.0
     SLOW = 0.2     # x v_ref: "at rest", for the joint and for its desired velocity
 
     def __init__(self, robot, ref: ReferenceModel):

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+from sim2real.errors import ConfigError
 from sim2real.graph import NODE_KINDS, NodeDecl
 from sim2real.ros import env
 from sim2real.ros.signals import StopSignals
@@ -32,10 +33,20 @@ def ros_args(decl: NodeDecl, with_params: bool) -> list[str]:
 
 
 def make_node(decl: NodeDecl, context=None):
+    """The node `decl` declares. A parameter it was given that the node does not declare (a typo
+    in `-p`, in a params file or graph.yaml) is an error naming the node's parameters: rclpy
+    would drop it in silence."""
     from rclpy.parameter import Parameter
     params = [Parameter(k, value=v) for k, v in decl.params.items()]
-    return node_class(decl.kind)(parameter_overrides=params, cli_args=ros_args(decl, False),
+    node = node_class(decl.kind)(parameter_overrides=params, cli_args=ros_args(decl, False),
                                  use_global_arguments=False, context=context)
+    unknown = sorted(k for k in decl.params if k not in decl.shared and not node.has_parameter(k))
+    if unknown:
+        have = sorted(k for k in node._parameters if k != "use_sim_time") + ["use_sim_time"]
+        node.destroy_node()
+        raise ConfigError(f"node '{decl.name}' ({decl.kind}) has no parameter {', '.join(unknown)}; "
+                          f"its parameters: {', '.join(have)}")
+    return node
 
 
 class Composition:
@@ -61,6 +72,11 @@ class Composition:
         try:
             for d in decls:
                 self.add(d)
+            shared = set().union(*(d.shared for d in decls)) if decls else set()
+            nobody = sorted(k for k in shared if not any(n.has_parameter(k) for n in self.nodes.values()))
+            if nobody:
+                raise ConfigError(f"no node of this graph has a parameter {', '.join(nobody)} "
+                                  f"(given to every node: --ros-args -p NAME:=VALUE or a params file's /**)")
         except Exception:
             self.close()
             raise

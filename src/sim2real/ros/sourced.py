@@ -327,6 +327,10 @@ class _Hub:
             e.node.get_logger().error(f"{type(err).__name__} in a callback: {err}", throttle_duration_sec=1.0)
 
 
+UNNAMED_GRACE_S = 2.0   # a publisher whose data arrives before the graph lists it is refused without
+                        # a report for this long: discovery at start-up (Fast DDS here: < 1 s)
+
+
 class SourcedSubscriptions:
     """One node's sourced subscriptions (served by its context's hub)."""
 
@@ -343,12 +347,21 @@ class SourcedSubscriptions:
         gate = PinnedSource(qualified(self.node, source))
         node = self.node
         lookup = lambda: publishers(node, topic)   # noqa: E731
+        unnamed: dict[bytes, float] = {}     # publishers the graph does not list yet: first seen (monotonic s)
 
         def accept(gid) -> bool:
             if gid == gate.pinned and gid:    # the pinned publisher: gate.accept's first answer, sooner
                 return True
             ok, who = gate.accept(gid, lookup)
             if not ok and on_refused is not None:
+                if who == "?":
+                    # its data came before its discovery (every start-up: the genuine upstream
+                    # node too): refused unheard-of, reported only once that lasts
+                    now = time.monotonic()
+                    first = unnamed.setdefault(gid, now)
+                    if now - first < UNNAMED_GRACE_S:
+                        return ok
+                    who = f"? (a publisher the ROS graph has not listed for {now - first:.0f} s)"
                 on_refused(who)
             return ok
         self._add(msg_type, topic, qos, callback, False, raw, accept)

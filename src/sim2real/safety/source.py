@@ -45,5 +45,7 @@ class PinnedSource:
         if self.pinned is None and gid and self._matches(name):
             self.pinned = gid
             return True, name
+        if self._matches(name):     # the right name, not the pinned publisher: an impostor, or a restart
+            name = f"{name} (a second publisher under that name; the first one is still up and pinned)"
         self.refused[name] = self.refused.get(name, 0) + 1
         return False, name

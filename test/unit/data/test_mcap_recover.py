@@ -189,3 +189,16 @@ def test_recorder_refuses_to_overwrite(tmp_path):
     with pytest.raises(ConfigError, match="--force"):
         McapRecorder(p, overwrite=False)
     assert p.read_bytes() == b"precious"
+
+
+def test_recover_of_a_file_without_messages_exits_1(tmp_path):
+    """A file holding no message (a recorder stopped before anything arrived) recovers to an
+    empty file: the command says so and exits 1, so a script does not take it for data."""
+    path = tmp_path / "empty.mcap"
+    rec = McapRecorder(path)
+    rec.add_topic("/joint_states", "sensor_msgs/msg/JointState")
+    rec.close()
+    r = subprocess.run([sys.executable, "-m", "sim2real.cli", "data", "recover", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "recovered 0 messages" in r.stdout and "no message" in r.stderr

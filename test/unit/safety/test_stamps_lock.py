@@ -59,8 +59,9 @@ def test_command_source_pins_one_publisher_and_names_strangers():
     assert src.accept(b"x", lambda: dict(graph)) == (False, "/intruder")
     graph[b"f2"] = "/safety_filter"                  # a second node taking the filter's name
     src._looked_at = -1e9
-    assert src.accept(b"f2", lambda: dict(graph))[0] is False
-    assert src.refused == {"/intruder": 1, "/safety_filter": 1}
+    ok, who = src.accept(b"f2", lambda: dict(graph))
+    assert ok is False and who.startswith("/safety_filter (a second publisher under that name")
+    assert src.refused == {"/intruder": 1, who: 1}
     del graph[b"f1"], graph[b"f2"]                   # the filter restarts with a new publisher
     graph[b"f3"] = "/safety_filter"
     src._looked_at = -1e9

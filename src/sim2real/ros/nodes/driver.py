@@ -56,6 +56,10 @@ PARAMS = {
     "start_time_s": (0.0, "sim time to start at (a restarted lockstep driver resumes its clock)"),
     "targets": (5, "number of reach targets the task cycles through"),
     "task_seed": (0, "seed of the target sequence"),
+    "target_listeners": (0, "lockstep: take the first step once this many subscriptions hear /sim/target (the "
+                            "reach policy's, discovered in wall time while lockstep runs many sim-s a wall-s), "
+                            "at most start_wait_s"),
+    "start_wait_s": (5.0, "lockstep: the most wall time to wait for target_listeners"),
 }
 
 
@@ -139,10 +143,30 @@ class DriverNode(Node):
             self._cam_thread = threading.Thread(target=self._camera_loop, daemon=True)
             self._cam_thread.start()
         if self.lockstep:
-            self._publish_state()
+            if p.target_listeners > 0 and self.task is not None:
+                self._start_by = time.monotonic() + p.start_wait_s
+                self._starter = self.create_timer(0.01, self._start_when_heard,
+                                                  clock=Clock(clock_type=ClockType.STEADY_TIME))
+            else:
+                self._publish_state()
         else:
             self._thread = threading.Thread(target=self._realtime_loop, daemon=True)
             self._thread.start()
+
+    def _start_when_heard(self) -> None:
+        """Lockstep: the first state goes out once the target's listeners are there (the first
+        target published then reaches them at sim time 0), or when start_wait_s ran out."""
+        heard = self.pub_target.get_subscription_count() >= self.p.target_listeners
+        if not heard and time.monotonic() < self._start_by:
+            return
+        self.destroy_timer(self._starter)
+        if not heard:
+            self.get_logger().warning(
+                f"lockstep: nobody heard {self.pub_target.topic_name} after {self.p.start_wait_s:g} s "
+                f"({self.pub_target.get_subscription_count()} of {self.p.target_listeners} listeners): starting anyway")
+        with self.lock:
+            self._update_target()
+            self._publish_state()
 
     # ---- time --------------------------------------------------------------------------------
     def _stamp(self) -> float:
