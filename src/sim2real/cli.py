@@ -114,7 +114,10 @@ def cmd_demo(a) -> int:
     _new_output(str(out), a.force)
     decls = apply_ros_args(build_graph(**graph_kwargs({**_graph_values(a, DEMO_OPTIONS), "record": str(out),
                                                        "duration": duration})), a.ros_args)
-    print(f"demo: {a.robot} in MuJoCo (lockstep), baseline computed-torque controller, "
+    by = {d.name: d for d in decls}
+    mode = by["controller"].params.get("mode") or "computed_torque" if "controller" in by else "none"
+    policy = getattr(a, "policy", None) or "planner"
+    print(f"demo: {a.robot} in MuJoCo (lockstep), policy {policy}, controller {mode}, "
           f"{a.targets} targets x {task.hold_s:.0f} s" + (f", {duration:g} sim s" if a.duration else ""))
     with Composition(decls) as c:
         start = time.perf_counter()
@@ -126,6 +129,8 @@ def cmd_demo(a) -> int:
     if stopped:      # the report covers the targets shown so far, not the demo
         print(f"demo interrupted at {sim_s:.1f} of {duration:g} sim s: the figures below cover that part only")
     print("\n".join(rep.lines()))
+    if not rep.results and not stopped:
+        print(f"no target was shown for its whole {task.hold_s:g} s: --duration {duration:g} is shorter than one target")
     print(f"control rate: {steps / wall:.0f} steps/s in lockstep ({steps} steps of {robot.dt * 1e3:.0f} ms, "
           f"{steps * robot.dt / wall:.2f}x real time; {timeouts} command timeouts)")
     print(f"recording: {out} ({rep.samples} joint states)")
@@ -392,8 +397,9 @@ def cmd_data(a) -> int:
     from sim2real.data.recover import recover
     rep = recover(a.file, a.output, overwrite=a.force)
     print("\n".join(rep.lines()))
-    if not rep.messages:       # a file is written, but a script must not take it for data
-        print(f"{a.file}: no message to recover", file=sys.stderr)
+    if not rep.messages:       # a script must not take an empty file for data
+        Path(rep.output).unlink(missing_ok=True)
+        print(f"{a.file}: no message to recover; {rep.output} not kept", file=sys.stderr)
         return 1
     return 0
 

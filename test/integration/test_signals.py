@@ -38,6 +38,23 @@ def test_stop_is_clean(args, sig, after):
     assert "Traceback" not in out and "FATAL" not in out, out[-2000:]
 
 
+def test_one_ctrl_c_delivered_twice_is_one_clean_stop():
+    """`timeout CMD` passes a Ctrl-C on to CMD, which also gets it from the process group: two
+    SIGINTs within microseconds. They were taken as a second Ctrl-C outside the stop sequence: the
+    supervisor exited with the nodes still up and aborted (134, "terminate called without an
+    active exception")."""
+    env = {**os.environ, "ROS_DOMAIN_ID": str(next(_domain))}
+    p = subprocess.Popen([sys.executable, "-m", "sim2real.cli", "up", "--processes", "--no-camera"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    time.sleep(5.0)
+    os.kill(p.pid, signal.SIGINT)
+    time.sleep(0.02)         # (sent at once, the two merge into one pending signal)
+    os.kill(p.pid, signal.SIGINT)
+    out, _ = p.communicate(timeout=90)
+    assert p.returncode == 0, out[-2000:]
+    assert "second interrupt" not in out and "terminate called" not in out, out[-2000:]
+
+
 def test_processes_duration_is_sim_seconds_and_the_recording_is_whole(tmp_path):
     from mcap_ros2.reader import read_ros2_messages
     rec = tmp_path / "run.mcap"

@@ -227,57 +227,65 @@ def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int
     procs = {d.name: spawn(d) for d in decls}
     restarts = {d.name: 0 for d in decls}
     rc = 0
-    with StopSignals() as stop:
-        while not stop.is_set():
-            time.sleep(0.1)
-            finished = False
-            for d in decls:
-                code = procs[d.name].poll()
-                if code is None or stop.is_set():
-                    continue
-                if code == 0 and d.kind == "driver":
-                    finished = True        # the run's duration is over
+    try:
+        with StopSignals() as stop:
+            while not stop.is_set():
+                time.sleep(0.1)
+                finished = False
+                for d in decls:
+                    code = procs[d.name].poll()
+                    if code is None or stop.is_set():
+                        continue
+                    if code == 0 and d.kind == "driver":
+                        finished = True        # the run's duration is over
+                        break
+                    if code == 0:              # stopped on purpose (SIGINT/SIGTERM): not a crash
+                        if restarts[d.name] >= 0:
+                            log(f"sim2real up: node '{d.name}' stopped (exit status 0); not restarted", file=sys.stderr)
+                            restarts[d.name] = -1
+                        continue
+                    log(f"sim2real up: node '{d.name}' died ({_how(code)})", file=sys.stderr)
+                    if not respawn or restarts[d.name] >= max_restarts:
+                        log(f"sim2real up: '{d.name}' stays down after {restarts[d.name]} restarts; stopping the graph",
+                            file=sys.stderr)
+                        rc = 1
+                        finished = True
+                        break
+                    restarts[d.name] += 1
+                    extra = []
+                    if d.kind == "driver" and clock is not None:
+                        # past the last /clock (every 20 ms) and what was in flight: no stamp goes back
+                        extra = ["-p", f"start_time_s:={clock.t + 0.1:.6f}"]
+                    log(f"sim2real up: restarting '{d.name}' ({restarts[d.name]}/{max_restarts})"
+                        + (f", resuming the clock at {clock.t:.3f} s" if extra else ""), file=sys.stderr)
+                    procs[d.name] = spawn(d, extra)
+                if finished:
                     break
-                if code == 0:              # stopped on purpose (SIGINT/SIGTERM): not a crash
-                    if restarts[d.name] >= 0:
-                        log(f"sim2real up: node '{d.name}' stopped (exit status 0); not restarted", file=sys.stderr)
-                        restarts[d.name] = -1
-                    continue
-                log(f"sim2real up: node '{d.name}' died ({_how(code)})", file=sys.stderr)
-                if not respawn or restarts[d.name] >= max_restarts:
-                    log(f"sim2real up: '{d.name}' stays down after {restarts[d.name]} restarts; stopping the graph",
-                        file=sys.stderr)
-                    rc = 1
-                    finished = True
-                    break
-                restarts[d.name] += 1
-                extra = []
-                if d.kind == "driver" and clock is not None:
-                    # past the last /clock (every 20 ms) and what was in flight: no stamp goes back
-                    extra = ["-p", f"start_time_s:={clock.t + 0.1:.6f}"]
-                log(f"sim2real up: restarting '{d.name}' ({restarts[d.name]}/{max_restarts})"
-                    + (f", resuming the clock at {clock.t:.3f} s" if extra else ""), file=sys.stderr)
-                procs[d.name] = spawn(d, extra)
-            if finished:
-                break
-        drivers = [d.name for d in decls if d.kind == "driver"]
-        try:
-            for group in ([n for n in procs if n not in drivers], drivers):   # the driver last: it holds the arm
-                for n in group:
-                    if procs[n].poll() is None:
-                        procs[n].send_signal(signal.SIGINT)
-                for n in group:
-                    try:
-                        procs[n].wait(timeout=5)
-                    except subprocess.TimeoutExpired:
-                        log(f"sim2real up: '{n}' did not stop within 5 s; killed", file=sys.stderr)
-                        procs[n].kill()
-        except KeyboardInterrupt:   # a second Ctrl-C: no more waiting
-            log("sim2real up: second interrupt: killing every node", file=sys.stderr)
-            for p in procs.values():
-                if p.poll() is None:
-                    p.kill()
-            rc = 130
-    if clock is not None:
-        clock.close()
+            drivers = [d.name for d in decls if d.kind == "driver"]
+            try:
+                for group in ([n for n in procs if n not in drivers], drivers):   # the driver last: it holds the arm
+                    for n in group:
+                        if procs[n].poll() is None:
+                            procs[n].send_signal(signal.SIGINT)
+                    for n in group:
+                        try:
+                            procs[n].wait(timeout=5)
+                        except subprocess.TimeoutExpired:
+                            log(f"sim2real up: '{n}' did not stop within 5 s; killed", file=sys.stderr)
+                            procs[n].kill()
+            except KeyboardInterrupt:   # a second Ctrl-C: no more waiting
+                log("sim2real up: second interrupt: killing every node", file=sys.stderr)
+                for p in procs.values():
+                    if p.poll() is None:
+                        p.kill()
+                rc = 130
+    except KeyboardInterrupt:   # a second Ctrl-C before the stop sequence began
+        log("sim2real up: second interrupt: killing every node", file=sys.stderr)
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+        rc = 130
+    finally:
+        if clock is not None:
+            clock.close()
     return rc

@@ -2,7 +2,8 @@
 whatever code runs at that moment (a subscription callback, an MCAP write, the executor's C++
 loop), which printed "[FATAL] Exception in 'subscriptions' callback" and tore recordings. The
 spin loops poll the event between short waits and close every node in order. A second SIGINT
-raises KeyboardInterrupt, for a shutdown that hangs.
+(0.3 s or more after the first: `timeout` and a process group deliver one Ctrl-C twice) raises
+KeyboardInterrupt, for a shutdown that hangs.
 
 One event per process: a signal that arrives while a command is still starting (building nodes)
 is seen by the spin loop that comes after. Nesting `with StopSignals()` is allowed.
@@ -11,8 +12,11 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 _EVENT = threading.Event()
+_SET_AT = [0.0]          # monotonic s of the first stop signal
+SAME_STOP_S = 0.3        # a second SIGINT sooner than this is the first one again, not a second Ctrl-C
 
 
 class StopSignals:
@@ -24,8 +28,12 @@ class StopSignals:
 
     @staticmethod
     def _handle(signum, _frame) -> None:
+        now = time.monotonic()
         if _EVENT.is_set() and signum == signal.SIGINT:
+            if now - _SET_AT[0] < SAME_STOP_S:
+                return       # the same Ctrl-C delivered twice (to the group and forwarded by a wrapper such as timeout)
             raise KeyboardInterrupt
+        _SET_AT[0] = now
         _EVENT.set()
 
     def __enter__(self) -> "StopSignals":
