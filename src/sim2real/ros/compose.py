@@ -227,6 +227,7 @@ def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int
     procs = {d.name: spawn(d) for d in decls}
     restarts = {d.name: 0 for d in decls}
     rc = 0
+    started = time.monotonic()
     try:
         with StopSignals() as stop:
             while not stop.is_set():
@@ -288,4 +289,11 @@ def run_processes(decls: list[NodeDecl], respawn: bool = True, max_restarts: int
     finally:
         if clock is not None:
             clock.close()
+            wall = time.monotonic() - started
+            driver = next((d for d in decls if d.kind == "driver"), None)
+            if clock.t > 0 and driver is not None:   # lockstep: the steps the sim clock counted (/clock every 20 ms)
+                from sim2real.robots import load_robot
+                steps = clock.t / load_robot(driver.params.get("robot", "jaco")).dt
+                log(f"ran ~{steps:.0f} control steps ({clock.t:.2f} sim s) in {wall:.1f} s "
+                    f"({steps / max(wall, 1e-9):.0f} steps/s, start-up included)")
     return rc
