@@ -319,13 +319,14 @@ def graph_nodes(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
     teleop_cfg = str(config_path(spec))
 
     nodes = []
-    controller_params = {}
+    controller_params, safety_params = {}, {}
     # with doctor corrections, an adapter stands between the driver's topics and the graph's
     if corrections:
         from sim2real.doctor.adapter import DriverAdapter, loop_delay_s
         # the delay and lag the doctor measured are what the adaptive modes predict over
         delay, lag = loop_delay_s(paths.resolve(corrections))
         controller_params.update(latency_s=round(delay, 4), actuator_lag_s=round(lag, 4))
+        safety_params["loop_delay_s"] = round(delay + lag, 4)    # its over-speed damper, set for the loop
         if DriverAdapter.load(paths.resolve(corrections), spec).identity:   # fail here, naming the key
             corrections = None   # no hop the control loop does not need
     state_source = "driver_adapter" if corrections else "driver"   # who publishes /joint_states
@@ -353,7 +354,7 @@ def graph_nodes(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
         NodeDecl("controller", "controller", {**common, "mode": controller, "state_source": state_source,
                                               "checkpoint": str(paths.resolve(controller_checkpoint))
                                               if controller_checkpoint else "", **controller_params}),
-        NodeDecl("safety_filter", "safety", {**common, "state_source": state_source}),
+        NodeDecl("safety_filter", "safety", {**common, "state_source": state_source, **safety_params}),
     ]
     if record:
         nodes.append(NodeDecl("recorder", "recorder", {

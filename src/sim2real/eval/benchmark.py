@@ -69,7 +69,11 @@ class Episode:
         return float("inf")
 
 
-def run_episode(robot, profile, mode: Mode, traj: Trajectory, kin: NominalModel) -> Episode:
+def run_episode(robot, profile, mode: Mode, traj: Trajectory, kin: NominalModel,
+                loop_delay_s: float = 0.0) -> Episode:
+    """One mode on one trajectory; the safety filter's over-speed damper set for loop_delay_s
+    (as `sim2real up --corrections` sets the graph's)."""
+    from sim2real.safety.filter import SafetyFilter
     twin = Twin(robot, profile)
     ts, errs, ee, comp, status = [], [], [], [], []
 
@@ -87,7 +91,8 @@ def run_episode(robot, profile, mode: Mode, traj: Trajectory, kin: NominalModel)
         errs.append(q - d.q)
         ee.append(np.linalg.norm(kin.ee_position(q) - kin.ee_position(d.q)))
 
-    run_lockstep(twin, controller, traj.duration, payload_events=traj.payload_events, on_step=on_step)
+    run_lockstep(twin, controller, traj.duration, payload_events=traj.payload_events, on_step=on_step,
+                 safety=SafetyFilter(robot, loop_delay_s=loop_delay_s))
     pt = traj.payload_events[0][0] if traj.payload_events else None
     return Episode(mode.name, traj.name, np.array(ts), np.array(errs), np.array(ee), np.array(comp), pt, status)
 
@@ -285,12 +290,13 @@ def run_benchmark(robot, profile, modes, checkpoints: dict, seed: int = 0, log=p
     from sim2real.control.modes import make_mode
     kin = NominalModel(robot)
     lag_s = 0.0
-    if latency_s is None and any(m in ADAPTIVE for m in modes):
+    if latency_s is None:
         latency_s, lag_s = measure_loop(robot, profile, seed=seed)
         if not lag_aware:
             latency_s, lag_s = latency_s + lag_s, 0.0
         log(f"  loop measured by a probe on the twin: {latency_s * 1e3:.1f} ms delay + {lag_s * 1e3:.1f} ms "
-            f"actuator lag (given to the adaptive modes)")
+            f"actuator lag (given to the adaptive modes, and to every mode's safety filter)")
+    loop = latency_s + lag_s
     episodes = []
     for name in modes:
         for traj in trajectories(robot, kin, seed):
@@ -301,7 +307,7 @@ def run_benchmark(robot, profile, modes, checkpoints: dict, seed: int = 0, log=p
                                  guard=guard)
             else:
                 mode = make_mode(name, robot, checkpoints.get(name))
-            ep = run_episode(robot, profile, mode, traj, kin)
+            ep = run_episode(robot, profile, mode, traj, kin, loop_delay_s=loop)
             ep.latency_s = latency_s if name in ADAPTIVE else None
             ep.guard_trips = getattr(mode, "trips", 0) if name in ADAPTIVE else 0
             ep.baseline_share = (getattr(mode, "baseline_steps", 0) / max(getattr(mode, "steps", 0), 1)

@@ -3,7 +3,13 @@
 Every command passes `filter()`: non-finite or wrong-sized commands become a hold; torques are
 clipped to the effort limits; near a position limit the outward torque is replaced by a
 spring-damper pushing back; from BRAKE_FROM of the velocity limit on, the torque along the motion
-is capped, down to none at the limit, and above the limit a damper brakes. `hold()` is
+is capped, down to none at the limit, and above the limit a damper brakes. The damper acts on the
+measured velocity, through the loop's delay: given the loop's delay (`loop_delay_s`: state and
+command transport plus actuator lag, as the doctor measures it), its gain falls as
+(DAMPER_DELAY_S / delay)^2 past DAMPER_DELAY_S. At full gain, ~36 ms of delay (laggy-noisy) made
+it drive the joints it braked to 15-31x their velocity limit where the controller alone stayed
+under 1.4x; with no damper at all, a 1e300 desired state on the nominal twin overshot to 1.10x.
+`hold()` is
 the safe state: a PD on the position latched when the hold began (no feed-forward), used on NaN,
 watchdog timeout and the teleop lock. `clamp_desired()` keeps desired states (what the
 controller is asked to reach) inside the position and velocity limits.
@@ -25,6 +31,8 @@ import numpy as np
 from sim2real.robots.spec import RobotSpec
 
 BRAKE_FROM = 0.9   # fraction of the velocity limit where accelerating torque starts being cut
+DAMPER_DELAY_S = 0.006   # loop delay up to which the over-speed damper keeps its full gain (the twin's
+                         # nominal loop: a state and its command a step each, 2-4 ms)
 
 try:    # np.clip's ufunc: the same values, without ~3 us of Python wrappers per call on 7 joints
     from numpy._core.umath import clip
@@ -33,7 +41,7 @@ except ImportError:  # numpy < 2
 
 
 class SafetyFilter:
-    def __init__(self, robot: RobotSpec):
+    def __init__(self, robot: RobotSpec, loop_delay_s: float = 0.0):
         s = robot.safety
         self.n = robot.n
         self.limit = robot.effort_limit
@@ -49,6 +57,8 @@ class SafetyFilter:
         # so weak wrist joints get gains their small inertia can take at the control rate
         scale = self.limit / self.limit.max()
         self.kp_hold, self.kd_hold = s.hold_kp * scale, s.hold_kd * scale
+        delay = max(float(loop_delay_s), 0.0)
+        self.kd_over = 4.0 * self.kd_hold * min(1.0, (DAMPER_DELAY_S / delay) ** 2 if delay > 0 else 1.0)
         self.k_wall = self.limit / max(s.position_margin, 1e-3)   # full torque at the hard limit
         self._hold_q: np.ndarray | None = None
         self.targets = robot.actuation != "effort"     # the command is joint positions, rad
@@ -95,12 +105,13 @@ class SafetyFilter:
         near = speed > BRAKE_FROM * self.vmax
         if np.any(near):
             # a governor: the torque along the motion is capped from +limit at BRAKE_FROM x vmax to
-            # none at vmax; above vmax a damper brakes the excess. (A full reverse torque at the
-            # limit reversed a light joint within one 2 ms step and chattered past the limit.)
+            # none at vmax; above vmax a damper brakes the excess, its gain set for the loop's
+            # delay (module docstring). (A full reverse torque at the limit reversed a light joint
+            # within one 2 ms step and chattered past the limit.)
             s_ = np.clip((speed - BRAKE_FROM * self.vmax) / ((1.0 - BRAKE_FROM) * self.vmax), 0.0, 1.0)
             sgn = np.sign(qd)
             along = np.minimum(out * sgn, self.limit * (1.0 - s_))
-            along -= self.kd_hold * 4.0 * np.maximum(speed - self.vmax, 0.0)
+            along -= self.kd_over * np.maximum(speed - self.vmax, 0.0)
             out = np.where(near, along * sgn, out)
             reasons.append("velocity limit")
         return np.clip(out, -self.limit, self.limit), reasons

@@ -41,6 +41,19 @@ def test_velocity_brake(f, jaco):
     assert tau[4] < 0 and "velocity limit" in reasons
 
 
+def test_over_speed_damper_is_set_for_the_loop_delay(jaco):
+    """Through a long loop delay a stiff damper on the measured velocity rings (it drove joints to
+    15-31x their limit at ~36 ms): its gain falls as (DAMPER_DELAY_S / delay)^2 past DAMPER_DELAY_S."""
+    from sim2real.safety.filter import DAMPER_DELAY_S, SafetyFilter
+    qd = np.zeros(7)
+    qd[4] = 2 * jaco.velocity_limit[4]
+    brake = {d: -SafetyFilter(jaco, loop_delay_s=d).filter(np.zeros(7), jaco.home, qd)[0][4]
+             for d in (0.0, DAMPER_DELAY_S, 2 * DAMPER_DELAY_S, 0.036)}
+    assert brake[0.0] == brake[DAMPER_DELAY_S] > 0
+    assert brake[2 * DAMPER_DELAY_S] == pytest.approx(brake[0.0] / 4)
+    assert 0 < brake[0.036] < brake[0.0] / 30
+
+
 def test_hold_with_nan_state_is_zero_torque(f):
     np.testing.assert_array_equal(f.hold(np.full(7, np.nan), np.zeros(7)), 0.0)
 

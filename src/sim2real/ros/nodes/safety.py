@@ -36,6 +36,8 @@ PARAMS = {
     "max_future_s": (0.5, "a state stamped further ahead of this node's clock is refused"),
     "state_source": ("driver", "the only node whose /joint_states are taken (name or /ns/name)"),
     "command_source": ("controller", "the only node whose /controller/effort is taken (name or /ns/name)"),
+    "loop_delay_s": (0.0, "the loop's delay, s (state and command transport plus actuator lag, e.g. from the "
+                          "doctor): the over-speed damper's gain is set for it (safety/filter.py)"),
 }
 
 
@@ -44,7 +46,7 @@ class SafetyNode(Node):
         super().__init__("safety_filter", **kwargs)
         p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
-        self.filter = SafetyFilter(self.robot)
+        self.filter = SafetyFilter(self.robot, loop_delay_s=p.loop_delay_s)
         self.watchdog = p.watchdog_s if p.watchdog_s >= 0 else self.robot.safety.watchdog_s
         self.gate = StampGate(max_future_s=p.max_future_s)
         self.reader = convert.JointStateReader(self.robot.joint_names)   # both inputs arrive serialized
