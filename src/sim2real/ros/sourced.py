@@ -72,7 +72,7 @@ class _Entry:
     """One sourced subscription. `held`: the hub's use of its handle, from registration until the
     hub no longer waits on it; left once, by the hub (or by remove() when the hub has ended)."""
     __slots__ = ("hub", "node", "handle", "ptr", "msg_type", "raw", "callback", "with_gid", "accept",
-                 "removed", "held", "topic", "local_ok", "reliable", "local_gids", "latest")
+                 "removed", "held", "topic", "local_ok", "reliable", "local_gids", "latest", "parked")
 
     def __init__(self, node, handle, msg_type, callback, with_gid: bool, raw: bool, accept, qos: QoSProfile):
         self.hub: _Hub | None = None
@@ -93,6 +93,9 @@ class _Entry:
         self.reliable = (qos.reliability == ReliabilityPolicy.RELIABLE)
         self.local_gids: set[bytes] = set()       # publishers delivering here in-process: drop their DDS copies
         self.latest = 0                           # sequence number of the newest in-process message posted
+        # a latched (transient-local) input's newest message from a publisher the graph did not list
+        # yet: (msg, gid, first seen), judged again once it does (it is sent once: refused, it was lost)
+        self.parked: tuple | None = None
 
     def release(self) -> None:       # under the hub's `members` lock
         if self.held:
@@ -140,6 +143,7 @@ class _Hub:
         self.lock = threading.Lock()           # held while serving: removing an entry waits for it
         # in-process messages: (entry, seq, CDR bytes, publisher GID), served by this thread in order
         self.pending: collections.deque = collections.deque()
+        self.parked: set = set()     # entries holding a parked message (see _Entry.parked)
         self.post_lock = threading.Lock()      # orders seq numbers with each entry's `latest`
         self._seq = itertools.count(1)
         self._routes: tuple[int, dict] = (-1, {})
@@ -235,6 +239,8 @@ class _Hub:
                 self._drain()
             elif not ready and not ctx.ok():
                 return
+            if self.parked:
+                self._retry_parked()
 
     def routes(self, topic: str, msg_type, best_effort: bool) -> tuple[_Entry, ...]:
         """The sourced subscriptions of this context that a publisher on `topic` reaches
@@ -293,6 +299,24 @@ class _Hub:
                         continue
                 self._call(e, msg, gid)
 
+    def _retry_parked(self) -> None:
+        """Judge each parked message again: delivered once the graph names its publisher as the
+        pinned source, dropped when it names another or after UNNAMED_GRACE_S."""
+        now = time.monotonic()
+        with self.lock:
+            for e in list(self.parked):
+                if e.removed or e.parked is None:
+                    self.parked.discard(e)
+                    continue
+                msg, gid, first = e.parked
+                if e.accept(gid):
+                    e.parked = None
+                    self.parked.discard(e)
+                    self._call(e, msg, gid)
+                elif not getattr(e.accept, "unnamed", False) or now - first > UNNAMED_GRACE_S:
+                    e.parked = None
+                    self.parked.discard(e)
+
     def _serve(self, e: _Entry) -> None:
         take, msg_type, raw, accept, local = e.handle.take_message, e.msg_type, e.raw, e.accept, e.local_gids
         newest = None
@@ -313,7 +337,13 @@ class _Hub:
                     return
             elif accept(gid):
                 newest = (msg, gid)
+            elif not e.local_ok and getattr(accept, "unnamed", False):
+                e.parked = (msg, gid, time.monotonic())      # latched, from a publisher not listed yet
+                self.parked.add(e)
         if newest is not None:
+            if e.parked is not None:     # a newer message from the source: the parked one is stale
+                e.parked = None
+                self.parked.discard(e)
             self._call(e, *newest)
 
     @staticmethod
@@ -351,8 +381,10 @@ class SourcedSubscriptions:
 
         def accept(gid) -> bool:
             if gid == gate.pinned and gid:    # the pinned publisher: gate.accept's first answer, sooner
+                accept.unnamed = False
                 return True
             ok, who = gate.accept(gid, lookup)
+            accept.unnamed = who == "?"       # refused for now: the graph does not list the publisher yet
             if not ok and on_refused is not None:
                 if who == "?":
                     # its data came before its discovery (every start-up: the genuine upstream
@@ -364,6 +396,7 @@ class SourcedSubscriptions:
                     who = f"? (a publisher the ROS graph has not listed for {now - first:.0f} s)"
                 on_refused(who)
             return ok
+        accept.unnamed = False
         self._add(msg_type, topic, qos, callback, False, raw, accept)
         return gate
 
