@@ -301,19 +301,19 @@ class _Hub:
 
     def _retry_parked(self) -> None:
         """Judge each parked message again: delivered once the graph names its publisher as the
-        pinned source, dropped when it names another or after UNNAMED_GRACE_S."""
-        now = time.monotonic()
+        pinned source, dropped when it names another (a cold start on a loaded machine took longer
+        than 2 s to name the driver: a time limit lost the first target again)."""
         with self.lock:
             for e in list(self.parked):
                 if e.removed or e.parked is None:
                     self.parked.discard(e)
                     continue
-                msg, gid, first = e.parked
+                msg, gid, _first = e.parked
                 if e.accept(gid):
                     e.parked = None
                     self.parked.discard(e)
                     self._call(e, msg, gid)
-                elif not getattr(e.accept, "unnamed", False) or now - first > UNNAMED_GRACE_S:
+                elif not getattr(e.accept, "unnamed", False):   # named now, and not the source: a stranger's
                     e.parked = None
                     self.parked.discard(e)
 
