@@ -94,7 +94,7 @@ class _Entry:
         self.local_gids: set[bytes] = set()       # publishers delivering here in-process: drop their DDS copies
         self.latest = 0                           # sequence number of the newest in-process message posted
         # a latched (transient-local) input's newest message from a publisher the graph did not list
-        # yet: (msg, gid, first seen), judged again once it does (it is sent once: refused, it was lost)
+        # yet: (msg, gid), judged again once it does (it is sent once: refused, it was lost)
         self.parked: tuple | None = None
 
     def release(self) -> None:       # under the hub's `members` lock
@@ -308,7 +308,7 @@ class _Hub:
                 if e.removed or e.parked is None:
                     self.parked.discard(e)
                     continue
-                msg, gid, _first = e.parked
+                msg, gid = e.parked
                 if e.accept(gid):
                     e.parked = None
                     self.parked.discard(e)
@@ -338,7 +338,7 @@ class _Hub:
             elif accept(gid):
                 newest = (msg, gid)
             elif not e.local_ok and getattr(accept, "unnamed", False):
-                e.parked = (msg, gid, time.monotonic())      # latched, from a publisher not listed yet
+                e.parked = (msg, gid)      # latched, from a publisher not listed yet
                 self.parked.add(e)
         if newest is not None:
             if e.parked is not None:     # a newer message from the source: the parked one is stale
