@@ -481,6 +481,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--envs", type=COUNT, default=64, help="policy: robots drawn per iteration")
     p.add_argument("--epsilon", type=float, default=0.25, help="policy, epopt: fraction of worst trajectories kept")
     p.add_argument("--warmup", type=int, default=30, help="policy, epopt: iterations on all trajectories first")
+    p.add_argument("--task-group", type=COUNT, default=8,
+                   help="policy, epopt: robots sharing targets and start posture, ranked among themselves (divides --envs)")
     p.add_argument("--init", default=None, help="policy: start the actor from this checkpoint (e.g. EPOpt after dr); "
                    "perception: start from this perception checkpoint (e.g. adaptation after dr)")
     p.add_argument("--adapt-samples", type=COUNT, default=1000,

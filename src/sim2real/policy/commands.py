@@ -32,7 +32,7 @@ def train_policy(a) -> int:
         raise ConfigError(f"unknown scheme '{a.scheme}'; choose one of: {', '.join(SCHEMES)}")
     out = Path(a.out) if a.out else paths.checkpoint(robot.name, checkpoint_kind(a.scheme))
     cfg = TrainConfig(scheme=a.scheme, iterations=a.iterations, envs=a.envs, seed=a.seed, epsilon=a.epsilon,
-                      warmup=min(a.warmup, a.iterations), init=str(paths.user_path(a.init)) if a.init else None)
+                      warmup=min(a.warmup, a.iterations), task_group=a.task_group, init=str(paths.user_path(a.init)) if a.init else None)
     source, extra = None, {}
     if a.scheme == "epopt+adapt":
         if not a.target_data:

@@ -18,7 +18,9 @@ Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gy
                one after another (each episode_s / TARGETS, as the graph cycles them); reset draws
                a new robot from the source, a start posture (a third each: home + U(-0.4, 0.4) rad,
                home + U(-0.8, 0.8) rad, the nominal IK of another workspace point + U(-0.2, 0.2)
-               rad; within the limits) and a target in the task's workspace
+               rad; within the limits) and a target in the task's workspace; with task_group > 1
+               the simulations run in groups on common targets, target offsets and start postures
+               (each still its own robot), so that returns within a group compare robots
   info         "dist" (m), "params" (the drawn parameter vector, the privileged information RMA
                encodes), at the episode's end "success" (within tol for the last 0.5 s),
                "final_error" (m), "terminal_observation"
@@ -134,7 +136,8 @@ class ReachSims:
 
     def __init__(self, robot, n: int, *, source=None, seed: int = 0, episode_s: float = 8.0,
                  extrinsics: int = 0, extrinsics_fn: Callable | None = None,
-                 ground: Callable | None = None, threads: int = 2, targets: int = TARGETS):
+                 ground: Callable | None = None, threads: int = 2, targets: int = TARGETS,
+                 task_group: int = 1):
         if robot.end_effector is None or robot.floating_base or robot.actuation != "effort":
             raise ConfigError(f"robot '{robot.name}': the reach environment needs a fixed-base, torque-controlled "
                               f"robot with an end effector")
@@ -146,6 +149,15 @@ class ReachSims:
         self.safety = SafetyFilter(robot)
         self.extrinsics_fn, self.ground = extrinsics_fn, ground
         self.rng = np.random.default_rng(seed)
+        # common random numbers: simulations i and j with i // task_group == j // task_group start
+        # each episode from the same posture towards the same targets (with the same target
+        # offset), each on its own drawn robot, so their returns differ by the robot alone (EPOpt
+        # ranks robots within a group: policy/train.py)
+        if task_group < 1 or n % task_group:
+            raise ConfigError(f"task_group {task_group} must divide the number of simulations ({n})")
+        self.seed, self.task_group = seed, task_group
+        self.task_rng: list[np.random.Generator] = [self.rng] * n
+        self.episodes = np.zeros(n, int)
         self.ctrl_per_action = int(round(robot.control_rate_hz / robot.policy_rate_hz))
         self.substeps = robot.substeps
         self.horizon = int(round(episode_s * robot.policy_rate_hz))
@@ -225,9 +237,13 @@ class ReachSims:
         self.alpha[i] = np.where(res.actuator_lag > 0, 1.0 - np.exp(-r.dt / np.maximum(res.actuator_lag, 1e-12)), 1.0)
         self.strength[i] = res.motor_strength
         self.pos_noise[i], self.vel_noise[i] = res.position_noise, res.velocity_noise
+        if self.task_group > 1:
+            self.task_rng[i] = np.random.default_rng([self.seed, int(self.episodes[i]), i // self.task_group])
+        else:
+            self.task_rng[i] = self.rng
         d = self._scratch
         mujoco.mj_resetData(model, d)
-        q0 = self._start_posture()
+        q0 = self._start_posture(self.task_rng[i])
         d.qpos[self.qadr] = q0
         d.qpos[self.gq] = r.gripper_hold
         d.ctrl[r.n:] = r.gripper_hold
@@ -240,30 +256,32 @@ class ReachSims:
         self.cmdh[i] = hold
         self.lagged[i] = hold
         self._new_target(i)
+        self.episodes[i] += 1
         self.q_d[i] = q0
         self.prev_action[i] = 0.0
         self.t[i] = 0
         self.ret[i] = 0.0
 
     def _new_target(self, i: int) -> None:
-        self.target[i] = self.rng.uniform(self.task.low, self.task.high)
-        self.target_bias[i] = self.rng.normal(0.0, TARGET_NOISE, 3)
+        rng = self.task_rng[i]
+        self.target[i] = rng.uniform(self.task.low, self.task.high)
+        self.target_bias[i] = rng.normal(0.0, TARGET_NOISE, 3)
         self.near[i] = 0
 
-    def _start_posture(self) -> np.ndarray:
+    def _start_posture(self, rng: np.random.Generator) -> np.ndarray:
         """A third of the episodes start near home, a third far from it, a third near where a
         reach to another target ends (nominal IK), as the second and later targets of a run do."""
         r = self.robot
         if self.fixed_start is not None:
             return self.fixed_start.copy()
-        u = self.rng.random()
+        u = rng.random()
         if u < 1 / 3:
-            q0 = r.home + self.rng.uniform(-START_SPREAD, START_SPREAD, r.n)
+            q0 = r.home + rng.uniform(-START_SPREAD, START_SPREAD, r.n)
         elif u < 2 / 3:   # far from home, as a long run of targets may leave the arm
-            q0 = r.home + self.rng.uniform(-2 * START_SPREAD, 2 * START_SPREAD, r.n)
+            q0 = r.home + rng.uniform(-2 * START_SPREAD, 2 * START_SPREAD, r.n)
         else:
-            q_ik, _ = self.nominal.ik(self.rng.uniform(self.task.low, self.task.high), r.home, iters=60, tol=5e-3)
-            q0 = q_ik + self.rng.uniform(-START_SPREAD / 2, START_SPREAD / 2, r.n)
+            q_ik, _ = self.nominal.ik(rng.uniform(self.task.low, self.task.high), r.home, iters=60, tol=5e-3)
+            q0 = q_ik + rng.uniform(-START_SPREAD / 2, START_SPREAD / 2, r.n)
         return np.clip(q0, self.core.lo, self.core.hi)
 
     # ---- the loop below the policy ------------------------------------------------------------

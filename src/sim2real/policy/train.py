@@ -4,7 +4,11 @@
   dr            domain randomization: each episode a robot drawn from config/randomization/<robot>.yaml
   epopt         EPOpt-epsilon (Rajeswaran et al. 2016, Algorithm 1): each iteration N robots are
                 drawn and rolled out (one episode each); after a warm-up on all of them, the
-                policy update uses only the trajectories whose return is in the worst epsilon
+                policy update uses only the trajectories whose return is in the worst epsilon;
+                the simulations run in groups of `task_group` on common targets and start
+                postures (policy/env.py), and the worst epsilon of each group is kept: the
+                paper's ranking is over robots for one task, and across random targets the
+                return would rank the far targets, not the hard robots
   epopt+adapt   EPOpt on the source distribution adapted to target data (policy/adapt.py: an
                 importance-weighted posterior over drawn parameters from their likelihood of
                 trajectories recorded on the target, refitted as a Gaussian)
@@ -40,6 +44,7 @@ class TrainConfig:
     iterations: int = 100
     epsilon: float = 0.25          # EPOpt: the worst fraction of trajectories kept
     warmup: int = 30               # EPOpt: iterations on all trajectories first
+    task_group: int = 8            # EPOpt: simulations sharing targets and start (ranked among themselves)
     hidden: tuple[int, ...] = (64, 64)
     learning_rate: float = 3e-4
     epochs: int = 8
@@ -53,6 +58,15 @@ class TrainConfig:
     threads: int = 2
     init: str | None = None        # start the actor from this checkpoint (EPOpt after a dr run: the paper's warm-up)
     extra: dict = field(default_factory=dict)
+
+
+def epopt_keep(returns: np.ndarray, epsilon: float, group: int = 1) -> np.ndarray:
+    """The trajectories EPOpt trains on: the worst epsilon by return of each group of `group`
+    consecutive simulations (sharing targets and start), or of all of them for group 1."""
+    g = group if group > 1 else len(returns)
+    k = max(1, int(np.ceil(epsilon * g)))
+    return np.concatenate([j * g + np.argsort(returns[j * g:(j + 1) * g], kind="stable")[:k]
+                           for j in range(len(returns) // g)])
 
 
 def make_ppo(env, cfg: TrainConfig, sims, verbose=0):
@@ -72,9 +86,7 @@ def make_ppo(env, cfg: TrainConfig, sims, verbose=0):
             if self.epsilon is None or self.iteration <= self.warmup_iters:
                 self.kept = None
                 return super().train()
-            returns = sims.last_returns
-            k = max(1, int(np.ceil(self.epsilon * len(returns))))
-            keep = np.argsort(returns)[:k]           # the worst epsilon by return
+            keep = epopt_keep(sims.last_returns, self.epsilon, sims.task_group)
             n_envs = buf.n_envs
             for name in ("observations", "actions", "rewards", "returns", "episode_starts", "values",
                          "log_probs", "advantages"):
@@ -166,7 +178,9 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
         source = load_randomization(robot)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)
-    env = ReachVecEnv(robot, cfg.envs, source=source, seed=cfg.seed, episode_s=cfg.episode_s, threads=cfg.threads)
+    group = cfg.task_group if cfg.scheme in ("epopt", "epopt+adapt") else 1
+    env = ReachVecEnv(robot, cfg.envs, source=source, seed=cfg.seed, episode_s=cfg.episode_s, threads=cfg.threads,
+                      task_group=group)
     sims = env.sims
     model = make_ppo(env, cfg, sims)
     if cfg.init:

@@ -55,6 +55,27 @@ def test_same_seed_same_episode(jaco):
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 
+def test_task_groups_share_targets_and_start_not_robots(jaco):
+    s = ReachSims(jaco, 4, source=load_randomization(jaco), seed=3, threads=1, task_group=2)
+    s.reset()
+    q0 = s.S[:, s.iq].copy()
+    np.testing.assert_array_equal(s.target[0], s.target[1])
+    np.testing.assert_array_equal(q0[2], q0[3])
+    assert not np.allclose(s.target[0], s.target[2]) and not np.allclose(q0[1], q0[2])
+    assert not np.allclose(s.params[0], s.params[1])             # each its own robot
+    first = s.target.copy()
+    for _ in range(s.switch_every):                              # the second target: shared too
+        s.step(np.zeros((4, jaco.n)))
+    np.testing.assert_array_equal(s.target[0], s.target[1])
+    assert not np.allclose(s.target[0], first[0])
+    for _ in range(s.horizon - s.switch_every):                  # the next episode: a new shared task
+        s.step(np.zeros((4, jaco.n)))
+    np.testing.assert_array_equal(s.target[2], s.target[3])
+    assert not np.allclose(s.target[2], first[2])
+    with pytest.raises(Exception, match="task_group 3 must divide"):
+        ReachSims(jaco, 4, source=None, threads=1, task_group=3)
+
+
 def _sims_for(jaco, data):
     prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco", **data})
 

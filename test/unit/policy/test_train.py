@@ -8,7 +8,7 @@ import pytest
 from sim2real.errors import ConfigError
 from sim2real.policy.adapt import tempered_weights
 from sim2real.policy.runtime import LearnedReach
-from sim2real.policy.train import TrainConfig, make_ppo, train
+from sim2real.policy.train import TrainConfig, epopt_keep, make_ppo, train
 from sim2real.robots import load_robot
 
 
@@ -20,7 +20,7 @@ def jaco():
 @pytest.fixture(scope="module")
 def tiny(jaco, tmp_path_factory):
     out = tmp_path_factory.mktemp("policy") / "tiny"
-    res = train(jaco, TrainConfig(scheme="epopt", envs=4, iterations=3, warmup=1, epsilon=0.5, minibatch=200,
+    res = train(jaco, TrainConfig(scheme="epopt", envs=4, iterations=3, warmup=1, epsilon=0.5, task_group=2, minibatch=200,
                                   epochs=1, threads=1), out, progress=False)
     return out, res
 
@@ -81,6 +81,16 @@ def test_epopt_update_uses_only_the_worst_trajectories(jaco):
     finally:
         type(model).__mro__[1].train = orig
     assert seen == [4, 2] and model.kept == 2    # warm-up on all, then the worst half
+
+
+def test_epopt_ranks_robots_within_their_task_group():
+    r = np.array([5.0, -1.0, 3.0, 2.0, -9.0, 0.0, 7.0, 8.0])
+    assert sorted(epopt_keep(r, 0.25)) == [1, 4]                 # one batch: the two worst overall
+    assert sorted(epopt_keep(r, 0.25, group=4)) == [1, 4]        # the worst of each group of 4
+    assert sorted(epopt_keep(r, 0.5, group=4)) == [1, 3, 4, 5]
+    # a far target's group is low throughout: its best robot is not kept for being far
+    far = np.array([-50.0, -40.0, -45.0, -42.0, 10.0, 2.0, 9.0, 8.0])
+    assert sorted(epopt_keep(far, 0.25, group=4)) == [0, 5]
 
 
 def test_tempered_weights_reach_the_asked_ess():
