@@ -481,6 +481,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--envs", type=COUNT, default=64, help="policy: robots drawn per iteration")
     p.add_argument("--epsilon", type=float, default=0.25, help="policy, epopt: fraction of worst trajectories kept")
     p.add_argument("--warmup", type=int, default=30, help="policy, epopt: iterations on all trajectories first")
+    p.add_argument("--randomization", default=None,
+                   help="policy: the ranges file the robots are drawn from (default: config/randomization/<robot>.yaml)")
     p.add_argument("--task-group", type=COUNT, default=8,
                    help="policy, epopt: robots sharing targets and start posture, ranked among themselves (divides --envs)")
     p.add_argument("--init", default=None, help="policy: start the actor from this checkpoint (e.g. EPOpt after dr); "
@@ -491,7 +493,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate policies or perception on the twin")
     p.add_argument("what", choices=["policy", "perception"])
     p.add_argument("--n", type=COUNT, default=None, help="perception: twin images to evaluate on")
-    p.add_argument("--checkpoints", nargs="*", default=None, help="perception: checkpoints (default: the shipped ones)")
+    p.add_argument("--checkpoints", nargs="*", default=None, help="perception: checkpoints (default: the shipped ones); policy: SCHEME=FILE.pt "
+                        "evaluated in place of that scheme's shipped checkpoint")
     _graph_args(p, ("robot",), force=False)
     p.add_argument("--reality", default=None, help="the twin's reality profile (default: nominal)")
     p.add_argument("--episodes", type=COUNT, default=20, help="targets per policy")

@@ -180,6 +180,21 @@ def with_param(profile, key: str, value: float):
     return RealityProfile(parse_profile(data, f"sweep {key}={value}").data, profile.path)
 
 
+def parse_checkpoints(items) -> dict:
+    """['epopt=runs/x.pt', ...] -> {scheme: path}: checkpoints evaluated in place of the shipped ones."""
+    out = {}
+    for it in items or []:
+        name, sep, path = it.partition("=")
+        if not sep or name not in POLICY_NAMES or name == "planner" or not path:
+            raise ConfigError(f"--checkpoints {it!r}: expected SCHEME=FILE.pt with SCHEME one of "
+                              f"{', '.join(n for n in POLICY_NAMES if n != 'planner')}")
+        p = paths.user_path(path)
+        if not p.is_file():
+            raise ConfigError(f"--checkpoints {it!r}: no such file {p}")
+        out[name] = p
+    return out
+
+
 def parse_sweep(text: str) -> tuple[str, np.ndarray]:
     """'payload=0:1.5' or 'payload=0:1.5:7' -> (key, values)."""
     try:
@@ -194,7 +209,8 @@ def parse_sweep(text: str) -> tuple[str, np.ndarray]:
     return key, np.linspace(lo, hi, k)
 
 
-def sweep(robot, profile, names, key, values, episodes, seed, out_png, progress=print) -> dict:
+def sweep(robot, profile, names, key, values, episodes, seed, out_png, progress=print,
+          checkpoints: dict | None = None) -> dict:
     """Return (mean and worst 10%) of each policy across one parameter; plots the EPOpt paper's
     robustness figure to out_png."""
     from sim2real.control.nominal_model import NominalModel
@@ -202,7 +218,7 @@ def sweep(robot, profile, names, key, values, episodes, seed, out_png, progress=
     res: dict[str, dict] = {}
     for name in names:
         try:
-            pol = load_policy(name, robot, nominal)
+            pol = load_policy(name, robot, nominal, (checkpoints or {}).get(name))
         except ConfigError as e:
             res[name] = {"missing": str(e)}
             continue
@@ -238,7 +254,7 @@ def sweep(robot, profile, names, key, values, episodes, seed, out_png, progress=
     return res
 
 
-def evaluate_graph(robot, reality, name: str, episodes: int, seed: int, out_dir) -> dict:
+def evaluate_graph(robot, reality, name: str, episodes: int, seed: int, out_dir, checkpoint=None) -> dict:
     """The real-time ROS graph on the twin (`sim2real up --backend twin`, one process) with the
     policy, recorded, then scored from the recording like the lockstep runs: windows start at
     each /sim/target stamp; distances from the nominal FK of the measured joints, at 50 Hz."""
@@ -250,7 +266,7 @@ def evaluate_graph(robot, reality, name: str, episodes: int, seed: int, out_dir)
 
     task = ReachTask.from_robot(robot)
     kw = {"policy": "planner"} if name == "planner" else {
-        "policy": "learned", "policy_checkpoint": str(paths.checkpoint(robot.name, checkpoint_kind(name)))}
+        "policy": "learned", "policy_checkpoint": str(checkpoint or paths.checkpoint(robot.name, checkpoint_kind(name)))}
     out_dir.mkdir(parents=True, exist_ok=True)
     rec = out_dir / f"graph-{name.replace('+', '_')}-{int(time.time())}.mcap"
     decls = build_graph(robot.name, "twin", str(paths.user_path(reality)) if reality else None, record=str(rec),

@@ -1,7 +1,8 @@
 """The policy's commands, called by cli.py (which parses and dispatches):
 
   sim2real train policy --robot R --scheme nominal|dr|epopt|epopt+adapt [--target-data REC.mcap]
-  sim2real eval policy --robot R [--reality FILE] [--episodes N] [--sweep payload=0:1.5] [--graph] [--json]
+  sim2real eval policy --robot R [--reality FILE] [--episodes N] [--sweep payload=0:1.5] [--graph]
+                       [--checkpoints SCHEME=FILE.pt ...] [--json]
   sim2real bench env --robot R [--envs N] [--json]
 """
 from __future__ import annotations
@@ -32,7 +33,8 @@ def train_policy(a) -> int:
         raise ConfigError(f"unknown scheme '{a.scheme}'; choose one of: {', '.join(SCHEMES)}")
     out = Path(a.out) if a.out else paths.checkpoint(robot.name, checkpoint_kind(a.scheme))
     cfg = TrainConfig(scheme=a.scheme, iterations=a.iterations, envs=a.envs, seed=a.seed, epsilon=a.epsilon,
-                      warmup=min(a.warmup, a.iterations), task_group=a.task_group, init=str(paths.user_path(a.init)) if a.init else None)
+                      warmup=min(a.warmup, a.iterations), task_group=a.task_group,
+                      randomization=str(paths.user_path(a.randomization)) if a.randomization else None, init=str(paths.user_path(a.init)) if a.init else None)
     source, extra = None, {}
     if a.scheme == "epopt+adapt":
         if not a.target_data:
@@ -67,12 +69,15 @@ def eval_policy(a) -> int:
     unknown = set(names) - set(ev.POLICY_NAMES)
     if unknown:
         raise ConfigError(f"unknown policy(ies) {', '.join(sorted(unknown))}; choose from {', '.join(ev.POLICY_NAMES)}")
+    ckpts = ev.parse_checkpoints(a.checkpoints)
     log = lambda m: print(m, file=sys.stderr, flush=True)   # noqa: E731
+    for name, p in ckpts.items():
+        log(f"  {name}: {p} (in place of the shipped checkpoint)")
     log(f"eval policy: {robot.name} on the twin ({profile.name}), {a.episodes} targets each, lockstep; machine {_machine()}")
     if a.sweep:
         key, values = ev.parse_sweep(a.sweep)
         png = Path(a.out) / f"policy-sweep-{key}-{profile.name}.png"
-        res = ev.sweep(robot, profile, names, key, values, a.episodes, a.seed, png, progress=log)
+        res = ev.sweep(robot, profile, names, key, values, a.episodes, a.seed, png, progress=log, checkpoints=ckpts)
         if a.json:
             print(json.dumps({"profile": profile.name, "sweep": key, "results": res}, indent=1))
         else:
@@ -84,7 +89,7 @@ def eval_policy(a) -> int:
                 print(f"{name:<12} " + " ".join(f"{row['return']:5.0f}/{row['worst10_return']:<5.0f}" for row in r["rows"]))
             print(f"plot: {png}")
         return 0
-    res = {"lockstep": ev.evaluate(robot, profile, names, a.episodes, a.seed, progress=log)}
+    res = {"lockstep": ev.evaluate(robot, profile, names, a.episodes, a.seed, checkpoints=ckpts, progress=log)}
     if a.graph:
         res["graph"] = {}
         for name in names:
@@ -92,7 +97,8 @@ def eval_policy(a) -> int:
                 continue
             log(f"  {name}: the real-time ROS graph on the twin ({a.episodes} targets, "
                 f"{a.episodes * ev_hold(robot):.0f} s)")
-            res["graph"][name] = ev.evaluate_graph(robot, a.reality, name, a.episodes, a.seed, Path(a.out))
+            res["graph"][name] = ev.evaluate_graph(robot, a.reality, name, a.episodes, a.seed, Path(a.out),
+                                                   checkpoint=ckpts.get(name))
     if a.json:
         print(json.dumps({"profile": profile.name, "episodes": a.episodes, **res}, indent=1))
         return 0

@@ -57,6 +57,7 @@ class TrainConfig:
     episode_s: float = 8.0         # two targets of 4 s (policy/env.py TARGETS)
     threads: int = 2
     init: str | None = None        # start the actor from this checkpoint (EPOpt after a dr run: the paper's warm-up)
+    randomization: str | None = None   # ranges file (default: config/randomization/<robot>.yaml)
     extra: dict = field(default_factory=dict)
 
 
@@ -175,7 +176,7 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     elif source is None:
         if cfg.scheme == "epopt+adapt":
             raise ConfigError("epopt+adapt needs the adapted source (--target-data FILE.mcap)")
-        source = load_randomization(robot)
+        source = load_randomization(robot, cfg.randomization)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)
     group = cfg.task_group if cfg.scheme in ("epopt", "epopt+adapt") else 1

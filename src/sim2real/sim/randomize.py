@@ -210,11 +210,11 @@ def parse_randomization(data, where: str) -> Randomization:
     return Randomization(ranges, where, visuals)
 
 
-def load_randomization(robot) -> Randomization:
+def load_randomization(robot, path=None) -> Randomization:
     """The robot's randomization/<robot>.yaml beside its robots/<robot>.yaml (config/randomization/
-    in the repository, <dir>/randomization/ in a SIM2REAL_ROBOT_PATH directory); ConfigError naming
-    the file and key."""
-    path = robot.config_path.parent.parent / "randomization" / f"{robot.name}.yaml"
+    in the repository, <dir>/randomization/ in a SIM2REAL_ROBOT_PATH directory), or the file at
+    `path`; ConfigError naming the file and key."""
+    path = path or robot.config_path.parent.parent / "randomization" / f"{robot.name}.yaml"
     if not Path(path).is_file():
         raise ConfigError(f"{path}: no randomization ranges for robot '{robot.name}'")
     return parse_randomization(load_yaml(path), str(path))
