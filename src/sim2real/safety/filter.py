@@ -6,7 +6,10 @@ spring-damper pushing back; from BRAKE_FROM of the velocity limit on, the torque
 is capped, down to none at the limit, and above the limit a damper brakes. The damper acts on the
 measured velocity, through the loop's delay: given the loop's delay (`loop_delay_s`: state and
 command transport plus actuator lag, as the doctor measures it), its gain falls as
-(DAMPER_DELAY_S / delay)^2 past DAMPER_DELAY_S. At full gain, ~36 ms of delay (laggy-noisy) made
+(DAMPER_DELAY_S / delay)^2 past DAMPER_DELAY_S. The node also measures the delay while it runs
+(`LoopDelay`: how old the state behind the command now driving the motors is, peak-held), so a
+loop that slows down at run time (a loaded machine, a flood of messages) softens the damper too,
+whatever it was told. At full gain, ~36 ms of delay (laggy-noisy) made
 it drive the joints it braked to 15-31x their velocity limit where the controller alone stayed
 under 1.4x; with no damper at all, a 1e300 desired state on the nominal twin overshot to 1.10x.
 `hold()` is
@@ -57,8 +60,7 @@ class SafetyFilter:
         # so weak wrist joints get gains their small inertia can take at the control rate
         scale = self.limit / self.limit.max()
         self.kp_hold, self.kd_hold = s.hold_kp * scale, s.hold_kd * scale
-        delay = max(float(loop_delay_s), 0.0)
-        self.kd_over = 4.0 * self.kd_hold * min(1.0, (DAMPER_DELAY_S / delay) ** 2 if delay > 0 else 1.0)
+        self.set_loop_delay(loop_delay_s)
         self.k_wall = self.limit / max(s.position_margin, 1e-3)   # full torque at the hard limit
         self._hold_q: np.ndarray | None = None
         self.targets = robot.actuation != "effort"     # the command is joint positions, rad
@@ -67,6 +69,12 @@ class SafetyFilter:
             self._pd_k = np.maximum(self.pd_kp, 1e-9)
             self._neg_limit = -self.limit
         self._last_target: np.ndarray | None = None
+
+    def set_loop_delay(self, loop_delay_s: float) -> None:
+        """The over-speed damper's gain for a loop of this delay, s (module docstring)."""
+        delay = max(float(loop_delay_s), 0.0)
+        self.loop_delay_s = delay
+        self.kd_over = 4.0 * self.kd_hold * min(1.0, (DAMPER_DELAY_S / delay) ** 2 if delay > 0 else 1.0)
 
     def filter(self, tau, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """(safe torque, reasons it was changed). q, qd in the robot's joint order."""
@@ -162,3 +170,43 @@ class SafetyFilter:
         qd = clip(qd_d, -self.vmax, self.vmax)
         changed = bool((q != q_d).any() or (qd != qd_d).any())
         return q, qd, changed
+
+
+class LoopDelay:
+    """The loop's delay as the safety filter sees it run: at a state stamped t_state arriving at
+    (node clock) now, the command driving the motors answered a state no newer than t_cmd (the
+    newest state when that command came), so now - t_cmd is the age of the information behind
+    the motors' torque: transport of the state, the controller's turn, and commands that did not
+    come. Peak-held, released with a time constant of RELEASE_S, so the filter keeps the softer
+    damper through a slow stretch rather than re-arming between two late commands.
+    `delay()` is max(the configured delay, this); `update()` says when the gain should change
+    (by more than CHANGE)."""
+    RELEASE_S = 2.0
+    CHANGE = 0.15
+
+    def __init__(self, configured_s: float = 0.0):
+        self.configured = max(float(configured_s), 0.0)
+        self.peak = 0.0
+        self._t: float | None = None
+        self.applied = self.configured
+
+    def observe(self, now: float, t_cmd: float) -> None:
+        age = now - t_cmd
+        if not math.isfinite(age) or age < 0:
+            return
+        if self._t is not None and now > self._t:
+            self.peak *= math.exp(-(now - self._t) / self.RELEASE_S)
+        self._t = now
+        self.peak = max(self.peak, age)
+
+    def delay(self) -> float:
+        return max(self.configured, self.peak)
+
+    def update(self) -> float | None:
+        """The delay to set the filter to, when it moved by more than CHANGE since the last one."""
+        d = self.delay()
+        a, b = max(self.applied, DAMPER_DELAY_S), max(d, DAMPER_DELAY_S)   # below it: the same full gain
+        if abs(b - a) > self.CHANGE * a or (b == DAMPER_DELAY_S and a > b):   # (back to full gain exactly)
+            self.applied = d
+            return d
+        return None

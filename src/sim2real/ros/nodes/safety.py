@@ -24,7 +24,7 @@ from sim2real.ros import convert
 from sim2real.ros.params import declare
 from sim2real.ros.qos import LOCK_QOS
 from sim2real.ros.sourced import SourcedSubscriptions
-from sim2real.safety.filter import SafetyFilter
+from sim2real.safety.filter import LoopDelay, SafetyFilter
 from sim2real.safety.lock import Lock
 from sim2real.safety.stamps import StampGate
 
@@ -47,6 +47,7 @@ class SafetyNode(Node):
         p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
         self.filter = SafetyFilter(self.robot, loop_delay_s=p.loop_delay_s)
+        self.delay = LoopDelay(p.loop_delay_s)     # the delay it runs with, measured (safety/filter.py)
         self.watchdog = p.watchdog_s if p.watchdog_s >= 0 else self.robot.safety.watchdog_s
         self.gate = StampGate(max_future_s=p.max_future_s)
         self.reader = convert.JointStateReader(self.robot.joint_names)   # both inputs arrive serialized
@@ -96,7 +97,8 @@ class SafetyNode(Node):
 
     def _on_state(self, data: bytes) -> None:
         t, q, qd, _, problem = self.reader.read(data)
-        problem = problem or self.gate.check(t, self._now())
+        now = self._now()
+        problem = problem or self.gate.check(t, now)
         if problem:
             self._count(f"state refused: {problem}")
             return
@@ -106,6 +108,11 @@ class SafetyNode(Node):
         self.q, self.qd, self.t_state = q, qd, t
         if self.t_cmd is None:
             self.t_cmd = t     # the watchdog starts with the first state
+        elif self._calls % CLOCK_EVERY == 1:      # a fresh clock reading: how old is what drives the motors
+            self.delay.observe(now, self.t_cmd)
+            d = self.delay.update()
+            if d is not None:
+                self.filter.set_loop_delay(d)
         if self.lock.locked:
             self._send(self.filter.hold(q, qd), "hold (lock)")
         elif t - self.t_cmd > self.watchdog:
@@ -148,7 +155,8 @@ class SafetyNode(Node):
         st.level = DiagnosticStatus.OK if self.mode == "pass" and not refused else DiagnosticStatus.WARN
         st.message = self.mode + "".join(f"; {k} ({v}x)" for k, v in refused.items())
         counts = (("states", self.states), ("passed", self.passed), ("holds", self.holds),
-                  ("unanswered", self.states - self.passed - self.holds), ("lock_holders", len(self.lock.holders)))
+                  ("unanswered", self.states - self.passed - self.holds), ("lock_holders", len(self.lock.holders)),
+                  ("loop_delay_ms", f"{1e3 * self.filter.loop_delay_s:.1f}"))
         st.values = [KeyValue(key=k, value=str(v)) for k, v in (*counts, *self.reasons.items())]
         arr = DiagnosticArray(status=[st])
         arr.header.stamp = self.get_clock().now().to_msg()      # a recording's log time and this agree
