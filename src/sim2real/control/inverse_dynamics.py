@@ -124,6 +124,7 @@ class InverseDynamicsMode:
         check_layout(checkpoint, self.meta, {"n_in": 2 * r.n * (self.k + 1) + r.n * (self.k - 1), "n_out": r.n})
         self.ref = ReferenceModel.for_robot(r)
         self.fallback = ComputedTorque(model)
+        self._fallback_ran = False
         self.obs: deque = deque(maxlen=self.k)     # (stamp, o)
         self.acts: deque = deque(maxlen=self.k - 1)
         self.delay = DelayLine(r.n, r.dt, latency_s, lag_s)
@@ -170,8 +171,15 @@ class InverseDynamicsMode:
             self.status = "warming up: computed torque until the history is full"
         if u is None or not np.all(np.isfinite(u)):
             u = self.fallback.torque(q, qd, d.q, d.qd, d.qdd)
-        elif self.action == "effort":
-            u = u / self.strength.value         # the torque wanted at the joint -> the command
+            self._fallback_ran = True
+        else:
+            if self._fallback_ran:
+                # the fallback runs in rare stretches: its hold term must not carry a stale
+                # integration into the next one
+                self.fallback.reset()
+                self._fallback_ran = False
+            if self.action == "effort":
+                u = u / self.strength.value     # the torque wanted at the joint -> the command
         u = np.clip(u, -self.limit, self.limit)
         self._ctx = (t, measured)
         if not self.deferred:
