@@ -90,7 +90,8 @@ def test_guard_reengages_a_mode_that_recovers():
             return (super().command(t, q, qd, d, effort) if t < 0.35
                     else self.base.command(t, q, qd, d, effort))
 
-    guard = GuardedMode(Glitch(ComputedTorqueMode(model), bad_from=0.2), ComputedTorqueMode(model), jaco)
+    guard = GuardedMode(Glitch(ComputedTorqueMode(model), bad_from=0.2), ComputedTorqueMode(model), jaco,
+                        retire_after=3)
     log = run_toy(guard, 2.0)
     assert guard.trips == 1
     assert any("re-engaged" in w for _, w in guard.events)
@@ -112,6 +113,23 @@ def test_saturation_is_a_reason_to_take_over():
                         env_abs=10.0, osc_abs=1e9)          # only the saturation watch can trip
     run_toy(guard, 0.5)
     assert guard.trips >= 1 and "saturation" in guard.events[0][1]
+
+
+def test_a_mode_that_trips_is_retired():
+    """A glitch (0.2-0.35 s), well-behaved after: with the default RETIRE_AFTER (1) it never
+    drives again; with retire_after=3 the same mode is re-engaged (the test above)."""
+    model = NominalModel(jaco)
+
+    class Glitch(Diverging):
+        def command(self, t, q, qd, d, effort=None):
+            return (super().command(t, q, qd, d, effort) if t < 0.35
+                    else self.base.command(t, q, qd, d, effort))
+
+    bad = GuardedMode(Glitch(ComputedTorqueMode(model), bad_from=0.2), ComputedTorqueMode(model), jaco)
+    log = run_toy(bad, 3.0)
+    assert bad.trips == 1 and bad.retired and "retired after 1 trip" in log[-1][3]
+    assert bad.alpha == 0.0 and not any("re-engaged" in w for _, w in bad.events)
+    assert all(s.startswith("guard:") for t, _, _, s in log if t > bad.events[0][0])
 
 
 def test_registry_guards_adaptive_modes_and_takes_latency():
