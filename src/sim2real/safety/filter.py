@@ -3,10 +3,14 @@
 Every command passes `filter()`: non-finite or wrong-sized commands become a hold; torques are
 clipped to the effort limits; near a position limit the outward torque is replaced by a
 spring-damper pushing back; from BRAKE_FROM of the velocity limit on, the torque along the motion
-is capped, down to none at the limit, and above the limit a damper brakes. The damper acts on the
-measured velocity, through the loop's delay: given the loop's delay (`loop_delay_s`: state and
-command transport plus actuator lag, as the doctor measures it), its gain falls as
-(DAMPER_DELAY_S / delay)^2 past DAMPER_DELAY_S. The node also measures the delay while it runs
+is capped, down to none at the limit, and above the limit a damper brakes. Both act on the
+measured velocity, through the loop's delay, and both are set for it: given the loop's delay
+(`loop_delay_s`: state and command transport plus actuator lag, as the doctor measures it), the
+damper's gain and the depth of the cap at the limit fall as (DAMPER_DELAY_S / delay)^2 past
+DAMPER_DELAY_S. A cap on stale velocities removes the torque that would brake the motion the
+joint has already reversed into: under 30 ms of round trip it pumped a 6 Hz wrist oscillation up
+to 15-23 rad/s (the reach policies fell from 100% to 0-10% success and every adaptive mode's
+hand-over ended in it; with the cap scaled, 100% / 70% and 1.0-1.1x the baseline). The node also measures the delay while it runs
 (`LoopDelay`: how old the state behind the command now driving the motors is, peak-held), so a
 loop that slows down at run time (a loaded machine, a flood of messages) softens the damper too,
 whatever it was told. At full gain, ~36 ms of delay (laggy-noisy) made
@@ -71,10 +75,12 @@ class SafetyFilter:
         self._last_target: np.ndarray | None = None
 
     def set_loop_delay(self, loop_delay_s: float) -> None:
-        """The over-speed damper's gain for a loop of this delay, s (module docstring)."""
+        """The velocity governor's cap and the over-speed damper's gain for a loop of this delay,
+        s (module docstring)."""
         delay = max(float(loop_delay_s), 0.0)
         self.loop_delay_s = delay
-        self.kd_over = 4.0 * self.kd_hold * min(1.0, (DAMPER_DELAY_S / delay) ** 2 if delay > 0 else 1.0)
+        self.gov = min(1.0, (DAMPER_DELAY_S / delay) ** 2 if delay > 0 else 1.0)
+        self.kd_over = 4.0 * self.kd_hold * self.gov
 
     def filter(self, tau, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """(safe torque, reasons it was changed). q, qd in the robot's joint order."""
@@ -118,7 +124,7 @@ class SafetyFilter:
             # within one 2 ms step and chattered past the limit.)
             s_ = np.clip((speed - BRAKE_FROM * self.vmax) / ((1.0 - BRAKE_FROM) * self.vmax), 0.0, 1.0)
             sgn = np.sign(qd)
-            along = np.minimum(out * sgn, self.limit * (1.0 - s_))
+            along = np.minimum(out * sgn, self.limit * (1.0 - self.gov * s_))
             along -= self.kd_over * np.maximum(speed - self.vmax, 0.0)
             out = np.where(near, along * sgn, out)
             reasons.append("velocity limit")
@@ -178,10 +184,15 @@ class LoopDelay:
     newest state when that command came), so now - t_cmd is the age of the information behind
     the motors' torque: transport of the state, the controller's turn, and commands that did not
     come. Peak-held, released with a time constant of RELEASE_S, so the filter keeps the softer
-    damper through a slow stretch rather than re-arming between two late commands.
-    `delay()` is max(the configured delay, this); `update()` says when the gain should change
-    (by more than CHANGE)."""
+    damper through a slow stretch rather than re-arming between two late commands. The command's
+    way back to the motors (and the actuators' lag) cannot be seen from here; it is taken as long
+    as the state's (ROUND_TRIP x the age: transport both ways over one link). Measured on a twin
+    with 15 ms each way: age 17 ms; the state side alone set the cap for 17 ms and the reach
+    policies stayed at 0-10%, for 34 ms at 100%.
+    `delay()` is max(the configured delay, ROUND_TRIP x this); `update()` says when the gains
+    should change (by more than CHANGE)."""
     RELEASE_S = 2.0
+    ROUND_TRIP = 2.0
     CHANGE = 0.15
 
     def __init__(self, configured_s: float = 0.0):
@@ -200,7 +211,7 @@ class LoopDelay:
         self.peak = max(self.peak, age)
 
     def delay(self) -> float:
-        return max(self.configured, self.peak)
+        return max(self.configured, self.ROUND_TRIP * self.peak)
 
     def update(self) -> float | None:
         """The delay to set the filter to, when it moved by more than CHANGE since the last one."""

@@ -32,7 +32,7 @@ import numpy as np
 from sim2real.errors import ConfigError
 from sim2real.robots import pd_torque
 from sim2real.robots.spec import RobotSpec
-from sim2real.safety.filter import SafetyFilter
+from sim2real.safety.filter import LoopDelay, SafetyFilter
 from sim2real.safety.motor import HOLD_BRAKES, HOLD_DEADLINE, HOLD_SATURATED, MotorLine  # noqa: F401 - the twin's names
 from sim2real.sim.model_builder import build_model, joint_indices
 from sim2real.sim.reality import NOMINAL, RealityProfile
@@ -141,6 +141,8 @@ def run_lockstep(twin: Twin, controller: Controller, duration: float, *, safety:
     payload_events: (t, mass kg) changes of the payload. on_message(kind, t, values) sees what
     crosses the wire ('state' with (stamp, q, qd, effort), 'command' with the torque)."""
     safety = safety or SafetyFilter(twin.robot)
+    delay = LoopDelay(safety.loop_delay_s)     # measured as the filter node measures it
+    t_cmd = None
     events = sorted(payload_events)
     sim, n_steps, safety_events = twin.sim, int(round(duration / twin.dt)), 0
     for _ in range(n_steps):
@@ -153,6 +155,12 @@ def run_lockstep(twin: Twin, controller: Controller, duration: float, *, safety:
             stamp, mq, mqd, meff = arrived[-1]
             if on_message:
                 on_message("state", t, (stamp, mq, mqd, meff))
+            if t_cmd is not None:
+                delay.observe(t, t_cmd)
+                d = delay.update()
+                if d is not None:
+                    safety.set_loop_delay(d)
+            t_cmd = stamp
             cmd, reasons = safety.filter(controller(stamp, mq, mqd, meff), mq, mqd)
             safety_events += bool(reasons)
             if on_message:

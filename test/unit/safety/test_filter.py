@@ -121,23 +121,24 @@ def test_loop_delay_measured_at_run_time_softens_the_damper(jaco):
     full = f.kd_over.copy()
     d = LoopDelay(0.0)
     for k in range(100):                       # a healthy loop: a command answers every 2 ms state
-        d.observe(0.002 * k + 0.0005, 0.002 * (k - 1))
+        d.observe(0.002 * k + 0.0005, 0.002 * (k - 1))       # 2.5 ms old: 5 ms both ways
         assert d.update() is None              # within the full-gain band: nothing to change
     for k in range(100, 150):                  # commands stop coming for 30 ms at a time
         d.observe(0.002 * k + 0.0005, 0.002 * (k - k % 15))
         new = d.update()
         if new is not None:
             f.set_loop_delay(new)
-    assert d.delay() == pytest.approx(0.0285, abs=2e-3)
+    assert d.delay() == pytest.approx(2 * 0.0285, abs=4e-3)
     np.testing.assert_allclose(f.kd_over, full * (0.006 / f.loop_delay_s) ** 2)
+    assert f.gov == pytest.approx((0.006 / f.loop_delay_s) ** 2)
     for k in range(150, 2650):                 # healthy again for 5 s: the peak is released
         d.observe(0.002 * k + 0.0005, 0.002 * (k - 1))
         new = d.update()
         if new is not None:
             f.set_loop_delay(new)
-    assert d.delay() < 0.006 and np.allclose(f.kd_over, full)
+    assert d.delay() < 0.006 and np.allclose(f.kd_over, full) and f.gov == 1.0
     told = LoopDelay(0.036)                    # the configured delay is a floor
-    told.observe(1.0, 0.999)
+    told.observe(1.0, 0.995)
     assert told.delay() == 0.036 and told.update() is None
     told.observe(2.0, 1.99)                    # a clock that went back, NaN: ignored
     told.observe(2.0, float("nan"))
