@@ -66,7 +66,7 @@ from sim2real.control.nominal_model import NominalModel
 from sim2real.control.reference import Desired, ReferenceModel
 from sim2real.errors import ConfigError
 from sim2real.policy.reach_core import LOAD_OFFSET, ReachCore, load_utilization, reward
-from sim2real.safety.filter import SafetyFilter
+from sim2real.safety.filter import LoopDelay, SafetyFilter
 from sim2real.sim.model_builder import PAYLOAD_BODY, build_spec, joint_indices
 from sim2real.sim.reality import NOMINAL
 from sim2real.tasks.reach import ReachTask
@@ -147,6 +147,7 @@ class ReachSims:
         self.nominal = NominalModel(robot)
         self.tracker = Tracker(robot, self.nominal)
         self.safety = SafetyFilter(robot)
+        self._loop_delay = np.zeros(n)
         self.extrinsics_fn, self.ground = extrinsics_fn, ground
         self.rng = np.random.default_rng(seed)
         # common random numbers: simulations i and j with i // task_group == j // task_group start
@@ -234,6 +235,10 @@ class ReachSims:
         res = prof.resolve(r)
         self.lat_cmd[i] = min(int(round(res.latency_command / r.dt)), HISTORY // 2 - 1)
         self.lat_state[i] = min(int(round(res.latency_state / r.dt)), HISTORY // 2 - 1)
+        # the graph's filter sets its velocity cap and damper for the delay it measures (the
+        # state's age at the next state, twice: safety/filter.LoopDelay); so does each row here
+        self._loop_delay[i] = LoopDelay.ROUND_TRIP * (self.lat_state[i] + 1) * r.dt
+        self.safety.set_loop_delay(self._loop_delay)
         self.alpha[i] = np.where(res.actuator_lag > 0, 1.0 - np.exp(-r.dt / np.maximum(res.actuator_lag, 1e-12)), 1.0)
         self.strength[i] = res.motor_strength
         self.pos_noise[i], self.vel_noise[i] = res.position_noise, res.velocity_noise

@@ -77,6 +77,12 @@ class SafetyFilter:
     def set_loop_delay(self, loop_delay_s: float) -> None:
         """The velocity governor's cap and the over-speed damper's gain for a loop of this delay,
         s (module docstring)."""
+        if np.ndim(loop_delay_s):     # one delay per row of a batch (the policy's environment)
+            d = np.maximum(np.asarray(loop_delay_s, float), 1e-12)[:, None]
+            self.loop_delay_s = d[:, 0]
+            self.gov = np.minimum(1.0, (DAMPER_DELAY_S / d) ** 2)
+            self.kd_over = 4.0 * self.kd_hold * self.gov
+            return
         delay = max(float(loop_delay_s), 0.0)
         self.loop_delay_s = delay
         self.gov = min(1.0, (DAMPER_DELAY_S / delay) ** 2 if delay > 0 else 1.0)
