@@ -7,6 +7,12 @@
 - direction and encoder offset from the torque that holds the arm at rest against gravity, at
   every pose the experiment rested in (`analyse_gravity`): a joint gravity never loads, at any of
   them, is reported as one the doctor cannot tell,
+- the relative sense of joints the arm's inertia couples strongly (`relative_senses`), from how
+  each moved while the other was pulsed. Gravity cannot see what reflects the arm in its own
+  vertical plane (every roll joint reversed at once: joint_1, joint_3, joint_5, joint_7 on the
+  Jaco), and joint_1 (a vertical axis) and joint_7 (the hand) are invisible to it, so joint_3
+  reversed holds exactly like joint_5 reversed; the coupling of joint_1 with joint_3 tells them
+  apart (the fewest reversals then picks between the arm and its reflection),
 - sensor noise from the step-to-step differences at rest.
 """
 from __future__ import annotations
@@ -29,6 +35,11 @@ OFFSET_TORQUE = 0.1      # N m: the holding torque an offset must account for to
 OFFSET_PRIOR = 1.0       # N m per rad: what an offset costs in the fit (an encoder off by 0.05 rad: 0.05 N m)
 TIE = 1.25               # another explanation with as many reversals, within this factor of the misfit: a tie
 SIGN_SLACK = 0.15        # N m of misfit a hypothesis with fewer reversals may have over the best
+COUPLED = 0.45           # |Minv_jk| / sqrt(Minv_jj Minv_kk) at the start pose: pairs coupled this strongly
+COUPLING_READ = 0.3      # the coupling read each way, in units of the model's: at least this, one sign
+COUPLING_MOVED = 0.2     # each joint's response to its own torque, in units of the model's: at least this
+COUPLING_V0 = 0.02       # rad/s: the Coulomb friction in the replay is smoothed over this speed
+COUPLING_AFTER_S = 0.02  # s read after a pulse's torque has come back (pulse + the measured round trip)
 
 
 @dataclass
@@ -178,6 +189,11 @@ def identify(rec, order, robot, model) -> tuple[list[JointID], dict]:
     gains = np.array([abs(i[0]) if np.isfinite(i[0]) else 1.0 for i in ids])
     rests = [_rest(rec, t0, t1, to_cfg, gains) for t0, t1, _ in rec["rests"]]
     grav = analyse_gravity([h for _, h in rests], [q for q, _ in rests], model)
+    # the pose the pulses ran at, in the model's sense as gravity reads it (a reversed shoulder
+    # reports the arm on the other side): the inertia coupling its pairs there
+    rel = relative_senses(rec, to_cfg, model, grav["S"] * rests[0][0])
+    if rel:
+        grav = analyse_gravity([h for _, h in rests], [q for q, _ in rests], model, relative=rel)
     t = rec["t"]
     r0, r1, _ = rec["rests"][0]
     at_rest = (t >= r0) & (t < r1)
@@ -193,6 +209,64 @@ def identify(rec, order, robot, model) -> tuple[list[JointID], dict]:
     return out, grav
 
 
+def relative_senses(rec, to_cfg, model, q_phys) -> dict:
+    """{(j, k): S_j S_k} (config indices, j < k) for the pairs the arm's inertia couples strongly
+    at the start pose, read from the pulses: over each pulse's window the change of every joint's
+    velocity is M^-1 times the integral of the torques (sensed, all joints: the pulse and the
+    holds' reactions alike) less damping and friction, and the senses enter it as S M^-1 S. Per
+    pair, each joint's velocity is regressed on its own term and its partner's; the pair is read
+    when both joints followed their own torques (COUPLING_MOVED) and both cross terms agree in
+    sign, each at least COUPLING_READ of the model's. q_phys: the start pose (config order, the
+    model's sense, as gravity reads it). Drivers without torque sensing: {}."""
+    if not rec.get("effort_seen") or not rec["pulses"]:
+        return {}
+    n = len(to_cfg)
+    Minv = np.linalg.inv(model.dynamics(np.asarray(q_phys, float), np.zeros(n))[0])
+    diag = np.sqrt(np.abs(np.diag(Minv)))
+    pairs = [(j, k) for j in range(n) for k in range(j + 1, n)
+             if abs(Minv[j, k]) / (diag[j] * diag[k]) >= COUPLED]
+    if not pairs:
+        return {}
+    damping = np.asarray(model.model.dof_damping[model.dadr], float)
+    friction = np.asarray(model.frictionloss, float)
+    t = rec["t"]
+    q, qd, eff = rec["q"][:, to_cfg], rec["qd"][:, to_cfg], rec["effort"][:, to_cfg]
+    after = (rec.get("delay_s") or 0.045) + COUPLING_AFTER_S
+    impulse, dv = [], []
+    for p in rec["pulses"]:
+        if p["disturbed"]:
+            continue
+        ts = p["t"]
+        pre = (t >= ts - 0.02) & (t < ts)
+        win = (t >= ts) & (t < ts + p["width"] + after)
+        if pre.sum() < 3 or win.sum() < 10:
+            continue
+        tw = t[win]
+        a = (eff[win] - np.nanmean(eff[pre], axis=0) - damping * qd[win]
+             - friction * np.tanh(qd[win] / COUPLING_V0))
+        if not np.all(np.isfinite(a)):
+            continue
+        step = 0.5 * (a[1:] + a[:-1]) * np.diff(tw)[:, None]
+        impulse.append(np.vstack([np.zeros(n), np.cumsum(step, axis=0)]))
+        dv.append(qd[win] - qd[pre].mean(axis=0))
+    if not impulse:
+        return {}
+    impulse, dv = np.vstack(impulse), np.vstack(dv)
+
+    def read(r, o):
+        """(own, cross): joint r's velocity on its own term and on joint o's, in model units."""
+        X = np.column_stack([Minv[r, r] * impulse[:, r], Minv[r, o] * impulse[:, o]])
+        (own, cross), *_ = np.linalg.lstsq(X, dv[:, r], rcond=None)
+        return own, cross
+    out = {}
+    for j, k in pairs:
+        (own_j, c_jk), (own_k, c_kj) = read(j, k), read(k, j)
+        if (min(own_j, own_k) >= COUPLING_MOVED and np.sign(c_jk) == np.sign(c_kj)
+                and min(abs(c_jk), abs(c_kj)) >= COUPLING_READ):
+            out[(j, k)] = float(np.sign(c_jk))
+    return out
+
+
 def _gravity(model, q):
     return model.dynamics(q, np.zeros(len(q)))[1]
 
@@ -202,12 +276,16 @@ def _predict(model, S, d, q):
     return S * _gravity(model, S * (q - d))
 
 
-def analyse_gravity(held: list, poses: list, model, min_offset: float = 0.015) -> dict:
+def analyse_gravity(held: list, poses: list, model, min_offset: float = 0.015,
+                    relative: dict | None = None) -> dict:
     """Senses S and encoder offsets d (reported sense) from held_p = S g(S (q_p - d)) at every rest
     pose p: offsets by Gauss-Newton for each sense hypothesis, over every hypothesis the poses can
     tell apart. "candidates": the hypotheses that fit about as well as the one chosen (at one pose
-    an arm and its mirror image hold with the same torques). Returns {"S", "sign": {joint:
-    -1}, "offset": {joint: rad}, "g_model", "observable_offsets", "observable_signs", "residual"}."""
+    an arm and its mirror image hold with the same torques). relative: {(j, k): S_j S_k} read
+    otherwise (relative_senses): only hypotheses that agree with it are weighed (unless none
+    does), and a joint gravity cannot see but paired with one it can becomes observable. Returns
+    {"S", "sign": {joint: -1}, "offset": {joint: rad}, "g_model", "observable_offsets",
+    "observable_signs", "residual", "coupled": {joint: partner}}."""
     names = model.robot.joint_names
     n = len(names)
     held = [np.asarray(h, float) for h in held]
@@ -249,14 +327,29 @@ def analyse_gravity(held: list, poses: list, model, min_offset: float = 0.015) -
     # every combination of senses the poses can see (2^6 at most on a 7-joint arm), the fewest
     # reversals among those that fit about as well as the best (friction leaves ~0.1 N m of misfit)
     import itertools
-    cands = np.flatnonzero(vis_sign)
-    fits = []
+    relative = dict(relative or {})
+    # a joint gravity cannot see, coupled to one it can: its sense follows its partner's
+    coupled = {}
+    for (j, k) in relative:
+        for a, b in ((j, k), (k, j)):
+            if not vis_sign[a] and vis_sign[b]:
+                coupled[a] = b
+    cands = np.flatnonzero(vis_sign | np.isin(np.arange(n), list(coupled)))
+    fits, memo = [], {}
     for r in range(len(cands) + 1):
         for flip in itertools.combinations(cands, r):
             S = ones.copy()
             S[list(flip)] = -1
-            d, res = fit(S)
+            key = tuple(S * vis_sign + ~vis_sign)        # gravity's fit ignores what it cannot see
+            if key not in memo:
+                memo[key] = fit(np.array(key, float))
+            d, res = memo[key]
             fits.append((res, r, S, d))
+    agree = [f for f in fits if all(f[2][j] * f[2][k] == s for (j, k), s in relative.items())]
+    if agree:
+        fits = agree
+    else:
+        coupled = {}
     best = min(f[0] for f in fits)
     near = [f for f in fits if f[0] <= max(1.5 * best, best + SIGN_SLACK)]
     res, _, S, d = min(near, key=lambda f: (f[1], f[0]))
@@ -270,7 +363,11 @@ def analyse_gravity(held: list, poses: list, model, min_offset: float = 0.015) -
             "fits": sorted((round(f[0], 4), [names[j] for j in np.flatnonzero(f[2] < 0)]) for f in fits)[:6],
             "tied": [names[j] for j in range(n) if any(f[2][j] != S[j] for f in ties)],
             "alternative": ([names[j] for j in range(n) if others[0][2][j] < 0] if others else None),
+            # every explanation about as good (the mirror image; with the coupling read, the arm's
+            # reflection in its vertical plane as well): up to three, best first
+            "alternatives": [[names[j] for j in range(n) if f[2][j] < 0] for f in others[:3]],
             "sign": {names[j]: -1 for j in range(n) if S[j] < 0}, "offset": offsets,
             "g_model": _gravity(model, poses[0]), "residual": res,
             "observable_offsets": [names[j] for j in np.flatnonzero(vis_off)],
-            "observable_signs": [names[j] for j in np.flatnonzero(vis_sign)]}
+            "observable_signs": [names[j] for j in range(n) if vis_sign[j] or j in coupled],
+            "coupled": {names[a]: names[b] for a, b in coupled.items()}}

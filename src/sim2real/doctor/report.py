@@ -34,22 +34,30 @@ def loop_findings(rec) -> list[Finding]:
 
 def joint_findings(ids, grav) -> list[Finding]:
     out = []
+
+    def coupled(name):
+        partner = grav.get("coupled", {}).get(name)
+        return (f"; gravity does not load it: its sense against {partner}'s, from how the arm's inertia "
+                f"couples them in the pulses") if partner else ""
     alt = grav.get("alternative")
     if alt is not None:
         # the arm's mirror image (joint_2, joint_4 and joint_6 all reversed on the Jaco) holds
         # with the same torques at every pose: the explanation with fewer reversals is reported
-        out.append(Finding("direction", "-", UNKNOWN, "reversed: " + (", ".join(alt) or "none"), "-",
-                           "fits the holding torques as well as what is reported below (a mirror image of "
-                           "the arm): only a camera or a look at the arm tells them apart"))
+        alts = grav.get("alternatives") or [alt]
+        out.append(Finding("direction", "-", UNKNOWN,
+                           "reversed: " + " or ".join(", ".join(a) or "none" for a in alts), "-",
+                           "fits the holding torques (and the pulses) as well as what is reported below (a "
+                           "mirror image or reflection of the arm): the fewest reversals is reported; only a "
+                           "camera or a look at the arm tells them apart"))
     for i in ids:
         if i.name in grav.get("tied", []):
             out.append(Finding("direction", i.name, UNKNOWN, "reversed or not", "as model",
                                "two explanations with as many reversals fit as well: check it against a camera"))
         elif i.name in grav["sign"] or i.gain < 0:
             out.append(Finding("direction", i.name, WRONG, "reversed", "as model",
-                               "reported and commanded with the opposite sense"))
+                               "reported and commanded with the opposite sense" + coupled(i.name)))
         elif i.name in grav.get("observable_signs", [i.name]):
-            out.append(Finding("direction", i.name, OK, "as model", "as model"))
+            out.append(Finding("direction", i.name, OK, "as model", "as model", coupled(i.name).lstrip("; ")))
         else:
             out.append(Finding("direction", i.name, UNKNOWN, "n/a", "as model",
                                "gravity loads it at none of the poses tried: check it against a camera"))
