@@ -57,6 +57,8 @@ SECOND_POSE_RAD = 0.6              # how far second_pose turns a joint
 TAKEOVER_S, TAKEOVER_EVERY = 0.3, 8   # s after taking over, states: each loaded motor's gain from how
                                       # its sensed torque went from the driver's hold to ours
 FF_EVERY = 25                      # states: how often a move re-picks the senses its feed-forward assumes
+FF_SWITCH, FF_BLEND_S = 0.8, 0.3   # another pick's misfit must be under this share of the current's;
+                                   # s over which the feed-forward's step at a switch fades in
 LOADED = 1.0                       # N m: a slot holding this much shows its gain in the static torque
 
 
@@ -113,6 +115,7 @@ class Excitation:
         self.tries: list[int] = []         # rests redone because the arm was still settling, by pose
         self.S = None                      # (n,) senses found at the start pose, once rested there
         self._ff = None
+        self._ff_step, self._ff_t = None, 0.0   # the feed-forward's last switch of senses (N m, s)
         self.move = None                   # (t0, t1, from, to) of a move of the reference
 
     # ---- sizing -------------------------------------------------------------------------------
@@ -174,7 +177,7 @@ class Excitation:
         dt = self.dt if not self.log_t else min(max(rel - self.log_t[-1], 0.0), 4 * self.dt)
         self.static += self.ki * e * dt / self.gain
         np.clip(self.static, -self.effort_limit, self.effort_limit, out=self.static)
-        torque = self.kp * e + self.kd * (ref_v - qd) + self._extra(rel) + self._pose_ff()
+        torque = self.kp * e + self.kd * (ref_v - qd) + self._extra(rel) + self._pose_ff(rel)
         cmd = np.clip(self.static + torque / self.gain, -self.effort_limit, self.effort_limit)
         self.log_t.append(rel)
         self.log_q.append(q.copy())
@@ -291,7 +294,7 @@ class Excitation:
         self._g_start = {i: self.gravity(self.q0, S) for i, S in enumerate(self.candidates)}
         self._pick = 0
 
-    def _pose_ff(self) -> np.ndarray:
+    def _pose_ff(self, rel: float) -> np.ndarray:
         """N m: the model's gravity at the reference less at the start pose, for the senses that
         explain the torque sensed on the way best (those the start pose could not tell apart
         part ways as the arm turns: correct what is found, probe again); 0 at the start pose."""
@@ -301,10 +304,27 @@ class Excitation:
             if self.effort_seen and len(self.candidates) > 1 and len(self.log_t) % FF_EVERY == 0:
                 held = np.nanmean(np.array(self.log_eff[-FF_EVERY:]), axis=0)
                 q = np.array(self.log_q[-FF_EVERY:]).mean(0)
-                self._pick = int(np.argmin([np.linalg.norm(held - self.gravity(q, S)) for S in self.candidates]))
-            S = self.candidates[self._pick]
-            self._ff = self.gravity(self.q_ref, S) - self._g_start[self._pick]
-        return self._ff
+                miss = [np.linalg.norm(held - self.gravity(q, S)) for S in self.candidates]
+                best = int(np.argmin(miss))
+                # only for a clearly better fit (the sensed torque carries the hold's own swings:
+                # picks chattering between two explanations rang the wrist under 40 ms), and
+                # without a step: the difference fades out over FF_BLEND_S
+                if best != self._pick and miss[best] < FF_SWITCH * miss[self._pick]:
+                    self._ff_step = self._ff_blend(rel) + self._ff_for(self._pick) - self._ff_for(best)
+                    self._ff_t = rel
+                    self._pick = best
+            self._ff = self._ff_for(self._pick)
+        return self._ff + self._ff_blend(rel)
+
+    def _ff_for(self, i: int) -> np.ndarray:
+        """The gravity feed-forward at the reference for candidate senses i (N m, wire order)."""
+        return self.gravity(self.q_ref, self.candidates[i]) - self._g_start[i]
+
+    def _ff_blend(self, rel: float) -> np.ndarray | float:
+        """What is left of the feed-forward's last switch of senses (N m), fading out."""
+        if self._ff_step is None:
+            return 0.0
+        return self._ff_step * np.exp(-max(rel - self._ff_t, 0.0) / FF_BLEND_S)
 
     def _still_in(self, t0: float, t1: float) -> bool:
         t = np.array(self.log_t)

@@ -51,3 +51,18 @@ def test_second_pose_turns_only_unloaded_joints_that_gravity_then_loads(jaco):
     held = g0.copy()
     held[turned[0]] = 5.0
     assert excitation.second_pose(gravity, q0, jaco.position_lower, jaco.position_upper, held=held)[turned[0]] == 0
+
+
+def test_a_reversed_joint_3_under_40ms_and_20ms_lag_moves_to_the_second_pose_and_back(jaco):
+    """joint_3 reversed holds like joint_5 reversed at the start pose: the move's feed-forward
+    re-picks the senses on the way. Picks chattering between explanations, each a step of
+    torque, rang the wrist until it ran past 1.5 rad/s; a switch now needs a clearly better fit
+    and fades in."""
+    from sim2real import paths
+    from sim2real.config_io import load_yaml
+    profile = load_yaml(paths.data_root() / "test" / "fixtures" / "reality" / "combined-c.yaml")
+    profile["driver"]["sign"] = {"joint_3": -1}         # instead of joint_2 and joint_5
+    _, _, exc, worst = run_offline(jaco, parse_profile(profile))
+    assert exc.aborted is None and exc.finished
+    assert worst < excitation.MAX_EXCURSION
+    assert len(exc.record()["rests"]) == 2
