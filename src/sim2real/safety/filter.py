@@ -201,15 +201,17 @@ class LoopDelay:
     ROUND_TRIP = 2.0
     CHANGE = 0.15
 
-    def __init__(self, configured_s: float = 0.0):
+    def __init__(self, configured_s: float = 0.0, max_age_s: float = 0.1):
         self.configured = max(float(configured_s), 0.0)
+        self.max_age = float(max_age_s)   # older: an outage (no command yet, a dead controller), which
+                                          # the watchdog's hold answers, not a loop's delay
         self.peak = 0.0
         self._t: float | None = None
         self.applied = self.configured
 
     def observe(self, now: float, t_cmd: float) -> None:
         age = now - t_cmd
-        if not math.isfinite(age) or age < 0:
+        if not math.isfinite(age) or age < 0 or age > self.max_age:
             return
         if self._t is not None and now > self._t:
             self.peak *= math.exp(-(now - self._t) / self.RELEASE_S)

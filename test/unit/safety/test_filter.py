@@ -140,6 +140,7 @@ def test_loop_delay_measured_at_run_time_softens_the_damper(jaco):
     told = LoopDelay(0.036)                    # the configured delay is a floor
     told.observe(1.0, 0.995)
     assert told.delay() == 0.036 and told.update() is None
+    told.observe(3.0, 2.5)                     # 0.5 s without a command: an outage, not a delay
     told.observe(2.0, 1.99)                    # a clock that went back, NaN: ignored
     told.observe(2.0, float("nan"))
     assert told.delay() == 0.036

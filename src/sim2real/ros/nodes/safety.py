@@ -47,8 +47,8 @@ class SafetyNode(Node):
         p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
         self.filter = SafetyFilter(self.robot, loop_delay_s=p.loop_delay_s)
-        self.delay = LoopDelay(p.loop_delay_s)     # the delay it runs with, measured (safety/filter.py)
         self.watchdog = p.watchdog_s if p.watchdog_s >= 0 else self.robot.safety.watchdog_s
+        self.delay = LoopDelay(p.loop_delay_s, max_age_s=self.watchdog)   # measured as it runs (safety/filter.py)
         self.gate = StampGate(max_future_s=p.max_future_s)
         self.reader = convert.JointStateReader(self.robot.joint_names)   # both inputs arrive serialized
         self.map = self.reader.map
