@@ -359,6 +359,8 @@ def cmd_doctor(a) -> int:
     from sim2real.robots import load_robot
     from sim2real.ros.compose import Composition
     robot = load_robot(a.robot)
+    if a.out and Path(a.out).exists() and not a.force:     # before the experiment, not after it
+        raise Sim2RealError(f"{a.out}: exists; pass --force to overwrite it")
     decls = doctor_graph(a.robot, a.backend, _given(a.reality), lockstep=a.lockstep)
     if not a.json:
         print(f"doctor: {a.robot} via {a.backend}{' (' + a.reality + ')' if a.reality else ''}: "
@@ -484,7 +486,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--randomization", default=None,
                    help="policy: the ranges file the robots are drawn from (default: config/randomization/<robot>.yaml)")
     p.add_argument("--task-group", type=COUNT, default=8,
-                   help="policy, epopt: robots sharing targets and start posture, ranked among themselves (divides --envs)")
+                   help="policy, epopt: robots sharing targets and start posture, ranked among themselves; "
+                        "divides --envs (default: 8)")
     p.add_argument("--init", default=None, help="policy: start the actor from this checkpoint (e.g. EPOpt after dr); "
                    "perception: start from this perception checkpoint (e.g. adaptation after dr)")
     p.add_argument("--adapt-samples", type=COUNT, default=1000,
@@ -513,6 +516,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lockstep", action="store_true", help="twin only: step in lockstep (fast, deterministic)")
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
     p.add_argument("--out", default=None, help="write the suggested corrections YAML here")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--timeout", type=SECONDS, default=120.0, help="wall seconds to wait for the experiment")
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("check", help="validate reality profiles against a robot")

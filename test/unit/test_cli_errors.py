@@ -71,7 +71,22 @@ def test_existing_recordings_are_not_overwritten(tmp_path):
     one_line_error(run("up", "--record", str(old), "--duration", "1"), str(old), "--force")
     one_line_error(run("demo", "--record", str(old)), str(old), "--force")
     one_line_error(run("train", "inverse-dynamics", "--mcap", str(old), "--out", str(tmp_path / "m")), str(old))
+    one_line_error(run("doctor", "--out", str(old)), str(old), "--force")     # before the experiment runs
     assert old.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["eval", "policy", "--policies", "epopt", "--checkpoints", "epopt=models/jaco/perception_dr.pt"],
+     ("perception_dr.json", "metadata lacks")),
+    (["eval", "policy", "--policies", "dr", "--checkpoints", "epopt=models/jaco/reach_policy_epopt.pt"],
+     ("not among the policies evaluated",)),
+    (["eval", "policy", "--checkpoints", "planner=x.pt"], ("SCHEME=FILE.pt",)),
+    (["eval", "policy", "--checkpoints", "epopt=no/such.pt"], ("no such file",)),
+    (["train", "policy", "--scheme", "epopt", "--envs", "12"], ("--task-group 8 must divide --envs 12",)),
+    (["train", "policy", "--randomization", "no/such.yaml"], ("--randomization", "no such file")),
+])
+def test_policy_checkpoints_and_training_options(args, needles):
+    one_line_error(run(*args), *needles)
 
 
 def test_keyboard_teleop_without_terminal_exits_at_once():

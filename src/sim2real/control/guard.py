@@ -174,7 +174,7 @@ class GuardedMode:
             reason = None
             self._out = self._out + 1 if en > env else 0
             if self._out >= self.CONFIRM:
-                reason = f"tracking error {1e3 * en:.0f} mrad beyond the baseline's envelope ({1e3 * env:.0f})"
+                reason = f"tracking error {1e3 * en:.1f} mrad beyond the baseline's envelope ({1e3 * env:.1f})"
             elif self._primed > 50 and self._e_fast > osc and self._e_fast > self.GROWTH * self._e_slow:
                 reason = f"growing oscillation (velocity error energy {self._e_fast:.2f}, limit {osc:.2f})"
             elif self._sat_a > self.SAT_SHARE and self._sat_a > self._sat_b + self.SAT_MARGIN:

@@ -180,17 +180,26 @@ def with_param(profile, key: str, value: float):
     return RealityProfile(parse_profile(data, f"sweep {key}={value}").data, profile.path)
 
 
-def parse_checkpoints(items) -> dict:
-    """['epopt=runs/x.pt', ...] -> {scheme: path}: checkpoints evaluated in place of the shipped ones."""
+def parse_checkpoints(items, robot, names) -> dict:
+    """['epopt=runs/x.pt', ...] -> {scheme: path}: checkpoints evaluated in place of the shipped
+    ones, each loaded once here (a file that is not a reach policy for `robot` is an error now,
+    not a 'missing' row later) and each for a policy in `names`."""
+    from sim2real.policy.runtime import LearnedReach
     out = {}
     for it in items or []:
         name, sep, path = it.partition("=")
         if not sep or name not in POLICY_NAMES or name == "planner" or not path:
             raise ConfigError(f"--checkpoints {it!r}: expected SCHEME=FILE.pt with SCHEME one of "
                               f"{', '.join(n for n in POLICY_NAMES if n != 'planner')}")
+        if name in out:
+            raise ConfigError(f"--checkpoints: {name} is given twice")
+        if name not in names:
+            raise ConfigError(f"--checkpoints {it!r}: {name} is not among the policies evaluated "
+                              f"({', '.join(names)}; add it to --policies)")
         p = paths.user_path(path)
         if not p.is_file():
             raise ConfigError(f"--checkpoints {it!r}: no such file {p}")
+        LearnedReach(p, robot)          # ConfigError naming what does not fit
         out[name] = p
     return out
 

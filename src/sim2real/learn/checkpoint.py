@@ -112,6 +112,9 @@ def _sizes(meta_path: Path, meta) -> list[int]:
     return sizes
 
 
+TRAIN_COMMAND = {"reach_policy": "policy", "perception": "perception"}   # kind -> `sim2real train` subcommand
+
+
 def read_metadata(path: str | Path, kind: str, robot, required=REQUIRED) -> tuple[Path, Path, dict]:
     """(NAME.pt, NAME.json, metadata) of a checkpoint of `kind` for `robot`: both files there, the
     metadata readable, holding `required`, of that kind and robot (and its joint order, where the
@@ -119,7 +122,7 @@ def read_metadata(path: str | Path, kind: str, robot, required=REQUIRED) -> tupl
     pt, meta_path = checkpoint_files(path)
     if not pt.is_file() or not meta_path.is_file():
         raise ConfigError(f"{pt}: checkpoint missing (need {pt.name} and {meta_path.name}); "
-                          f"train one with `sim2real train {kind.replace('_', '-')}`")
+                          f"train one with `sim2real train {TRAIN_COMMAND.get(kind, kind.replace('_', '-'))}`")
     try:
         meta = json.loads(meta_path.read_text())
     except (OSError, ValueError) as e:

@@ -32,6 +32,11 @@ def train_policy(a) -> int:
     if a.scheme not in SCHEMES:
         raise ConfigError(f"unknown scheme '{a.scheme}'; choose one of: {', '.join(SCHEMES)}")
     out = Path(a.out) if a.out else paths.checkpoint(robot.name, checkpoint_kind(a.scheme))
+    if a.scheme in ("epopt", "epopt+adapt") and a.envs % a.task_group:
+        raise ConfigError(f"--task-group {a.task_group} must divide --envs {a.envs} (EPOpt ranks the robots "
+                          f"of each group on common targets)")
+    if a.randomization and not paths.user_path(a.randomization).is_file():
+        raise ConfigError(f"--randomization {a.randomization}: no such file")
     cfg = TrainConfig(scheme=a.scheme, iterations=a.iterations, envs=a.envs, seed=a.seed, epsilon=a.epsilon,
                       warmup=min(a.warmup, a.iterations), task_group=a.task_group,
                       randomization=str(paths.user_path(a.randomization)) if a.randomization else None, init=str(paths.user_path(a.init)) if a.init else None)
@@ -69,17 +74,20 @@ def eval_policy(a) -> int:
     unknown = set(names) - set(ev.POLICY_NAMES)
     if unknown:
         raise ConfigError(f"unknown policy(ies) {', '.join(sorted(unknown))}; choose from {', '.join(ev.POLICY_NAMES)}")
-    ckpts = ev.parse_checkpoints(a.checkpoints)
+    ckpts = ev.parse_checkpoints(a.checkpoints, robot, names)
     log = lambda m: print(m, file=sys.stderr, flush=True)   # noqa: E731
     for name, p in ckpts.items():
-        log(f"  {name}: {p} (in place of the shipped checkpoint)")
+        trained = json.loads(p.with_suffix(".json").read_text()).get("scheme", "?")
+        log(f"  {name}: {p} (in place of the shipped checkpoint" +
+            (f"; trained as {trained})" if trained != name else ")"))
     log(f"eval policy: {robot.name} on the twin ({profile.name}), {a.episodes} targets each, lockstep; machine {_machine()}")
     if a.sweep:
         key, values = ev.parse_sweep(a.sweep)
         png = Path(a.out) / f"policy-sweep-{key}-{profile.name}.png"
         res = ev.sweep(robot, profile, names, key, values, a.episodes, a.seed, png, progress=log, checkpoints=ckpts)
         if a.json:
-            print(json.dumps({"profile": profile.name, "sweep": key, "results": res}, indent=1))
+            print(json.dumps({"profile": profile.name, "sweep": key, "results": res,
+                              "checkpoints": {k: str(v) for k, v in ckpts.items()}}, indent=1))
         else:
             print(f"{'policy':<12} " + " ".join(f"{key}={v:<6g}" for v in values) + "   (mean / worst 10% return)")
             for name, r in res.items():
@@ -100,7 +108,8 @@ def eval_policy(a) -> int:
             res["graph"][name] = ev.evaluate_graph(robot, a.reality, name, a.episodes, a.seed, Path(a.out),
                                                    checkpoint=ckpts.get(name))
     if a.json:
-        print(json.dumps({"profile": profile.name, "episodes": a.episodes, **res}, indent=1))
+        print(json.dumps({"profile": profile.name, "episodes": a.episodes, **res,
+                          "checkpoints": {k: str(v) for k, v in ckpts.items()}}, indent=1))
         return 0
     for where, rows in res.items():
         print(f"{where} ({profile.name}, {a.episodes} targets): success = within "

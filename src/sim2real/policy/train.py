@@ -180,6 +180,7 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)
     group = cfg.task_group if cfg.scheme in ("epopt", "epopt+adapt") else 1
+    cfg.task_group = group        # the metadata records what ran (1: no groups)
     env = ReachVecEnv(robot, cfg.envs, source=source, seed=cfg.seed, episode_s=cfg.episode_s, threads=cfg.threads,
                       task_group=group)
     sims = env.sims

@@ -48,6 +48,7 @@ class ControllerNode(Node):
         p = self.p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
         self.mode = p.mode or default_mode(self.robot)
+        self._events_logged = 0
         self.law = make_mode(self.mode, self.robot, p.checkpoint or None,   # ConfigError names the problem
                              latency_s=p.latency_s, lag_s=p.actuator_lag_s)   # adaptive: guarded (control/guard.py)
         self.reader = convert.JointStateReader(self.robot.joint_names)   # states arrive serialized
@@ -117,6 +118,10 @@ class ControllerNode(Node):
         self.pub.publish(convert.effort_command_cdr(tau))
 
     def _diagnostics(self) -> None:
+        events = getattr(self.law, "events", ())      # the guard's hand-overs, to the terminal too
+        for t, what in events[self._events_logged:]:
+            self.get_logger().warning(f"{self.mode} guard at t={t:.2f} s: {what}")
+        self._events_logged = len(events)
         st = DiagnosticStatus(name="sim2real/controller", hardware_id=self.robot.name)
         status = getattr(self.law, "status", "ok")
         problems, self.problems = self.problems, {}
