@@ -44,11 +44,14 @@ def joint_findings(ids, grav) -> list[Finding]:
         # the arm's mirror image (joint_2, joint_4 and joint_6 all reversed on the Jaco) holds
         # with the same torques at every pose: the explanation with fewer reversals is reported
         alts = grav.get("alternatives") or [alt]
+        chosen = ", ".join(sorted(grav.get("sign", []))) or "none"
         out.append(Finding("direction", "-", UNKNOWN,
-                           "reversed: " + " or ".join(", ".join(a) or "none" for a in alts), "-",
-                           "fits the holding torques (and the pulses) as well as what is reported below (a "
-                           "mirror image or reflection of the arm): the fewest reversals is reported; only a "
-                           "camera or a look at the arm tells them apart"))
+                           f"reported: [{chosen}] reversed; fit as well: "
+                           + " or ".join("[" + (", ".join(a) or "none") + "]" for a in alts),
+                           "none reversed",
+                           "the arm's mirror image or reflection holds with the same torques (and pulses): the "
+                           "explanation with the fewest reversals is reported and the per-joint directions "
+                           "below assume it; only a camera or a look at the arm tells them apart"))
     for i in ids:
         if i.name in grav.get("tied", []):
             out.append(Finding("direction", i.name, UNKNOWN, "reversed or not", "as model",
