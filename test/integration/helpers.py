@@ -42,10 +42,10 @@ def graph(**kw) -> Composition:
                        domain_id=next(_domains) % 232)
 
 
-def spin_sim(comp: Composition, sim_seconds: float, wall_limit: float = 120.0) -> None:
-    """Spin until the driver's sim clock advanced by sim_seconds."""
+def spin_sim(comp: Composition, sim_seconds: float, wall_limit: float = 120.0, *, until: float | None = None) -> None:
+    """Spin until the driver's sim clock advanced by sim_seconds (or reached `until`, s)."""
     d = comp.nodes["driver"]
-    end = d.sim.time + sim_seconds
+    end = d.sim.time + sim_seconds if until is None else until
     t0 = time.monotonic()
     while d.sim.time < end and time.monotonic() - t0 < wall_limit:
         comp.executor.spin_once(timeout_sec=0.05)
