@@ -160,7 +160,12 @@ def evaluate(robot, profile, names, episodes: int, seed: int = 0, checkpoints: d
         t0 = time.perf_counter()
         out[name] = summarize(run_reach(robot, profile, pol, episodes, seed))
         out[name]["wall_s"] = round(time.perf_counter() - t0, 1)
-        progress(f"  {name}: success {out[name]['success']:.0%} ({out[name]['wall_s']} s)")
+        inf = np.array(getattr(getattr(pol, "p", None), "infer_s", []) or [np.nan]) * 1e3
+        out[name]["inference_ms_p50"], out[name]["inference_ms_p99"] = (float(np.percentile(inf, 50)),
+                                                                        float(np.percentile(inf, 99)))
+        progress(f"  {name}: success {out[name]['success']:.0%} ({out[name]['wall_s']} s"
+                 + (f"; ONNX Runtime inference p50 {out[name]['inference_ms_p50']:.3f} ms, p99 "
+                    f"{out[name]['inference_ms_p99']:.3f} ms)" if np.isfinite(inf).all() else ")"))
     return out
 
 
