@@ -382,7 +382,7 @@ def summary_lines(episodes: list[Episode], profile_name: str) -> list[str]:
         comp = np.concatenate([e.compute_s for e in eps]) * 1e3
         rc = [e.reconverge_s() for e in eps if e.payload_t is not None]
         rcs = ("-" if not rc else "never" if not np.isfinite(rc[0])
-               else "no rise" if rc[0] == 0.0 else f"{rc[0]:.3f} s")   # no rise: the error never left its band
+               else "no rise" if rc[0] < 1e-9 else f"{rc[0]:.3f} s")   # no rise: the error never left its band
         out.append(f"{m:18s}" + "".join(f"{by[(m, t)].joint_rms * 1e3:11.2f} /{by[(m, t)].ee_rms * 100:6.2f}" for t in trajs)
                    + f"{mean[m] * 1e3:9.2f}{rcs:>12s}{np.median(comp):9.3f} /{np.percentile(comp, 99):6.3f}")
     if BASELINE not in mean or ORACLE not in mean:
