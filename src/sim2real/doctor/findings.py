@@ -15,9 +15,13 @@ class Finding:
     measured: str
     model: str
     note: str = ""
+    alternatives: list | None = None   # explanations that fit as well (lists of reversed joints), for --json
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["alternatives"] is None:
+            del d["alternatives"]
+        return d
 
 
 def worst(findings) -> str:

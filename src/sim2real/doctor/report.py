@@ -51,7 +51,8 @@ def joint_findings(ids, grav) -> list[Finding]:
                            "none reversed",
                            "the arm's mirror image or reflection holds with the same torques (and pulses): the "
                            "explanation with the fewest reversals is reported and the per-joint directions "
-                           "below assume it; only a camera or a look at the arm tells them apart"))
+                           "below assume it; only a camera or a look at the arm tells them apart",
+                           alternatives=[sorted(grav.get("sign", []))] + [list(a) for a in alts]))
     for i in ids:
         if i.name in grav.get("tied", []):
             out.append(Finding("direction", i.name, UNKNOWN, "reversed or not", "as model",

@@ -33,3 +33,17 @@ def test_ctrl_c_is_reported_as_interrupted_not_timed_out(jaco):
     assert d.failed and d.aborted == "interrupted"
     assert any(f.check == "excitation" and f.note == "interrupted (Ctrl-C)" for f in d.findings)
     assert not any("timed out" in f.note for f in d.findings)
+
+
+def test_cannot_tell_row_names_the_reported_explanation_and_lists_the_others_in_json():
+    import json as _json
+
+    from sim2real.doctor.report import joint_findings, to_json
+    grav = {"alternative": ["joint_1", "joint_3"], "alternatives": [["joint_1", "joint_3"], ["joint_4", "joint_5", "joint_6"]],
+            "sign": ["joint_5", "joint_2"], "observable_offsets": []}
+    (row,) = joint_findings([], grav)
+    assert row.status == "cannot tell" and row.measured.startswith("reported: [joint_2, joint_5] reversed")
+    assert "[joint_1, joint_3] or [joint_4, joint_5, joint_6]" in row.measured
+    out = _json.loads(to_json([row], {}, False))["findings"][0]
+    assert out["alternatives"] == [["joint_2", "joint_5"], ["joint_1", "joint_3"], ["joint_4", "joint_5", "joint_6"]]
+    assert "alternatives" not in _json.loads(to_json([row.__class__("latency", "-", "OK", "1", "0")], {}, False))["findings"][0]
