@@ -23,8 +23,9 @@ def test_learned_policy_reaches_in_the_graph():
         d = g.nodes["driver"]
         assert type(g.nodes["policy"]).__name__ == "LearnedPolicyNode"
         errs = []
-        for k in range(2):      # at the end of each target's window in the driver's sim time (the
-            spin_sim(g, 0, until=(k + 1) * d.task.hold_s - 0.1)   # graph may step while it comes up)
+        for k in range(2):      # late in each target's window in the driver's sim time (the graph may
+            spin_sim(g, 0, until=(k + 1) * d.task.hold_s - 0.5)   # step while it comes up)
+            assert np.array_equal(d.sim.target(), d.targets[k]), f"t={d.sim.time:.3f} s: past target {k + 1}'s window"
             errs.append(np.linalg.norm(d.sim.ee_position() - d.sim.target()))
         assert max(errs) < 0.02, errs         # m: the task's success tolerance
 
