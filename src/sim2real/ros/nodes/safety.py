@@ -37,7 +37,8 @@ PARAMS = {
     "state_source": ("driver", "the only node whose /joint_states are taken (name or /ns/name)"),
     "command_source": ("controller", "the only node whose /controller/effort is taken (name or /ns/name)"),
     "loop_delay_s": (0.0, "the loop's delay, s (state and command transport plus actuator lag, e.g. from the "
-                          "doctor): the over-speed damper's gain is set for it (safety/filter.py)"),
+                          "doctor): the least the velocity cap and over-speed damper are set for; the filter "
+                          "also measures it as it runs (safety/filter.py LoopDelay)"),
 }
 
 
