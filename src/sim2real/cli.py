@@ -497,6 +497,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate policies or perception on the twin")
     p.add_argument("what", choices=["policy", "perception"])
     p.add_argument("--n", type=COUNT, default=None, help="perception: twin images to evaluate on")
+    p.add_argument("--calibration-images", type=COUNT, default=None,
+                   help="perception: of those, how many calibrate the camera on the arm first (default 60)")
     p.add_argument("--checkpoints", nargs="*", default=None, help="perception: checkpoints (default: the shipped ones); policy: SCHEME=FILE.pt "
                         "evaluated in place of that scheme's shipped checkpoint")
     _graph_args(p, ("robot",), force=False)

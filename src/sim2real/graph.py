@@ -104,6 +104,15 @@ def _switch(text) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
+def _topics(text) -> list[str]:
+    """Comma- (or space-) separated ROS topic names, each starting with '/'."""
+    names = [t for t in str(text).replace(",", " ").split() if t]
+    bad = [t for t in names if not t.startswith("/")]
+    if not names or bad:
+        raise ValueError(f"expected topic names like /camera/image_raw,/joint_states, got {text!r}")
+    return names
+
+
 def _input_file(text) -> str:
     """A file the user names: paths.user_path (the working directory, else the data root)."""
     return str(paths.user_path(text))
@@ -176,6 +185,9 @@ GRAPH_OPTIONS: tuple[GraphOption, ...] = (
     GraphOption("backend", "mujoco", str, "where the driver runs", lambda: tuple(BACKENDS)),
     GraphOption("reality", None, _input_file, "reality profile YAML (twin and gazebo backends)", metavar="YAML"),
     GraphOption("record", None, str, "also record to this .mcap", metavar="PATH"),
+    GraphOption("record_topics", None, _topics, "topics to record, comma-separated (default: joint states, "
+                "commands, desired states, targets, IMU, diagnostics; e.g. /camera/image_raw,/joint_states)",
+                metavar="TOPICS"),
     GraphOption("duration", None, SECONDS, "stop after this many sim seconds (> 0; default: run until stopped)",
                 kwarg="duration_s", metavar="S"),
     GraphOption("camera", True, _switch, "render the camera (robots that have one)"),

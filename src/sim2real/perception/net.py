@@ -1,21 +1,26 @@
 """The perception CNN (torch, for training and ONNX export) and its run-time form (ONNX Runtime).
 
-PerceptionNet: (N, 3, H, W) float RGB in [0, 1] -> target (N, 3) m in the robot's base frame and
-sigma (N, 1) m, its own estimate of its error (trained with a Gaussian negative log-likelihood).
-Layout, for 96 x 96 (every size a multiple of 8 works):
+The CNN finds keypoints; perception/geometry.py turns them into the target's 3D position with the
+camera's pose (calibrated against the arm at run time). Keypoints, in order: the target's centre, the
+foot of the rod it stands on, the robot camera's `landmarks` (arm bodies: link origins, end effector).
 
-  image + 2 coordinate channels (CoordConv)   5 x 96 x 96
-  conv 5x5 /2, 24, ReLU                        "early" features, 24 x 48 x 48 (weak pairs, Tzeng)
-  conv 3x3 /2, 32, ReLU; conv 3x3, 48, ReLU    48 x 24 x 24
-     -> spatial soft-argmax per channel (x, y: 96) and global max (48): where and whether
-  conv 3x3 /2, 64, ReLU; conv 3x3, 64, ReLU    64 x 12 x 12 -> global mean (64): the scene's layout
-  conv 1x1 on the 48 x 24 x 24 features -> 1    the target detector: softmax over the 24 x 24 cells,
-     its soft-argmax (2) and the features pooled under it (48); trained on the label's pixel
-  MLP 258 -> 256 -> 128 (ReLU)                 the representation (domain confusion acts here)
-  head 128 -> 4: target (scaled to the workspace box), log sigma
+KeypointNet: (N, 3, H, W) float RGB in [0, 1] -> keypoints (N, K, 2) px (u right, v down; pixel k
+covers [k, k + 1)) and spread (N, K) px, the RMS radius of each keypoint's heatmap (its own
+uncertainty: small where it is sure, large where the point is hidden or ambiguous). A small U-Net,
+for 128 x 128 (every size a multiple of 16 works):
 
-~30 M multiply-adds an image; single-threaded ONNX Runtime runs it at well over 30 images/s
-(measured figure in the checkpoint's metadata and `sim2real eval perception`).
+  image + redness + 2 coordinate channels (CoordConv)  6 x 128 x 128
+  conv 5x5 /2, 24                        "early" features, 24 x 64 x 64 (weak pairs, Tzeng)
+  conv 3x3 /2, 32; conv 3x3, 32           32 x 32 x 32
+  conv 3x3 /2, 64; conv 3x3, 64           64 x 16 x 16
+  conv 3x3 /2, 96; conv 3x3, 96           96 x 8 x 8 -> mean and max over space -> 128: the
+                                          representation (domain confusion acts here)
+  up x2 + skip, conv 3x3 -> 64; up x2 + skip, conv 3x3 -> 48; up x2 + skip, conv 1x1 + 3x3 -> 24
+  conv 1x1 -> K heatmaps at H/2 x W/2; softmax over each; its mean is the keypoint (integral
+  regression, Sun et al. 2018: sub-pixel, differentiable), its spread the RMS radius around it
+
+~110 M multiply-adds an image at 128 px; single-threaded ONNX Runtime runs it well over 30 images/s
+(the measured figure is in the checkpoint's metadata and `sim2real eval perception`).
 """
 from __future__ import annotations
 
@@ -25,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 KIND = "perception"
-INPUT, OUTPUTS = "image", ("target", "sigma")
+INPUT, OUTPUTS = "image", ("keypoints", "spread")
 # the default checkpoint (node, graph): the first of these that exists as models/<robot>/perception_<scheme>.pt
 DEFAULT_SCHEMES = ("dr+confusion+pairs", "dr+confusion", "dr", "sim-only")
+REPR = 128
 
 
 def default_checkpoint(robot: str) -> Path:
@@ -39,74 +45,43 @@ def default_checkpoint(robot: str) -> Path:
     return paths.checkpoint(robot, f"perception_{DEFAULT_SCHEMES[0]}")
 
 
-def camera_geometry(cam) -> dict:
-    """The nominal camera the decoder casts its rays from (base frame = world: a fixed base at the
-    origin): {pos, lookat, fovy_deg} of a robot's CameraSpec, as stored in a checkpoint's metadata."""
-    return {"pos": [float(v) for v in cam.pos], "lookat": [float(v) for v in cam.lookat], "fovy_deg": float(cam.fovy_deg)}
+def keypoint_names(robot) -> list[str]:
+    return ["target", "stand_foot", *robot.camera.landmarks]
 
 
-def build_net(height: int, width: int, ws_low, ws_high, width_mult: float = 1.0, camera: dict | None = None):
-    """camera (camera_geometry): decode along the detected pixel's ray from the nominal camera,
-    target = camera + depth * ray + a small residual (the camera's randomized pose is the residual's
-    to learn); without it, a box-scaled regression (the first layout)."""
+def build_net(height: int, width: int, n_keypoints: int, width_mult: float = 1.0):
     import torch
     from torch import nn
+
+    if height % 16 or width % 16:
+        from sim2real.errors import ConfigError
+        raise ConfigError(f"the perception net takes sizes that are multiples of 16, got {width}x{height}")
 
     def c(n):
         return max(4, int(round(n * width_mult)))
 
-    class SpatialSoftArgmax(nn.Module):
-        def __init__(self, h, w):
-            super().__init__()
-            ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-            self.register_buffer("pos", torch.stack([xs.reshape(-1), ys.reshape(-1)], 1))   # (HW, 2)
-            self.temp = nn.Parameter(torch.zeros(1))
+    def conv(i, o, k=3, s=1):
+        return nn.Sequential(nn.Conv2d(i, o, k, s, k // 2), nn.ReLU())
 
-        def forward(self, f):
-            n, ch = f.shape[:2]
-            p = torch.softmax(f.reshape(n, ch, -1) * torch.exp(self.temp), dim=-1)
-            return (p @ self.pos).reshape(n, 2 * ch)
-
-    class PerceptionNet(nn.Module):
+    class KeypointNet(nn.Module):
         def __init__(self):
             super().__init__()
             ys, xs = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width), indexing="ij")
             self.register_buffer("coords", torch.stack([xs, ys])[None])
-            lo, hi = torch.tensor(ws_low, dtype=torch.float32), torch.tensor(ws_high, dtype=torch.float32)
-            self.register_buffer("centre", (lo + hi) / 2)
-            self.register_buffer("halfspan", (hi - lo) / 2)
-            self.early = nn.Sequential(nn.Conv2d(6, c(24), 5, 2, 2), nn.ReLU())
-            self.mid = nn.Sequential(nn.Conv2d(c(24), c(32), 3, 2, 1), nn.ReLU(), nn.Conv2d(c(32), c(48), 3, 1, 1), nn.ReLU())
-            self.late = nn.Sequential(nn.Conv2d(c(48), c(64), 3, 2, 1), nn.ReLU(), nn.Conv2d(c(64), c(64), 3, 1, 1), nn.ReLU())
-            self.ssm = SpatialSoftArgmax(height // 4, width // 4)
-            self.ssm_early = SpatialSoftArgmax(height // 2, width // 2)
-            with torch.no_grad():
-                self.ssm.temp.fill_(2.3)          # exp: ~10, a peaked softmax from the start
-                self.ssm_early.temp.fill_(2.3)
-            # the target detector: one logit per 24 x 24 cell (trained on the label's pixel), its
-            # soft-argmax (where) and the mid features pooled under it (what it looks like: size, depth)
-            self.det = nn.Conv2d(c(48), 1, 1)
-            self.red_gain = nn.Parameter(torch.tensor(2.0))
-            ys4, xs4 = torch.meshgrid(torch.linspace(-1, 1, height // 4), torch.linspace(-1, 1, width // 4), indexing="ij")
-            self.register_buffer("pos4", torch.stack([xs4.reshape(-1), ys4.reshape(-1)], 1))
-            n_feat = 2 * c(24) + 2 * c(48) + c(48) + c(64) + 2 + c(48)
-            self.mlp = nn.Sequential(nn.Linear(n_feat, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU())
-            self.rays = camera is not None
-            if self.rays:
-                cpos, look = np.asarray(camera["pos"], float), np.asarray(camera["lookat"], float)
-                fwd = (look - cpos) / np.linalg.norm(look - cpos)
-                right = np.cross(fwd, [0.0, 0.0, 1.0])
-                right /= np.linalg.norm(right)
-                up = np.cross(right, fwd)
-                f = 0.5 * height / np.tan(np.radians(camera["fovy_deg"]) / 2)
-                self.register_buffer("cam_pos", torch.tensor(cpos, dtype=torch.float32))
-                self.register_buffer("cam_axes", torch.tensor(np.stack([right, up, fwd]), dtype=torch.float32))
-                self.register_buffer("cam_f", torch.tensor([f, height / 2, width / 2], dtype=torch.float32))
-                self.depth0 = float(np.linalg.norm((np.asarray(ws_low) + np.asarray(ws_high)) / 2 - cpos))
-                self.head = nn.Linear(128, 5)     # residual xyz, depth, log sigma
-            else:
-                self.head = nn.Linear(128, 4)
-            self._uv = None
+            self.early = conv(6, c(24), 5, 2)
+            self.e2 = nn.Sequential(conv(c(24), c(32), 3, 2), conv(c(32), c(32)))
+            self.e3 = nn.Sequential(conv(c(32), c(64), 3, 2), conv(c(64), c(64)))
+            self.e4 = nn.Sequential(conv(c(64), c(96), 3, 2), conv(c(96), c(96)))
+            self.rep = nn.Sequential(nn.Linear(2 * c(96), REPR), nn.ReLU())
+            self.d3 = conv(c(96) + c(64), c(64))
+            self.d2 = conv(c(64) + c(32), c(48))
+            self.d1 = nn.Sequential(conv(c(48) + c(24), c(24), 1), conv(c(24), c(24)))
+            self.heat = nn.Conv2d(c(24), n_keypoints, 1)
+            hh, hw = height // 2, width // 2
+            # heatmap cell centres in image pixels (cell i covers pixels 2i, 2i + 1: centre 2i + 1)
+            gy, gx = torch.meshgrid(torch.arange(hh) * 2.0 + 1.0, torch.arange(hw) * 2.0 + 1.0, indexing="ij")
+            self.register_buffer("grid", torch.stack([gx.reshape(-1), gy.reshape(-1)], 1))   # (HW, 2)
+            self.n_kp = n_keypoints
 
         @staticmethod
         def redness(x):
@@ -117,50 +92,36 @@ def build_net(height: int, width: int, ws_low, ws_high, width_mult: float = 1.0,
             return self.early(torch.cat([x - 0.5, self.redness(x), self.coords.expand(x.shape[0], -1, -1, -1)], 1))
 
         def represent_all(self, x):
-            """(representation (N, 128), early features (N, C, H/2, W/2), detector logits (N, H/4 * W/4),
-            detected pixel (N, 2) in [-1, 1])."""
-            e = self.early_features(x)
-            m = self.mid(e)
-            lt = self.late(m)
-            # the detector starts from the cells' redness (a learned gain) and learns what else
-            logits = (self.det(m) + self.red_gain * nn.functional.avg_pool2d(self.redness(x), 4)).flatten(1)
-            att = torch.softmax(logits, dim=1)
-            uv = att @ self.pos4
-            pooled = (m.flatten(2) * att[:, None]).sum(-1)
-            feat = torch.cat([self.ssm_early(e), self.ssm(m), m.amax(dim=(2, 3)), lt.mean(dim=(2, 3)), uv, pooled], 1)
-            return self.mlp(feat), e, logits, uv
+            """(representation (N, 128), early features (N, C, H/2, W/2), heatmap logits (N, K, H/2 * W/2))."""
+            up = nn.functional.interpolate
+            e1 = self.early_features(x)
+            e2 = self.e2(e1)
+            e3 = self.e3(e2)
+            e4 = self.e4(e3)
+            r = self.rep(torch.cat([e4.mean(dim=(2, 3)), e4.amax(dim=(2, 3))], 1))
+            d = self.d3(torch.cat([up(e4, scale_factor=2.0, mode="nearest"), e3], 1))
+            d = self.d2(torch.cat([up(d, scale_factor=2.0, mode="nearest"), e2], 1))
+            d = self.d1(torch.cat([up(d, scale_factor=2.0, mode="nearest"), e1], 1))
+            return r, e1, self.heat(d).flatten(2)
 
         def represent(self, x):
-            """(representation (N, 128), early features (N, C, H/2, W/2))."""
-            r, e, _, _ = self.represent_all(x)
+            r, e, _ = self.represent_all(x)
             return r, e
 
-        def ray(self, uv):
-            """Unit rays (N, 3) from the nominal camera through detector coordinates in [-1, 1]
-            (cell centres: pixel = 1.5 + 4 * cell)."""
-            gh, gw = height // 4, width // 4
-            u = 1.5 + 2.0 * (uv[:, 0] + 1) * (gw - 1)
-            v = 1.5 + 2.0 * (uv[:, 1] + 1) * (gh - 1)
-            f, cy, cx = self.cam_f[0], self.cam_f[1], self.cam_f[2]
-            d = torch.stack([(u - cx) / f, (cy - v) / f, torch.ones_like(u)], 1) @ self.cam_axes
-            return d / d.norm(dim=1, keepdim=True)
-
-        def decode(self, r, uv=None):
-            out = self.head(r)
-            if self.rays:
-                depth = self.depth0 + 0.4 * out[:, 3:4]
-                target = self.cam_pos + depth * self.ray(uv.detach()) + 0.1 * out[:, :3]   # the detector learns from its own loss
-                log_sigma = out[:, 4:5].clamp(-7.0, 2.0)
-            else:
-                target = self.centre + self.halfspan * out[:, :3]
-                log_sigma = out[:, 3:4].clamp(-7.0, 2.0)
-            return target, torch.exp(log_sigma)
+        def keypoints(self, logits):
+            """(keypoints (N, K, 2) px, spread (N, K) px, probabilities (N, K, cells)) of heatmap logits."""
+            p = torch.softmax(logits, dim=-1)
+            kp = p @ self.grid
+            d2 = ((self.grid[None, None] - kp[:, :, None]) ** 2).sum(-1)
+            spread = torch.sqrt((p * d2).sum(-1) + 1e-6)
+            return kp, spread, p
 
         def forward(self, x):
-            r, _, _, uv = self.represent_all(x)
-            return self.decode(r, uv)
+            _, _, logits = self.represent_all(x)
+            kp, spread, _ = self.keypoints(logits)
+            return kp, spread
 
-    return PerceptionNet()
+    return KeypointNet()
 
 
 def export_onnx(net, height: int, width: int, path: Path) -> None:
@@ -183,8 +144,10 @@ def confidence(sigma_m, tol_m: float) -> np.ndarray:
 
 
 class Localizer:
-    """A trained perception checkpoint at run time: NAME.json (checked: kind, robot, input size)
-    and NAME.onnx through ONNX Runtime on one thread (NAME.pt is training's)."""
+    """A trained perception checkpoint at run time: NAME.json (checked: kind, robot, input size,
+    keypoints) and NAME.onnx through ONNX Runtime on one thread (NAME.pt is training's), with the
+    geometry that turns its keypoints into the target: `camera` starts as the nominal mount and is
+    replaced by `calibrate` (the arm's landmarks against forward kinematics)."""
 
     def __init__(self, path: str | Path, robot, threads: int = 1):
         import json
@@ -193,6 +156,8 @@ class Localizer:
 
         from sim2real.errors import ConfigError
         from sim2real.learn.checkpoint import checkpoint_files
+        from sim2real.perception.geometry import nominal_camera, table_height
+        from sim2real.tasks.reach import ReachTask
         pt, meta_path = checkpoint_files(path)
         onnx = pt.with_suffix(".onnx")
         for f in (meta_path, onnx):
@@ -207,6 +172,7 @@ class Localizer:
         self.meta, self.robot, self.path = meta, robot, pt
         self.height, self.width = int(meta["input"]["height"]), int(meta["input"]["width"])
         self.tol_m = float(meta.get("tol_m", 0.02))
+        self.sigma_per_spread = float(meta.get("sigma_per_spread", 1.0))
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
@@ -217,35 +183,65 @@ class Localizer:
         shape = self.sess.get_inputs()[0].shape
         if list(shape[1:]) != [3, self.height, self.width]:
             raise ConfigError(f"{onnx}: takes {shape}, its metadata says 3 x {self.height} x {self.width}")
+        self.scale = robot.camera.width / self.width      # network pixels -> camera pixels
+        self.camera0 = self.camera = nominal_camera(robot)
+        self.calibration: dict = {}
+        self.table_z = table_height(ReachTask.from_robot(robot))
         self.infer_s: list[float] = []
 
     @property
     def scheme(self) -> str:
         return str(self.meta.get("scheme", "?"))
 
-    def predict(self, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-        """(target (N, 3) m base frame, sigma (N,) m) of (N, H, W, 3) uint8 RGB at the network's size."""
+    def keypoints(self, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """(keypoints (N, K, 2), spread (N, K)) in the camera's pixels, of (N, H, W, 3) uint8 RGB
+        at the network's size."""
         from sim2real.image import to_input
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
-        tg, sg = [], []
+        kp, sp = [], []
         for i in range(0, len(images), batch):
             t0 = time.perf_counter()
-            t, s = self.sess.run(None, {INPUT: to_input(images[i:i + batch])})
+            k, s = self.sess.run(None, {INPUT: to_input(images[i:i + batch])})
             self.infer_s.append(time.perf_counter() - t0)
-            tg.append(t)
-            sg.append(s[:, 0])
+            kp.append(k)
+            sp.append(s)
         if len(self.infer_s) > 5000:
             del self.infer_s[:2500]
-        return np.concatenate(tg).astype(float), np.concatenate(sg).astype(float)
+        return np.concatenate(kp).astype(float) * self.scale, np.concatenate(sp).astype(float) * self.scale
+
+    def locate(self, kp: np.ndarray, spread: np.ndarray, camera=None) -> tuple[np.ndarray, np.ndarray]:
+        """(target (N, 3) m base frame, sigma (N,) m: the expected error) of keypoints."""
+        from sim2real.perception.geometry import FOOT, TARGET, locate
+        cam = camera or self.camera
+        tgt = locate(cam, kp[:, TARGET], kp[:, FOOT], self.table_z)
+        m_per_px = np.linalg.norm(tgt - cam.pos, axis=1) / cam.f
+        sigma = self.sigma_per_spread * m_per_px * np.hypot(spread[:, TARGET], spread[:, FOOT])
+        return tgt, sigma
+
+    def predict(self, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """(target (N, 3) m base frame, sigma (N,) m) of (N, H, W, 3) uint8 RGB at the network's size,
+        through the current camera."""
+        return self.locate(*self.keypoints(images, batch))
+
+    def calibrate(self, kp: np.ndarray, spread: np.ndarray, landmarks_xyz: np.ndarray, max_spread_px: float = 3.0) -> dict:
+        """Set `camera` from landmark keypoints (N, K, 2) with their spreads and the landmarks' FK
+        positions (N, L, 3); returns the calibration's report."""
+        from sim2real.perception.geometry import OnlineCalibration
+        cal = OnlineCalibration(self.camera0, max_spread_px=max_spread_px, keep=10 ** 9)
+        for k, s, x in zip(kp, spread, landmarks_xyz):
+            cal.add(k[2:], s[2:], x)
+        self.camera = cal.fit()
+        self.calibration = cal.report
+        return cal.report
 
 
 def check_meta(where, meta: dict, robot) -> None:
     from sim2real.errors import ConfigError
     if not isinstance(meta, dict):
         raise ConfigError(f"{where}: metadata is not a JSON object")
-    missing = [k for k in ("kind", "robot", "input", "scheme") if k not in meta]
+    missing = [k for k in ("kind", "robot", "input", "scheme", "keypoints") if k not in meta]
     if missing:
         raise ConfigError(f"{where}: metadata lacks {', '.join(missing)}")
     if meta["kind"] != KIND:
@@ -256,6 +252,9 @@ def check_meta(where, meta: dict, robot) -> None:
     if not isinstance(inp, dict) or any(not isinstance(inp.get(k), int) or inp.get(k) < 8 for k in ("height", "width")):
         raise ConfigError(f"{where}: input must give height and width (integers >= 8), got {inp!r}")
     cam = robot.camera
+    if cam is not None and meta["keypoints"] != keypoint_names(robot):
+        raise ConfigError(f"{where}: finds keypoints {meta['keypoints']}, the robot's camera needs "
+                          f"{keypoint_names(robot)} (retrain: `sim2real train perception`)")
     if cam is not None and (inp["height"] * cam.width != inp["width"] * cam.height):
         raise ConfigError(f"{where}: input {inp['width']}x{inp['height']} has another aspect ratio than the "
                           f"camera's {cam.width}x{cam.height}")
@@ -265,9 +264,9 @@ def load_torch(path: str | Path, robot):
     """(PerceptionNet with the checkpoint's weights, metadata): the kit's loader (learn/checkpoint.py,
     weights_only=True, files, kind, robot, state_dict checked) with this network's builder."""
     def build(meta):
-        return build_net(meta["input"]["height"], meta["input"]["width"], meta["workspace"]["low"],
-                         meta["workspace"]["high"], meta.get("width_mult", 1.0), meta.get("camera_rays"))
+        return build_net(meta["input"]["height"], meta["input"]["width"], len(meta["keypoints"]),
+                         meta.get("width_mult", 1.0))
 
     from sim2real.learn.checkpoint import load_module
-    return load_module(path, KIND, robot, build, required=("kind", "robot", "input", "scheme", "workspace"),
+    return load_module(path, KIND, robot, build, required=("kind", "robot", "input", "scheme", "keypoints"),
                        check=lambda where, meta: check_meta(where, meta, robot))

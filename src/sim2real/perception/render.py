@@ -22,14 +22,16 @@ in `randomized` mode, from the `visuals:` ranges of config/randomization/<robot>
 The model is built once; a draw writes textures (uploaded to the GL context), light, camera and
 geom fields of the compiled model in place, so an image costs one render (~3.4 ms at 96 px).
 Shadows stay off, as in the robot's camera config: MuJoCo's shadow map costs ~10x (40 ms a
-frame with software GL) and would cut the dataset by as much for a cue the target, floating
-above the table, barely casts into view.
+frame with software GL) and would cut the dataset by as much for a cue perception does not need: the rod the target
+stands on shows its (x, y) where it meets the table (perception/geometry.py).
 
-Labels: the target position in the robot's base frame (m) and the joint positions (rad).
+Labels: the target position in the robot's base frame (m), the joint positions (rad), the
+keypoints' pixels (the target, its stand's foot, the camera's landmarks) and the image's camera.
 `render_dataset` spreads chunks of images over processes (each its own GL context), seeded per
 chunk, so a seed gives the same dataset whatever the number of processes; it writes one .npz:
-images (N, H, W, 3) uint8 RGB, target (N, 3) float32, q (N, n) float32, uv (N, 2) float32 (the
-target's pixel), and `config` (JSON: the
+images (N, H, W, 3) uint8 RGB, target (N, 3) float32, q (N, n) float32, kp (N, K, 2) float32 (the
+keypoints' pixels: target, its stand's foot, the landmarks), camera (N, 13) float32 (each image's
+camera, randomized or not), and `config` (JSON: the
 generating settings, the visual ranges, the camera, the workspace, versions, wall time).
 """
 from __future__ import annotations
@@ -51,6 +53,8 @@ SHAPES = {"box": "mjGEOM_BOX", "sphere": "mjGEOM_SPHERE", "cylinder": "mjGEOM_CY
           "capsule": "mjGEOM_CAPSULE", "ellipsoid": "mjGEOM_ELLIPSOID"}
 MODES = ("nominal", "randomized")
 CHUNK = 32                # images per work item (seeded per chunk)
+ARRAYS = ("images", "target", "q", "kp", "camera")   # a dataset's arrays (Sample's fields)
+FIELD = {"images": "image", "kp": "keypoints"}
 
 
 # ---- textures -------------------------------------------------------------------------------
@@ -99,8 +103,13 @@ class Sample:
     image: np.ndarray       # (H, W, 3) uint8 RGB
     target: np.ndarray      # (3,) m, base frame
     q: np.ndarray           # (n,) rad
-    uv: np.ndarray          # (2,) px: where the target's centre projects in the image (x right, y down)
+    keypoints: np.ndarray   # (K, 2) px (u right, v down) where these project: the target's centre, its
+                            # stand's foot on the table, the camera's landmark bodies (geometry.py)
     camera: np.ndarray      # (13,) the image's camera: world position (3), rotation matrix (9), fovy deg
+
+    @property
+    def uv(self) -> np.ndarray:
+        return self.keypoints[0]
 
 
 class SceneRenderer:
@@ -148,6 +157,11 @@ class SceneRenderer:
         self.target_mocap = int(m.body_mocapid[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, TARGET_BODY)])
         self.base_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, robot.base_link)
         self.cam_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, self.cam.name)
+        from sim2real.perception.geometry import table_height
+        self.table_z = table_height(self.task)
+        self.landmark_ids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in self.cam.landmarks]
+        if min(self.landmark_ids, default=0) < 0:
+            raise ConfigError(f"robot '{robot.name}': camera landmarks {list(self.cam.landmarks)} are not all bodies")
         self.cam_pos0 = m.cam_pos[self.cam_id].copy()
         self.cam_quat0 = m.cam_quat[self.cam_id].copy()
         self.cam_fovy0 = float(m.cam_fovy[self.cam_id])
@@ -158,11 +172,13 @@ class SceneRenderer:
 
     # -- build time: materials with their own textures, spare lights, hidden distractor slots --
     def _randomizable(self, spec, mujoco) -> None:
-        from sim2real.sim.model_builder import PAYLOAD_BODY, TARGET_BODY
+        from sim2real.sim.model_builder import PAYLOAD_BODY, TARGET_BODY, TARGET_STAND
         scene_geoms = {"table": [], "floor": [], "robot": [], "target": []}
         for g in spec.geoms:
             if g.name in ("table", "floor", "target"):
                 scene_geoms[g.name].append(g)
+            elif g.name == TARGET_STAND:
+                scene_geoms["target"].append(g)
             elif g.name.startswith("distractor_"):
                 continue
             else:
@@ -319,8 +335,11 @@ class SceneRenderer:
             img = apply_image_effects(img, self.profile.section("visuals"))   # as the twin's camera does
         R, p = d.xmat[self.base_id].reshape(3, 3), d.xpos[self.base_id]
         camera = np.concatenate([d.cam_xpos[self.cam_id], d.cam_xmat[self.cam_id], [m.cam_fovy[self.cam_id]]])
+        foot = np.array([target[0], target[1], self.table_z])
+        points = np.concatenate([target[None], foot[None], d.xpos[self.landmark_ids]])
+        kp = project(camera, points, self.cam.width, self.cam.height).astype(np.float32)
         return Sample(np.ascontiguousarray(img), (R.T @ (target - p)).astype(np.float32), q.astype(np.float32),
-                      project(camera, target[None], self.cam.width, self.cam.height)[0].astype(np.float32), camera)
+                      kp, camera.astype(np.float32))
 
     def _reach(self, q, goal, iters: int = 30, damping: float = 0.05) -> np.ndarray:
         """Damped least-squares IK of the end effector toward goal (world), from q, within the limits."""
@@ -372,37 +391,37 @@ def _worker_init(robot_name: str, mode: str, visuals: dict, profile_path: str | 
     _WORKER["r"] = SceneRenderer(robot, mode, visuals, load_profile(profile_path) if profile_path else None)
 
 
-def _worker_chunk(args) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def _worker_chunk(args) -> tuple:
     chunk, n, seed = args
     r = _WORKER["r"]
     rng = _chunk_seed(seed, chunk)
     out = [r.sample(rng) for _ in range(n)]
-    return (chunk, np.stack([s.image for s in out]), np.stack([s.target for s in out]),
-            np.stack([s.q for s in out]), np.stack([s.uv for s in out]))
+    return (chunk, {k: np.stack([getattr(s, FIELD.get(k, k)) for s in out]) for k in ARRAYS})
 
 
 def render_images(robot, n: int, mode: str = "randomized", visuals: dict | None = None, seed: int = 0,
                   profile_path: str | None = None, workers: int | None = None, progress: bool = True,
                   desc: str = "render") -> dict:
-    """n labelled images: {'images', 'target', 'q', 'uv'} (chunks of CHUNK seeded by (seed, chunk))."""
+    """n labelled images: {'images', 'target', 'q', 'kp', 'camera'} (chunks of CHUNK seeded by (seed, chunk))."""
     from tqdm import tqdm
     if n < 1:
         raise ConfigError(f"--n must be >= 1, got {n}")
     workers = max(1, min(workers or os.cpu_count() or 1, (n + CHUNK - 1) // CHUNK))
     jobs = [(c, min(CHUNK, n - c * CHUNK), seed) for c in range((n + CHUNK - 1) // CHUNK)]
     h, w = robot.camera.height, robot.camera.width
-    images = np.zeros((n, h, w, 3), np.uint8)
-    target = np.zeros((n, 3), np.float32)
-    q = np.zeros((n, robot.n), np.float32)
-    uv = np.zeros((n, 2), np.float32)
+    k = 2 + len(robot.camera.landmarks)
+    arrays = {"images": np.zeros((n, h, w, 3), np.uint8), "target": np.zeros((n, 3), np.float32),
+              "q": np.zeros((n, robot.n), np.float32), "kp": np.zeros((n, k, 2), np.float32),
+              "camera": np.zeros((n, 13), np.float32)}
     bar = tqdm(total=n, desc=desc, unit="img", disable=not progress)
     init = (robot.name, mode, visuals or {}, profile_path)
 
     def put(res):
-        c, im, tg, qq, pix = res
-        sl = slice(c * CHUNK, c * CHUNK + len(im))
-        images[sl], target[sl], q[sl], uv[sl] = im, tg, qq, pix
-        bar.update(len(im))
+        c, got = res
+        sl = slice(c * CHUNK, c * CHUNK + len(got["images"]))
+        for key, v in got.items():
+            arrays[key][sl] = v
+        bar.update(len(got["images"]))
 
     if workers == 1:
         _worker_init(*init)
@@ -417,7 +436,7 @@ def render_images(robot, n: int, mode: str = "randomized", visuals: dict | None 
             for res in pool.imap_unordered(_worker_chunk, jobs):
                 put(res)
     bar.close()
-    return {"images": images, "target": target, "q": q, "uv": uv}
+    return arrays
 
 
 def render_dataset(robot, n: int, out: str | Path, mode: str = "randomized", seed: int = 0,
@@ -448,12 +467,13 @@ def render_dataset(robot, n: int, out: str | Path, mode: str = "randomized", see
               "camera": {"name": cam.name, "width": cam.width, "height": cam.height, "fovy_deg": cam.fovy_deg,
                          "pos": list(cam.pos), "lookat": list(cam.lookat)},
               "workspace": {"low": task.low.tolist(), "high": task.high.tolist()},
-              "labels": {"target": "target position, m, robot base frame", "q": "joint positions, rad"},
+              "labels": {"target": "target position, m, robot base frame", "q": "joint positions, rad",
+                         "kp": "pixels (u right, v down) of: target, stand foot, " + ", ".join(cam.landmarks),
+                         "camera": "per image: position (3), rotation (9, row-major), fovy deg"},
               "wall_s": round(wall, 2), "sim2real": VERSION, "mujoco": mujoco.__version__,
               "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, images=d["images"], target=d["target"], q=d["q"], uv=d["uv"],
-                        config=np.array(json.dumps(config)))
+    np.savez_compressed(out, **d, config=np.array(json.dumps(config)))
     config["path"] = str(out)
     config["bytes"] = out.stat().st_size
     return config
@@ -468,16 +488,17 @@ def _jsonable(v):
 
 
 def load_dataset(path: str | Path, robot=None) -> tuple[dict, dict]:
-    """(arrays {'images', 'target', 'q'} and 'uv' where the file has it, config) of a dataset file;
+    """(arrays {'images', 'target', 'q', 'kp', 'camera'}, config) of a dataset file;
     ConfigError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such dataset (render one with `sim2real data render`)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in ("images", "target", "q")}
-            if "uv" in z.files:
-                arrays["uv"] = z["uv"]
+            missing = [k for k in ARRAYS if k not in z.files]
+            if missing:
+                raise ValueError(f"no {', '.join(missing)} (rendered before keypoint labels: render it again)")
+            arrays = {k: z[k] for k in ARRAYS}
             config = json.loads(str(z["config"]))
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
         raise ConfigError(f"{path}: not a perception dataset ({type(e).__name__}: {e})") from None

@@ -13,12 +13,13 @@ Schemes:
                        the step; the features of the network being trained, without gradient), and
                        a pairwise loss pulls the paired representations together
 
-Task loss: squared position error in 10 cm units; the sigma head learns the error it makes by a
-Gaussian negative log-likelihood of the (detached) error, so it does not bend the position fit.
-Detector loss (labelled renders only): the target's pixel (the renderer's `uv` label) supervises the
-net's detector, cross-entropy over its 24 x 24 cells (against a Gaussian of 0.75 cell around the
-label) plus the squared error of its soft-argmax: a
-dense signal that finds the few-pixel target long before the 3D loss alone would.
+Task loss (labelled renders only): the keypoints (the renderer's `kp` labels: the target, its
+stand's foot, the camera's landmarks), each a cross-entropy of the net's heatmap against a Gaussian
+of one cell around the label plus a Huber loss (1 px) of its soft-argmax, keypoints outside the image
+left out; the target and foot count twice. The 3D target follows by geometry (perception/geometry.py);
+validation reports it through each image's true camera (the keypoints' quality) and through the
+nominal mount (what an uncalibrated camera would give), and fits `sigma_per_spread`, which turns the
+heatmaps' spread into the expected error in metres the node's confidence reads.
 
 Writes NAME.pt (state_dict, loaded with weights_only=True), NAME.json (kind 'perception', robot,
 scheme, input size, workspace, data, wall time, validation error), NAME.onnx (ONNX Runtime at run
@@ -38,7 +39,6 @@ from sim2real.perception.net import KIND
 
 SCHEMES = ("sim-only", "dr", "dr+confusion", "dr+confusion+pairs")
 ADAPTIVE = ("dr+confusion", "dr+confusion+pairs")
-POS_UNIT_M = 0.1        # task loss unit
 
 
 @dataclass
@@ -50,13 +50,11 @@ class TrainConfig:
     lr: float = 2e-3
     seed: int = 0
     val_frac: float = 0.1
-    width_mult: float = 0.5     # 1.0: the full layout, ~2.3x the training cost a step
+    width_mult: float = 1.0     # channel multiplier of the layout (perception/net.py)
     threads: int = 2
     confusion_weight: float = 0.1
     pair_weight: float = 0.1
     target_max: int = 2000      # target-domain images used at most (evenly spread over the recording)
-    rays: bool = True           # decode along the detected pixel's ray from the nominal camera (net.build_net)
-    detector_weight: float = 0.5  # cross-entropy of the detector's cell (+ 20 x its soft-argmax's squared error)
     time_budget_s: float = 0.0  # > 0: training wall time: the learning rate follows warm-up + cosine over it
                                 #      (not over the epochs) and training stops when it is spent
     init: str = ""              # start from this perception checkpoint (e.g. adaptation after dr)
@@ -93,18 +91,48 @@ def errors_cm(pred: np.ndarray, target: np.ndarray) -> dict:
             "n": int(len(e))}
 
 
-def _predict_torch(net, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def _keypoints_torch(net, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
     import torch
     net.eval()
-    outs, sig = [], []
+    kp, sp = [], []
     with torch.no_grad():
         for i in range(0, len(images), batch):
             x = torch.from_numpy(images[i:i + batch]).permute(0, 3, 1, 2).float() / 255.0
-            t, s = net(x)
-            outs.append(t.numpy())
-            sig.append(s[:, 0].numpy())
+            k, s = net(x)
+            kp.append(k.numpy())
+            sp.append(s.numpy())
     net.train()
-    return np.concatenate(outs), np.concatenate(sig)
+    return np.concatenate(kp), np.concatenate(sp)
+
+
+def validate(kp: np.ndarray, spread: np.ndarray, arrays: dict, robot, cam0, table_z: float) -> dict:
+    """Keypoint pixel errors, the target's 3D error through each image's true camera and through
+    the nominal mount, and sigma_per_spread (median 3D error / median spread in metres)."""
+    from sim2real.perception.geometry import FOOT, TARGET, Camera, locate
+    h, w = robot.camera.height, robot.camera.width
+    px = np.linalg.norm(kp - arrays["kp"], axis=2)
+    inside = _inside(arrays["kp"], w, h)
+    tgt = np.zeros((len(kp), 3))
+    m_per_px = np.zeros(len(kp))
+    for i in range(len(kp)):
+        cam = Camera.from_array(arrays["camera"][i], w, h)
+        tgt[i] = locate(cam, kp[i:i + 1, TARGET], kp[i:i + 1, FOOT], table_z)[0]
+        m_per_px[i] = np.linalg.norm(tgt[i] - cam.pos) / cam.f
+    err = np.linalg.norm(tgt - arrays["target"], axis=1)
+    nominal = locate(cam0, kp[:, TARGET], kp[:, FOOT], table_z)
+    sp_m = m_per_px * np.hypot(spread[:, TARGET], spread[:, FOOT])
+    out = {"val_median_cm": float(np.median(err) * 100), "val_p90_cm": float(np.percentile(err, 90) * 100),
+           "val_nominal_camera_median_cm": float(np.median(np.linalg.norm(nominal - arrays["target"], axis=1)) * 100),
+           "val_target_px": float(np.median(px[:, TARGET][inside[:, TARGET]])),
+           "val_foot_px": float(np.median(px[:, FOOT][inside[:, FOOT]])),
+           "sigma_per_spread": float(np.median(err) / max(1e-9, np.median(sp_m)))}
+    if kp.shape[1] > 2:
+        out["val_landmark_px"] = float(np.median(px[:, 2:][inside[:, 2:]]))
+    return out
+
+
+def _inside(kp: np.ndarray, w: int, h: int, margin: float = 1.0) -> np.ndarray:
+    return (kp[..., 0] >= margin) & (kp[..., 0] < w - margin) & (kp[..., 1] >= margin) & (kp[..., 1] < h - margin)
 
 
 def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | None = None,
@@ -115,8 +143,9 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     import torch.nn.functional as F
     from tqdm import tqdm
 
-    from sim2real.learn.checkpoint import checkpoint_files, refuse_overwrite, save_checkpoint
-    from sim2real.perception.net import build_net, camera_geometry, export_onnx
+    from sim2real.learn.checkpoint import refuse_overwrite, save_checkpoint
+    from sim2real.perception.geometry import nominal_camera, table_height
+    from sim2real.perception.net import build_net, export_onnx, keypoint_names
     from sim2real.perception.render import load_dataset, render_images
     from sim2real.sim.randomize import load_randomization
     from sim2real.tasks.reach import ReachTask
@@ -139,6 +168,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
         raise ConfigError(f"robot '{robot.name}' has no camera")
     h, w = robot.camera.height, robot.camera.width
     task = ReachTask.from_robot(robot)
+    names = keypoint_names(robot)
     mode = "nominal" if cfg.scheme == "sim-only" else "randomized"
     t_start = time.perf_counter()
     if dataset:
@@ -152,10 +182,11 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
                                progress=progress, desc=f"render {mode}")
         data_info = {"rendered": True, "mode": mode, "n": cfg.images, "seed": cfg.seed,
                      "render_s": round(time.perf_counter() - t_start, 1)}
-    images, targets = arrays["images"], arrays["target"].astype(np.float32)
-    uv_px = arrays.get("uv")
+    images = arrays["images"]
     if images.shape[1:3] != (h, w):
         raise ConfigError(f"dataset images are {images.shape[2]}x{images.shape[1]}, the camera {w}x{h}")
+    if arrays["kp"].shape[1] != len(names):
+        raise ConfigError(f"dataset labels {arrays['kp'].shape[1]} keypoints, the camera needs {len(names)} ({', '.join(names)})")
     tgt_images, tgt_info = None, None
     if target_data:
         tgt_images, tgt_info = load_target_images(target_data, h, w, max_images=cfg.target_max)
@@ -167,15 +198,14 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     val_idx, tr_idx = perm[:n_val], perm[n_val:] if n_val < len(images) else perm
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(max(1, cfg.threads))
-    rays = camera_geometry(robot.camera) if cfg.rays else None
-    net = build_net(h, w, task.low, task.high, cfg.width_mult, rays)
+    net = build_net(h, w, len(names), cfg.width_mult)
     init_info = None
     if cfg.init:
         from sim2real.perception.net import load_torch
         init_net, init_meta = load_torch(cfg.init, robot)
-        if (init_meta.get("width_mult", 1.0), init_meta.get("camera_rays")) != (cfg.width_mult, rays):
-            raise ConfigError(f"--init {cfg.init}: width {init_meta.get('width_mult', 1.0)} / rays "
-                              f"{bool(init_meta.get('camera_rays'))}, this training builds width {cfg.width_mult} / rays {bool(rays)}")
+        if init_meta.get("width_mult", 1.0) != cfg.width_mult:
+            raise ConfigError(f"--init {cfg.init}: width {init_meta.get('width_mult', 1.0)}, this training builds "
+                              f"width {cfg.width_mult}")
         net.load_state_dict(init_net.state_dict())
         init_info = {"checkpoint": str(cfg.init), "scheme": init_meta.get("scheme"),
                      "train_wall_s": init_meta.get("train_wall_s")}
@@ -197,18 +227,12 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
         dopt = torch.optim.Adam(disc.parameters(), lr=cfg.lr)
     pairs = cfg.scheme == "dr+confusion+pairs"
     imgs_t = torch.from_numpy(images)
-    tg_t = torch.from_numpy(targets)
+    kp_t = torch.from_numpy(arrays["kp"].astype(np.float32))
+    vis_t = torch.from_numpy(_inside(arrays["kp"], w, h).astype(np.float32))
+    kp_w = torch.tensor([2.0, 2.0] + [1.0] * (len(names) - 2))
     tgt_t = torch.from_numpy(tgt_images) if tgt_images is not None else None
-    gh, gw = h // 4, w // 4     # the detector's grid
-    if uv_px is not None:
-        cu = np.clip((uv_px[:, 0] - 1.5) / 4.0, 0, gw - 1)     # continuous cell coordinates
-        cv_ = np.clip((uv_px[:, 1] - 1.5) / 4.0, 0, gh - 1)
-        gy, gx = np.meshgrid(np.arange(gh), np.arange(gw), indexing="ij")   # soft cell labels: Gaussian, 0.75 cell
-        cell_t = torch.from_numpy(np.stack([cu, cv_], 1).astype(np.float32))
-        grid_t = torch.from_numpy(np.stack([gx.reshape(-1), gy.reshape(-1)], 1).astype(np.float32))
-        uvn_t = torch.from_numpy(np.stack([2 * cu / (gw - 1) - 1, 2 * cv_ / (gh - 1) - 1], 1).astype(np.float32))
-    else:
-        cell_t = uvn_t = None
+    cam0 = nominal_camera(robot)
+    table_z = table_height(task)
 
     def batch_x(src, idx):
         return src[idx].permute(0, 3, 1, 2).float().div_(255.0)
@@ -225,9 +249,10 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
                disable=not progress)
     seen = 0
     spent = False
+    val_arrays = {k: arrays[k][val_idx] for k in ("kp", "camera", "target")}
     for epoch in range(cfg.epochs):
         order = rng.permutation(tr_idx)
-        sums = {"task": 0.0, "sigma": 0.0, "detector": 0.0, "confusion": 0.0, "disc_acc": 0.0, "pair": 0.0}
+        sums = {"task": 0.0, "px": 0.0, "confusion": 0.0, "disc_acc": 0.0, "pair": 0.0}
         done = 0
         for s in range(steps_per_epoch):
             if sched is None:
@@ -238,31 +263,29 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
                 for g in opt.param_groups + (dopt.param_groups if dopt is not None else []):
                     g["lr"] = lr_at(frac)
             idx = torch.from_numpy(order[s * cfg.batch:(s + 1) * cfg.batch])
-            x, y = batch_x(imgs_t, idx), tg_t[idx]
-            r, _, det_logits, det_uv = net.represent_all(x)
-            pred, sigma = net.decode(r, det_uv)
-            err2 = ((pred - y) ** 2).sum(1)
-            task_loss = (err2 / POS_UNIT_M ** 2).mean()
-            sig_loss = (err2.detach() / (2 * sigma[:, 0] ** 2) + 3 * torch.log(sigma[:, 0])).mean()
-            loss = task_loss + 0.1 * sig_loss
-            if cell_t is not None and cfg.detector_weight > 0:
-                soft = torch.softmax(-((grid_t[None] - cell_t[idx][:, None]) ** 2).sum(-1) / (2 * 0.75 ** 2), dim=1)
-                det_loss = (-(soft * F.log_softmax(det_logits, 1)).sum(1).mean()
-                            + 20.0 * ((det_uv - uvn_t[idx]) ** 2).sum(1).mean())
-                loss = loss + cfg.detector_weight * det_loss
-                sums["detector"] += det_loss.item()
+            x, y, vis = batch_x(imgs_t, idx), kp_t[idx], vis_t[idx]
+            r, _, logits = net.represent_all(x)
+            kp, _, _ = net.keypoints(logits)
+            # heatmap cross-entropy against a Gaussian of one cell (2 px) around each label
+            d2 = ((net.grid[None, None] - y[:, :, None]) ** 2).sum(-1)
+            soft = torch.softmax(-d2 / (2 * 2.0 ** 2), dim=-1)
+            ce = -(soft * F.log_softmax(logits, -1)).sum(-1)                      # (B, K)
+            px = F.huber_loss(kp, y, reduction="none", delta=1.0).sum(-1)          # (B, K)
+            wv = vis * kp_w
+            task_loss = ((ce + 0.5 * px) * wv).sum() / wv.sum().clamp(min=1.0)
+            loss = task_loss
             if disc is not None:
                 ti = torch.from_numpy(rng.integers(0, len(tgt_t), cfg.batch))
                 xt = batch_x(tgt_t, ti)
                 rt, _ = net.represent(xt)
                 # 1) the domain classifier on the current (fixed) representation
-                logits = disc(torch.cat([r.detach(), rt.detach()]))
+                dl = disc(torch.cat([r.detach(), rt.detach()]))
                 dom = torch.cat([torch.zeros(len(r)), torch.ones(len(rt))])[:, None]
-                d_loss = F.binary_cross_entropy_with_logits(logits, dom)
+                d_loss = F.binary_cross_entropy_with_logits(dl, dom)
                 dopt.zero_grad()
                 d_loss.backward()
                 dopt.step()
-                sums["disc_acc"] += float(((logits > 0).float() == dom).float().mean())
+                sums["disc_acc"] += float(((dl > 0).float() == dom).float().mean())
                 # 2) confusion: the representation makes the classifier's output uniform
                 lg = disc(torch.cat([r, rt]))
                 conf = 0.5 * (F.binary_cross_entropy_with_logits(lg, torch.zeros_like(lg))
@@ -282,22 +305,23 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
                 sched.step()
             done += 1
             sums["task"] += task_loss.item()
-            sums["sigma"] += sig_loss.item()
+            with torch.no_grad():
+                sums["px"] += float((torch.linalg.norm(kp[:, :2] - y[:, :2], dim=-1) * vis[:, :2]).sum()
+                                    / vis[:, :2].sum().clamp(min=1.0))
             seen += len(idx)
             bar.update(1)
             if s % 10 == 0:
-                bar.set_postfix(err_cm=f"{100 * POS_UNIT_M * np.sqrt(sums['task'] / (s + 1)):.1f}")
+                bar.set_postfix(px=f"{sums['px'] / done:.2f}")
         if not done:
             break
         row = {"epoch": epoch + 1, "images_seen": seen, "wall_s": round(time.perf_counter() - t0, 1),
                **{f"train_{k}": v / done for k, v in sums.items()}}
         if n_val:
-            p, sg = _predict_torch(net, images[val_idx])
-            ev = errors_cm(p, targets[val_idx])
-            row.update(val_median_cm=ev["median_cm"], val_p90_cm=ev["p90_cm"],
-                       val_sigma_median_cm=float(np.median(sg) * 100))
+            vk, vs = _keypoints_torch(net, images[val_idx])
+            row.update(validate(vk, vs, val_arrays, robot, cam0, table_z))
         rows.append(row)
         bar.set_postfix(val_median_cm=f"{row.get('val_median_cm', float('nan')):.2f}")
+        log(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if isinstance(v, float)))
         if spent:
             log(f"time budget {cfg.time_budget_s:.0f} s spent in epoch {epoch + 1} of {cfg.epochs}")
             break
@@ -306,19 +330,18 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     net.eval()
     meta = {"kind": KIND, "robot": robot.name, "joint_names": list(robot.joint_names), "scheme": cfg.scheme,
             "input": {"height": h, "width": w, "channels": 3, "layout": "NCHW float32 RGB in [0, 1]"},
-            "outputs": {"target": "(N, 3) m, robot base frame", "sigma": "(N, 1) m, expected error"},
+            "outputs": {"keypoints": "(N, K, 2) px, u right, v down", "spread": "(N, K) px, each heatmap's RMS radius"},
+            "keypoints": names, "camera": robot.camera.name, "table_z": table_z,
             "workspace": {"low": task.low.tolist(), "high": task.high.tolist()}, "tol_m": task.tol_m,
-            "width_mult": cfg.width_mult, "camera": robot.camera.name, "camera_rays": rays, "init": init_info, "data": data_info, "target_data": tgt_info,
+            "sigma_per_spread": rows[-1].get("sigma_per_spread", 1.0) if rows else 1.0,
+            "width_mult": cfg.width_mult, "init": init_info, "data": data_info, "target_data": tgt_info,
             "config": asdict(cfg), "epochs_run": len(rows), "images_seen": seen, "train_wall_s": round(wall, 1),
             "total_wall_s": round(time.perf_counter() - t_start, 1), "final": rows[-1] if rows else {}}
-    pt = save_checkpoint(out, net, meta, overwrite=True)
-    onnx = pt.with_suffix(".onnx")
+    from sim2real.learn.checkpoint import checkpoint_files
+    onnx = checkpoint_files(out)[0].with_suffix(".onnx")
     export_onnx(net, h, w, onnx)
     meta["onnx_images_per_s_1thread"] = round(measure_onnx(onnx, h, w), 1)
-    import json
-    meta_path = checkpoint_files(pt)[1]
-    meta = {**json.loads(meta_path.read_text()), "onnx_images_per_s_1thread": meta["onnx_images_per_s_1thread"]}
-    meta_path.write_text(json.dumps(meta, indent=1))
+    pt = save_checkpoint(out, net, meta, overwrite=True)
     write_curves(rows, pt.with_name(pt.stem + "-curve"), f"{robot.name} perception {cfg.scheme}")
     return {"checkpoint": str(pt), "wall_s": wall, "final": rows[-1] if rows else {}, "meta": meta}
 
@@ -352,12 +375,13 @@ def write_curves(rows: list[dict], stem: Path, title: str) -> None:
     import matplotlib.pyplot as plt
     x = [r["epoch"] for r in rows]
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
-    ax[0].plot(x, [100 * POS_UNIT_M * np.sqrt(r["train_task"]) for r in rows], label="train RMS")
+    ax[0].plot(x, [r["train_px"] for r in rows], label="train target/foot px")
     if "val_median_cm" in rows[0]:
-        ax[0].plot(x, [r["val_median_cm"] for r in rows], label="val median")
-        ax[0].plot(x, [r["val_p90_cm"] for r in rows], label="val p90")
+        ax[0].plot(x, [r["val_median_cm"] for r in rows], label="val median cm (true camera)")
+        ax[0].plot(x, [r["val_p90_cm"] for r in rows], label="val p90 cm")
+        ax[0].plot(x, [r["val_nominal_camera_median_cm"] for r in rows], label="val median cm (nominal camera)")
     ax[0].set_xlabel("epoch")
-    ax[0].set_ylabel("position error (cm)")
+    ax[0].set_ylabel("error")
     ax[0].set_yscale("log")
     ax[0].legend()
     if any(r.get("train_disc_acc") for r in rows):
@@ -367,8 +391,8 @@ def write_curves(rows: list[dict], stem: Path, title: str) -> None:
             ax[1].plot(x, [r["train_pair"] for r in rows], label="pair loss")
         ax[1].legend()
     else:
-        ax[1].plot(x, [r["train_sigma"] for r in rows])
-        ax[1].set_ylabel("sigma NLL")
+        ax[1].plot(x, [r["train_task"] for r in rows])
+        ax[1].set_ylabel("keypoint loss")
     ax[1].set_xlabel("epoch")
     fig.suptitle(title)
     fig.tight_layout()

@@ -349,10 +349,19 @@ def world_sdf(robot) -> str:
         m = _sub(w, "model", name="target")
         _sub(m, "static", "true")
         _sub(m, "pose", " ".join(_fmt(v) for v in tgt) + " 0 0 0")
-        v = _sub(_sub(m, "link", name="link"), "visual", name="visual")
+        link = _sub(m, "link", name="link")
+        v = _sub(link, "visual", name="visual")
         v.append(ET.fromstring(f"<geometry><sphere><radius>{_fmt(t.get('radius', 0.025))}</radius></sphere></geometry>"))
         col = " ".join(_fmt(c) for c in t.get("rgb", [0.9, 0.1, 0.1])) + " 1"
         v.append(ET.fromstring(f"<material><ambient>{col}</ambient><diffuse>{col}</diffuse></material>"))
+        stand = t.get("stand")
+        if stand:     # the rod the target stands on, down through the table (model_builder's target_stand)
+            length = float(stand["length"])
+            sv = _sub(link, "visual", name="stand")
+            _sub(sv, "pose", f"0 0 {_fmt(-length / 2)} 0 0 0")
+            sv.append(ET.fromstring(f"<geometry><cylinder><radius>{_fmt(stand['radius'])}</radius>"
+                                    f"<length>{_fmt(length)}</length></cylinder></geometry>"))
+            sv.append(ET.fromstring(f"<material><ambient>{col}</ambient><diffuse>{col}</diffuse></material>"))
     cam = robot.camera
     if cam is not None:
         m = _sub(w, "model", name="camera")

@@ -59,6 +59,8 @@ class CameraSpec:
     pos: tuple[float, float, float]     # m, world frame
     lookat: tuple[float, float, float]  # m, world frame
     shadows: bool
+    landmarks: tuple[str, ...] = ()     # bodies whose origins perception locates in the image to
+                                        # calibrate the camera against forward kinematics
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,8 @@ def load_spec(config: str | Path, root: str | Path | None = None) -> RobotSpec:
                          get(c, "fovy_deg", float, cw), get(c, "rate_hz", float, cw),
                          tuple(floats(get(c, "pos", list, cw), 3, cw + ".pos")),
                          tuple(floats(get(c, "lookat", list, cw), 3, cw + ".lookat")),
-                         get(c, "shadows", bool, cw, False))
+                         get(c, "shadows", bool, cw, False),
+                         tuple(str(b) for b in get(c, "landmarks", list, cw, [])))
     imu = None
     i = get(sensors, "imu", dict, sw, None)
     if i is not None:

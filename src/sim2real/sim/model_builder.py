@@ -26,6 +26,7 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.sim.reality import NOMINAL, RealityProfile, per_joint
 
 TARGET_BODY = "target"
+TARGET_STAND = "target_stand"
 PAYLOAD_BODY = "payload"
 ROBOT_GROUP = 1  # contype bit for robot geoms: they hit the world, not each other
 IMU_SENSORS = ("imu_quat", "imu_gyro", "imu_accel")
@@ -132,8 +133,16 @@ def _add_scene(spec, robot, scene, mats, ground_friction=1.0):
     if tg is not None:
         # A mocap body: the task moves it; it is seen by the camera but collides with nothing.
         body = wb.add_body(name=TARGET_BODY, mocap=True, pos=[0.45, 0.0, 0.3])
+        rgba = _rgba(mats.get("target", tg.get("rgb", [0.9, 0.1, 0.1])))
         body.add_geom(name="target", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[tg.get("radius", 0.025), 0, 0],
-                      rgba=_rgba(mats.get("target", tg.get("rgb", [0.9, 0.1, 0.1]))), contype=0, conaffinity=0)
+                      rgba=rgba, contype=0, conaffinity=0)
+        stand = tg.get("stand")
+        if stand:
+            # the rod the target stands on: from its centre straight down, longer than the workspace
+            # is high, so its visible end is where it meets the table (the table hides the rest)
+            length = float(stand["length"])
+            body.add_geom(name=TARGET_STAND, type=mujoco.mjtGeom.mjGEOM_CYLINDER, size=[float(stand["radius"]), length / 2, 0],
+                          pos=[0, 0, -length / 2], rgba=rgba, contype=0, conaffinity=0)
 
 
 def _add_distractors(spec, robot, count, seed):

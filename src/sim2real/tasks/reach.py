@@ -5,7 +5,7 @@ the scene it adds: table and target), overridden by the robot config's `tasks: {
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,13 +16,14 @@ class ReachTask:
     high: np.ndarray     # (3,) m
     hold_s: float
     tol_m: float
+    scene: dict = field(default_factory=dict)    # what the task adds to the robot's scene (table, target)
 
     @classmethod
     def from_robot(cls, robot) -> "ReachTask":
         t = robot.task_config("reach") if "reach" in getattr(robot, "tasks", ()) else robot.task
         ws = t.get("workspace", {"low": [0.3, -0.3, 0.1], "high": [0.6, 0.3, 0.4]})
         return cls(np.array(ws["low"], float), np.array(ws["high"], float),
-                   float(t.get("hold_s", 4.0)), float(t.get("success_tol_m", 0.02)))
+                   float(t.get("hold_s", 4.0)), float(t.get("success_tol_m", 0.02)), dict(t.get("scene") or {}))
 
     def sample_targets(self, n: int, seed: int) -> np.ndarray:
         return np.random.default_rng(seed).uniform(self.low, self.high, size=(n, 3))

@@ -1,8 +1,11 @@
-"""The network's small contracts: confidence, the default checkpoint, the output scaling."""
+"""The network's small contracts: confidence, the default checkpoint, the keypoint names, the
+layout's shapes and sizes, and the soft-argmax's pixel convention (the renderer's labels)."""
 import numpy as np
+import pytest
 
 from sim2real import paths
-from sim2real.perception.net import DEFAULT_SCHEMES, build_net, confidence, default_checkpoint
+from sim2real.errors import ConfigError
+from sim2real.perception.net import DEFAULT_SCHEMES, OUTPUTS, build_net, confidence, default_checkpoint, keypoint_names
 
 
 def test_confidence_is_half_at_the_tolerance_and_falls():
@@ -15,38 +18,58 @@ def test_default_checkpoint_prefers_the_adapted_scheme():
     assert p == paths.checkpoint("no-such-robot", f"perception_{DEFAULT_SCHEMES[0]}")
 
 
-def test_untrained_outputs_stay_in_the_workspace_scale():
+def test_keypoint_names_are_target_foot_then_the_cameras_landmarks(jaco):
+    names = keypoint_names(jaco)
+    assert names[:2] == ["target", "stand_foot"] and names[2:] == list(jaco.camera.landmarks)
+    assert len(jaco.camera.landmarks) >= 3                 # enough to calibrate the camera's pose on
+    assert OUTPUTS == ("keypoints", "spread")
+
+
+def test_untrained_outputs_are_keypoints_in_the_image(jaco):
     import torch
-    lo, hi = [0.3, -0.35, 0.1], [0.6, 0.35, 0.45]
-    net = build_net(96, 96, lo, hi).eval()
+    h, w = jaco.camera.height, jaco.camera.width
+    k = len(keypoint_names(jaco))
+    net = build_net(h, w, k).eval()
     with torch.no_grad():
-        t, s = net(torch.rand(4, 3, 96, 96))
-    assert t.shape == (4, 3) and s.shape == (4, 1) and torch.all(s > 0)
-    assert np.all(np.abs(t.numpy() - (np.array(lo) + np.array(hi)) / 2) < 0.5)
+        kp, spread = net(torch.rand(4, 3, h, w))
+    assert kp.shape == (4, k, 2) and spread.shape == (4, k)
+    kp = kp.numpy()
+    assert np.all(kp[..., 0] >= 0) and np.all(kp[..., 0] <= w) and np.all(kp[..., 1] >= 0) and np.all(kp[..., 1] <= h)
+    assert torch.all(spread > 0)
+    r, e, logits = net.represent_all(torch.rand(2, 3, h, w))
+    assert r.shape == (2, 128) and e.shape[2:] == (h // 2, w // 2) and logits.shape == (2, k, (h // 2) * (w // 2))
+    thin = build_net(h, w, k, 0.5)
+    assert sum(p.numel() for p in thin.parameters()) < 0.5 * sum(p.numel() for p in net.parameters())
+    other = build_net(64, 96, 3).eval()                    # any multiple of 16, any keypoint count
+    with torch.no_grad():
+        kp, spread = other(torch.rand(1, 3, 64, 96))
+    assert kp.shape == (1, 3, 2) and spread.shape == (1, 3)
 
 
-def test_rays_pass_through_the_points_the_renderer_projects():
-    """The decoder's ray through a detector coordinate is the renderer's projection inverted
-    (render.project, the label's uv): the geometry both sides of the network agree on."""
-    import mujoco
+@pytest.mark.parametrize("h,w", [(100, 128), (128, 120)])
+def test_sizes_not_multiples_of_16_are_refused(h, w):
+    with pytest.raises(ConfigError, match="multiples of 16"):
+        build_net(h, w, 6)
+
+
+def test_soft_argmax_is_in_image_pixels(jaco):
+    """Heatmap cell (i, j) covers pixels [2j, 2j + 2) x [2i, 2i + 2): a peaked heatmap there is the
+    point (2j + 1, 2i + 1) with a spread near 0; a flat one is the image centre, spread wide."""
     import torch
-
-    from sim2real.perception.net import camera_geometry
-    from sim2real.perception.render import project
-    from sim2real.robots import load_robot
-    from sim2real.sim.model_builder import _look_at_quat
-    cam = load_robot("jaco").camera
-    net = build_net(cam.height, cam.width, [0.3, -0.35, 0.1], [0.6, 0.35, 0.45], 0.25, camera_geometry(cam))
-    R = np.zeros(9)
-    mujoco.mju_quat2Mat(R, _look_at_quat(cam.pos, cam.lookat))
-    pts = np.array([[0.45, 0.0, 0.3], [0.3, -0.35, 0.1], [0.6, 0.35, 0.45]])
-    uv = project(np.concatenate([cam.pos, R, [cam.fovy_deg]]), pts, cam.width, cam.height)
-    gw, gh = cam.width // 4, cam.height // 4
-    n = np.stack([2 * (uv[:, 0] - 1.5) / 4 / (gw - 1) - 1, 2 * (uv[:, 1] - 1.5) / 4 / (gh - 1) - 1], 1)
-    d = net.ray(torch.tensor(n, dtype=torch.float32)).numpy()
-    v = pts - np.asarray(cam.pos)
-    off_ray = np.linalg.norm(v - (v * d).sum(1, keepdims=True) * d, axis=1)
-    assert np.all(off_ray < 1e-4), off_ray
-    with torch.no_grad():          # untrained: on the ray through the image centre, near the workspace
-        t, s = net.eval()(torch.rand(2, 3, cam.height, cam.width))
-    assert t.shape == (2, 3) and s.shape == (2, 1) and np.all(np.abs(t.numpy() - [0.45, 0.0, 0.27]) < 0.5)
+    h, w = jaco.camera.height, jaco.camera.width
+    net = build_net(h, w, 3)
+    hh, hw = h // 2, w // 2
+    cells = [(0, 0), (hh - 1, hw - 1), (10, 37)]
+    logits = torch.zeros(1, 3, hh * hw)
+    for k, (i, j) in enumerate(cells):
+        logits[0, k, i * hw + j] = 60.0
+    kp, spread, p = net.keypoints(logits)
+    assert np.allclose(kp[0].numpy(), [[2 * j + 1, 2 * i + 1] for i, j in cells], atol=1e-3)
+    assert torch.all(spread < 0.01) and torch.allclose(p.sum(-1), torch.ones(1, 3))
+    # half the mass on each of two neighbouring cells: half way, spread one pixel (sub-pixel)
+    two = torch.full((1, 1, hh * hw), -60.0)
+    two[0, 0, 10 * hw + 20] = two[0, 0, 10 * hw + 21] = 0.0
+    kp, spread, _ = net.keypoints(two)
+    assert np.allclose(kp[0, 0].numpy(), [42.0, 21.0], atol=1e-3) and spread.item() == pytest.approx(1.0, abs=1e-3)
+    kp, spread, _ = net.keypoints(torch.zeros(1, 1, hh * hw))
+    assert np.allclose(kp[0, 0].numpy(), [w / 2, h / 2], atol=1e-3) and spread.item() > min(h, w) / 4

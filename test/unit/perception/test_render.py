@@ -27,24 +27,34 @@ def test_textures(kind):
 
 
 def test_nominal_renders_show_the_target_where_labelled(jaco):
+    w, h = jaco.camera.width, jaco.camera.height
+    k = 2 + len(jaco.camera.landmarks)
     r = SceneRenderer(jaco, "nominal")
     try:
         task = ReachTask.from_robot(jaco)
         rng = np.random.default_rng(0)
         for _ in range(4):
             s = r.sample(rng)
-            assert s.image.shape == (96, 96, 3) and s.image.dtype == np.uint8
+            assert s.image.shape == (h, w, 3) and s.image.dtype == np.uint8
+            assert s.keypoints.shape == (k, 2) and s.camera.shape == (13,) and s.q.shape == (jaco.n,)
             assert np.all(task.low <= s.target) and np.all(s.target <= task.high)
-            assert np.allclose(project(s.camera, s.target, 96, 96)[0], s.uv, atol=1e-3)
-        seen = 0
-        for k in range(6):      # the red target is at its labelled pixel (unless the arm hides it)
-            s = r.sample(np.random.default_rng(k))
-            u, v = np.round(s.uv).astype(int)
-            patch = s.image[max(v - 2, 0):v + 3, max(u - 2, 0):u + 3].reshape(-1, 3).astype(int)
-            seen += bool(((patch[:, 0] > 120) & (patch[:, 0] > 2 * patch[:, 1] + 20)).any())
-        assert seen >= 5
+            assert np.array_equal(s.uv, s.keypoints[0])
+            assert np.allclose(project(s.camera, s.target, w, h)[0], s.uv, atol=1e-3)
+        seen = foot = 0
+        for j in range(8):      # the red target is at its labelled pixel, its red stand at the foot's (unless the arm hides them)
+            s = r.sample(np.random.default_rng(j))
+            seen += _red_near(s.image, s.keypoints[0])
+            foot += _red_near(s.image, s.keypoints[1])
+        assert seen >= 6 and foot >= 6, (seen, foot)
     finally:
         r.close()
+
+
+def _red_near(img, uv, r=2):
+    """Whether a red pixel lies within r pixels of uv (pixel k covers [k, k + 1))."""
+    u, v = np.floor(uv).astype(int)
+    patch = img[max(v - r, 0):v + r + 1, max(u - r, 0):u + r + 1].reshape(-1, 3).astype(int)
+    return bool(((patch[:, 0] > 120) & (patch[:, 0] > 2 * patch[:, 1] + 20)).any())
 
 
 def test_randomized_renders_vary_everything_and_repeat_per_seed(jaco, visuals):
@@ -55,6 +65,10 @@ def test_randomized_renders_vary_everything_and_repeat_per_seed(jaco, visuals):
         assert np.array_equal(a[0].image, b.image) and np.array_equal(a[0].target, b.target)
         assert not np.array_equal(a[0].image, a[1].image)
         assert len({tuple(np.round(s.camera[:3], 4)) for s in a}) == 3       # the camera moved
+        w, h = jaco.camera.width, jaco.camera.height
+        for s in a:                                                         # and the labels with it
+            assert np.allclose(project(s.camera, s.target, w, h)[0], s.keypoints[0], atol=1e-3)
+        assert not np.allclose(a[0].camera, a[1].camera)
         assert np.all(np.abs(a[0].camera[:3] - np.asarray(jaco.camera.pos)) <= visuals["camera_offset"][1] + 1e-9)
         m = r.model
         assert m.light_active.sum() >= 1
@@ -63,17 +77,36 @@ def test_randomized_renders_vary_everything_and_repeat_per_seed(jaco, visuals):
 
 
 def test_dataset_file_roundtrip_and_workers_agree(jaco, tmp_path):
+    h, w = jaco.camera.height, jaco.camera.width
+    k = 2 + len(jaco.camera.landmarks)
     cfg = render_dataset(jaco, 40, tmp_path / "d.npz", "randomized", seed=5, workers=2, progress=False)
     arrays, meta = load_dataset(tmp_path / "d.npz", jaco)
-    assert arrays["images"].shape == (40, 96, 96, 3) and arrays["images"].dtype == np.uint8
+    assert set(arrays) == {"images", "target", "q", "kp", "camera"}
+    assert arrays["images"].shape == (40, h, w, 3) and arrays["images"].dtype == np.uint8
+    assert arrays["kp"].shape == (40, k, 2) and arrays["camera"].shape == (40, 13) and arrays["q"].shape == (40, jaco.n)
+    assert np.allclose(project(arrays["camera"][7], arrays["target"][7], w, h)[0], arrays["kp"][7, 0], atol=1e-3)
     assert meta["n"] == 40 and meta["mode"] == "randomized" and meta["shadows"] is False
+    assert meta["camera"]["width"] == w and meta["camera"]["height"] == h
+    assert all(n in meta["labels"]["kp"] for n in jaco.camera.landmarks)
     assert meta["visuals"]["lights"] == list(load_randomization(jaco).visuals["lights"])
-    assert cfg["bytes"] < 40 * 96 * 96 * 3
+    assert cfg["bytes"] < 40 * h * w * 3
     one = render_images(jaco, 40, "randomized", load_randomization(jaco).visuals, seed=5, workers=1, progress=False)
-    assert np.array_equal(one["images"], arrays["images"]) and np.array_equal(one["target"], arrays["target"])
+    for key in ("images", "target", "q", "kp", "camera"):
+        assert np.array_equal(one[key], arrays[key]), key
     with pytest.raises(ConfigError, match="exists"):
         render_dataset(jaco, 4, tmp_path / "d.npz", progress=False)
     (tmp_path / "bad.npz").write_bytes(b"nope")
     with pytest.raises(ConfigError, match="not a perception dataset"):
         load_dataset(tmp_path / "bad.npz")
+    # a dataset from before the keypoint labels (uv, no kp or camera): refused, saying why
+    old = {key: arrays[key] for key in ("images", "target", "q")}
+    np.savez(tmp_path / "old.npz", **old, uv=arrays["kp"][:, 0], config=np.array(json.dumps(meta)))
+    with pytest.raises(ConfigError, match="no kp, camera"):
+        load_dataset(tmp_path / "old.npz", jaco)
+    with pytest.raises(ConfigError, match="rendered for robot 'jaco'"):
+        load_dataset(tmp_path / "d.npz", _Other())
     json.loads(json.dumps(meta))
+
+
+class _Other:
+    name = "other"

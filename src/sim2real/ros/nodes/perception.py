@@ -1,15 +1,23 @@
 """The perception node: /camera/image_raw (sensor_msgs/Image) -> /perception/target
 (geometry_msgs/PointStamped in the robot's base frame, stamped with the image's stamp) through the
-trained CNN on ONNX Runtime (perception/net.py, one thread), and /perception/confidence
-(std_msgs/Float32, in (0, 1]: 1 / (1 + (sigma / tol)^2), sigma the network's own error estimate,
-tol the reach task's tolerance) right after each target.
+trained keypoint CNN on ONNX Runtime (perception/net.py, one thread) and the geometry of
+perception/geometry.py, and /perception/confidence (std_msgs/Float32, in (0, 1]:
+1 / (1 + (sigma / tol)^2), sigma the expected error from the keypoints' spread, tol the reach task's
+tolerance) right after each target.
+
+The camera calibrates itself against the arm while it runs: each image's landmark keypoints (arm
+bodies) are paired with their forward kinematics at the /joint_states nearest the image's stamp,
+and the camera's pose and field of view are refitted from the newest pairs once a second (the
+report, and how far the camera sits from its nominal mount, are on /diagnostics). A target estimate
+is the median of the recent measurements that agree with it; a few in a row elsewhere start a new
+one (the target moved), so a hand passing in front of the target does not move it.
 
 Images are taken from `image_source` only (the driver), pinned like every control input; of those
 that arrived since the last wake only the newest is used. A malformed image (encoding, sizes, data
 length, empty, another aspect ratio) or a non-finite network output publishes nothing and is
 counted on /diagnostics (1 Hz), which also reports the inference time (p50, p99, max over the last
-second), frames in and out, and the last confidence. A target below `min_confidence` is not
-published (0, the default, publishes every one).
+second), frames in and out, and the last confidence. A target below `min_confidence` (default 0.3:
+an expected error of about 3 cm) is not published and does not move the estimate (0 publishes every one).
 
 /perception/target is latched (transient local, reliable), as the policy subscribes to it.
 """
@@ -20,10 +28,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32
 
 from sim2real.image import decode_msg, fit
+from sim2real.perception.geometry import Landmarks, OnlineCalibration, TargetTracker
 from sim2real.perception.net import DEFAULT_SCHEMES, Localizer, confidence, default_checkpoint
 from sim2real.robots import load_robot
 from sim2real.ros import convert
@@ -34,7 +43,11 @@ PARAMS = {"robot": ("jaco", "registered robot name"),
           "checkpoint": ("", "perception checkpoint NAME.pt (+ .json, .onnx); empty: models/ROBOT/perception_<scheme>.pt, "
                              "the first of " + ", ".join(DEFAULT_SCHEMES)),
           "image_source": ("driver", "the only node whose /camera/image_raw is taken"),
-          "min_confidence": (0.0, "targets whose confidence is below this are not published")}
+          "state_source": ("driver", "the only node whose /joint_states are taken (the camera's calibration)"),
+          "calibrate": (True, "calibrate the camera against the arm's forward kinematics while running"),
+          "min_confidence": (0.3, "targets whose confidence is below this are not published (0: every one)")}
+STATE_KEEP_S = 1.0      # joint states kept to pair with images (by stamp)
+MIN_POINTS = 12         # landmark points before the first calibration
 
 
 class PerceptionNode(Node):
@@ -52,14 +65,39 @@ class PerceptionNode(Node):
         self.problems: dict[str, int] = {}
         self.frames_in = self.frames_out = 0
         self.last_conf = float("nan")
+        self.tracker = TargetTracker()
+        self.cal = OnlineCalibration(self.loc.camera0)
+        self.states: list[tuple[float, np.ndarray]] = []
         self.sourced = SourcedSubscriptions(self)
         self.sourced.add_from(p.image_source, Image, "/camera/image_raw", self._on_image,
                               lambda who: self._problem(f"refused /camera/image_raw from {who}"))
+        if p.calibrate and self.robot.camera.landmarks:
+            self.landmarks = Landmarks(self.robot)
+            self.reader = convert.JointStateReader(self.robot.joint_names)
+            self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state,
+                                  lambda who: self._problem(f"refused /joint_states from {who}"), raw=True)
         self.create_timer(1.0, self._diagnostics)
         self.get_logger().info(f"perception '{self.loc.scheme}' from {self.ckpt}")
 
     def _problem(self, what: str) -> None:
         self.problems[what] = self.problems.get(what, 0) + 1
+
+    def _on_state(self, data: bytes) -> None:
+        t, q, _, _, problem = self.reader.read(data)
+        if problem or not np.all(np.isfinite(q)):
+            return
+        if self.states and t - self.states[-1][0] < 0.005:
+            return
+        self.states.append((t, np.array(q, float)))
+        if t - self.states[0][0] > STATE_KEEP_S:
+            del self.states[:len(self.states) // 4]
+
+    def _state_at(self, t: float) -> np.ndarray | None:
+        if not self.states:
+            return None
+        ts = np.array([s[0] for s in self.states])
+        i = int(np.argmin(np.abs(ts - t)))
+        return self.states[i][1] if abs(ts[i] - t) <= 0.02 else None
 
     def _on_image(self, msg: Image) -> None:
         self.frames_in += 1
@@ -70,7 +108,12 @@ class PerceptionNode(Node):
             if problem:
                 self._problem(f"image ignored: {problem}")
                 return
-            target, sigma = self.loc.predict(img)
+            kp, spread = self.loc.keypoints(img)
+            stamp = convert.from_time(msg.header.stamp)
+            q = self._state_at(stamp) if hasattr(self, "landmarks") else None
+            if q is not None:
+                self.cal.add(kp[0, 2:], spread[0, 2:], self.landmarks(q))
+            target, sigma = self.loc.locate(kp, spread)
         except Exception as e:  # noqa: BLE001 - a bad frame must never take the node down
             self._problem(f"image ignored: {type(e).__name__}: {e}")
             return
@@ -83,13 +126,22 @@ class PerceptionNode(Node):
         if conf < self.p.min_confidence:
             self._problem(f"target below min_confidence {self.p.min_confidence}")
             return
-        stamp = convert.from_time(msg.header.stamp)
+        xyz = self.tracker.update(xyz)
         self.pub_target.publish(convert.point(stamp, self.frame, xyz))
         self.pub_conf.publish(Float32(data=conf))
         self.frames_out += 1
 
+    def _recalibrate(self) -> None:
+        if len(self.cal.uv) >= MIN_POINTS and (self.cal.added_since_fit >= MIN_POINTS or self.cal.camera is None):
+            try:
+                self.loc.camera = self.cal.fit()
+            except Exception as e:  # noqa: BLE001 - keep the last camera; say why
+                self._problem(f"calibration failed: {type(e).__name__}: {e}")
+
     def _diagnostics(self) -> None:
+        self._recalibrate()
         problems, self.problems = self.problems, {}
+        c = self.cal.report
         p50, p99, mx = convert.latency_ms(self.loc.infer_s)
         self.loc.infer_s.clear()
         convert.publish_diagnostics(
@@ -98,7 +150,10 @@ class PerceptionNode(Node):
             f"confidence {self.last_conf:.2f}", problems,
             (("scheme", self.loc.scheme), ("checkpoint", self.ckpt), ("frames_in", self.frames_in),
              ("frames_out", self.frames_out), ("confidence", f"{self.last_conf:.3f}"),
-             ("inference_p50_ms", f"{p50:.3f}"), ("inference_p99_ms", f"{p99:.3f}"), ("inference_max_ms", f"{mx:.3f}")))
+             ("inference_p50_ms", f"{p50:.3f}"), ("inference_p99_ms", f"{p99:.3f}"), ("inference_max_ms", f"{mx:.3f}"),
+             ("calibration_points", len(self.cal.uv)),
+             ("calibration_reprojection_px", f"{c.get('median_px', float('nan')):.2f}"),
+             ("camera_moved_cm", f"{100 * c.get('moved_m', 0.0):.1f}"), ("camera_turned_deg", f"{c.get('turned_deg', 0.0):.2f}")))
 
     def destroy_node(self):
         if hasattr(self, "sourced"):
