@@ -2,14 +2,15 @@
 calibrated against the arm's forward kinematics. numpy, scipy and MuJoCo only (no rclpy, no torch).
 
 The CNN (perception/net.py) finds keypoints in the image: the target's centre, the foot of the rod it
-stands on (where the rod meets the table: config/tasks/reach.yaml, `scene.target.stand`) and the
-origins of a few arm bodies (the camera's `landmarks` in the robot config). Geometry does the rest:
+stands on (where the rod meets the table: config/tasks/reach.yaml, `scene.target.stand`), and known
+points: the table's four top corners (the task's scene: the robot is mounted on it) and the origins
+of a few arm bodies (the camera's `landmarks` in the robot config). Geometry does the rest:
 
   locate       the foot's ray meets the table's plane at the target's (x, y); the target is the point
                of the vertical line there closest to the target's ray (its height). One camera, 3D,
                no learned depth.
-  calibrate    the camera's pose and field of view that best project the landmarks' forward-
-               kinematics positions onto where the CNN found them (robust least squares over many
+  calibrate    the camera's pose and field of view that best project the known points (the table's
+               corners, the landmarks' forward kinematics) onto where the CNN found them (robust least squares over many
                frames, pulled toward the nominal mount by a weak prior). A camera knocked a few
                centimetres or degrees off its mount is found from the arm itself, as a hand-eye
                calibration would, with no calibration target.
@@ -25,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-TARGET, FOOT = 0, 1          # keypoint order: target, foot, then the camera's landmarks
+TARGET, FOOT, KNOWN = 0, 1, 2   # keypoint order: target, foot, then the known points (KNOWN on):
+                                # the table's four top corners, the camera's landmark bodies
 
 
 @dataclass
@@ -160,33 +162,52 @@ def calibrate(cam0: Camera, uv, xyz, weights=None, loss_px: float = 2.0) -> tupl
                  "fovy_change_deg": float(sol.x[6])}
 
 
+def table_corners(task) -> np.ndarray:
+    """(4, 3) m: the table's top corners (x-, y-), (x-, y+), (x+, y-), (x+, y+)."""
+    t = task.scene["table"]
+    c, h = np.asarray(t["pos"], float), np.asarray(t["size"], float) / 2
+    z = table_height(task)
+    return np.array([[c[0] + sx * h[0], c[1] + sy * h[1], z] for sx in (-1, 1) for sy in (-1, 1)])
+
+
+TABLE_CORNERS = ("table_corner_0", "table_corner_1", "table_corner_2", "table_corner_3")
+
+
+def known_point_names(robot) -> list[str]:
+    return [*TABLE_CORNERS, *robot.camera.landmarks]
+
+
 class Landmarks:
-    """World positions of the camera's landmark bodies at joint positions q (forward kinematics of
-    the robot's nominal model; a fixed base at the origin)."""
+    """World positions of the known points at joint positions q: the table's corners (fixed), then
+    the camera's landmark bodies (forward kinematics of the robot's nominal model; a fixed base at
+    the origin). Their order is the keypoints' from KNOWN on."""
 
     def __init__(self, robot):
         import mujoco
 
         from sim2real.errors import ConfigError
         from sim2real.sim.model_builder import build_spec, joint_indices
-        self.names = tuple(robot.camera.landmarks) if robot.camera else ()
+        from sim2real.tasks.reach import ReachTask
+        self.names = tuple(known_point_names(robot)) if robot.camera else ()
+        self.fixed = table_corners(ReachTask.from_robot(robot))
         self.m = build_spec(robot).compile()
         self.d = mujoco.MjData(self.m)
         self.qadr, _ = joint_indices(self.m, robot.joint_names)
-        self.ids = [mujoco.mj_name2id(self.m, mujoco.mjtObj.mjOBJ_BODY, n) for n in self.names]
-        missing = [n for n, i in zip(self.names, self.ids) if i < 0]
+        bodies = tuple(robot.camera.landmarks) if robot.camera else ()
+        self.ids = [mujoco.mj_name2id(self.m, mujoco.mjtObj.mjOBJ_BODY, n) for n in bodies]
+        missing = [n for n, i in zip(bodies, self.ids) if i < 0]
         if missing:
             raise ConfigError(f"robot '{robot.name}': camera landmarks {missing} are not bodies of its model")
         self._mj = mujoco
 
     def __call__(self, q) -> np.ndarray:
-        """(L, 3) m for q (n,); (N, L, 3) for q (N, n)."""
+        """(4 + L, 3) m for q (n,); (N, 4 + L, 3) for q (N, n)."""
         q = np.asarray(q, float)
         if q.ndim == 2:
             return np.stack([self(x) for x in q])
         self.d.qpos[self.qadr] = q
         self._mj.mj_kinematics(self.m, self.d)
-        return self.d.xpos[self.ids].copy()
+        return np.concatenate([self.fixed, self.d.xpos[self.ids]])
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The perception CNN (torch, for training and ONNX export) and its run-time form (ONNX Runtime).
 
 The CNN finds keypoints; perception/geometry.py turns them into the target's 3D position with the
-camera's pose (calibrated against the arm at run time). Keypoints, in order: the target's centre, the
-foot of the rod it stands on, the robot camera's `landmarks` (arm bodies: link origins, end effector).
+camera's pose (calibrated against the table and the arm at run time). Keypoints, in order: the
+target's centre, the foot of the rod it stands on, the table's four top corners, the robot camera's
+`landmarks` (arm bodies: link origins, end effector).
 
 KeypointNet: (N, 3, H, W) float RGB in [0, 1] -> keypoints (N, K, 2) px (u right, v down; pixel k
 covers [k, k + 1)) and spread (N, K) px, the RMS radius of each keypoint's heatmap (its own
@@ -46,7 +47,8 @@ def default_checkpoint(robot: str) -> Path:
 
 
 def keypoint_names(robot) -> list[str]:
-    return ["target", "stand_foot", *robot.camera.landmarks]
+    from sim2real.perception.geometry import known_point_names
+    return ["target", "stand_foot", *known_point_names(robot)]
 
 
 def build_net(height: int, width: int, n_keypoints: int, width_mult: float = 1.0):
@@ -226,18 +228,18 @@ class Localizer:
         return self.locate(*self.keypoints(images, batch))
 
     def calibrate(self, kp: np.ndarray, spread: np.ndarray, landmarks_xyz: np.ndarray, max_spread_px: float = 3.0) -> dict:
-        """Set `camera` from landmark keypoints (N, K, 2) with their spreads and the landmarks' FK
-        positions (N, L, 3); returns the calibration's report."""
-        from sim2real.perception.geometry import OnlineCalibration
+        """Set `camera` from keypoints (N, K, 2) with their spreads and the known points' positions
+        (N, K - KNOWN, 3: geometry.Landmarks); returns the calibration's report."""
+        from sim2real.perception.geometry import KNOWN, OnlineCalibration
         cal = OnlineCalibration(self.camera0, max_spread_px=max_spread_px, keep=10 ** 9)
         for k, s, x in zip(kp, spread, landmarks_xyz):
-            cal.add(k[2:], s[2:], x)
+            cal.add(k[KNOWN:], s[KNOWN:], x)
         self.camera = cal.fit()
         self.calibration = cal.report
         return cal.report
 
 
-def check_meta(where, meta: dict, robot) -> None:
+def check_meta(where, meta: dict, robot, check_keypoints: bool = True) -> None:
     from sim2real.errors import ConfigError
     if not isinstance(meta, dict):
         raise ConfigError(f"{where}: metadata is not a JSON object")
@@ -252,7 +254,7 @@ def check_meta(where, meta: dict, robot) -> None:
     if not isinstance(inp, dict) or any(not isinstance(inp.get(k), int) or inp.get(k) < 8 for k in ("height", "width")):
         raise ConfigError(f"{where}: input must give height and width (integers >= 8), got {inp!r}")
     cam = robot.camera
-    if cam is not None and meta["keypoints"] != keypoint_names(robot):
+    if check_keypoints and cam is not None and meta["keypoints"] != keypoint_names(robot):
         raise ConfigError(f"{where}: finds keypoints {meta['keypoints']}, the robot's camera needs "
                           f"{keypoint_names(robot)} (retrain: `sim2real train perception`)")
     if cam is not None and (inp["height"] * cam.width != inp["width"] * cam.height):
@@ -260,7 +262,7 @@ def check_meta(where, meta: dict, robot) -> None:
                           f"camera's {cam.width}x{cam.height}")
 
 
-def load_torch(path: str | Path, robot):
+def load_torch(path: str | Path, robot, check_keypoints: bool = True):
     """(PerceptionNet with the checkpoint's weights, metadata): the kit's loader (learn/checkpoint.py,
     weights_only=True, files, kind, robot, state_dict checked) with this network's builder."""
     def build(meta):
@@ -269,4 +271,4 @@ def load_torch(path: str | Path, robot):
 
     from sim2real.learn.checkpoint import load_module
     return load_module(path, KIND, robot, build, required=("kind", "robot", "input", "scheme", "keypoints"),
-                       check=lambda where, meta: check_meta(where, meta, robot))
+                       check=lambda where, meta: check_meta(where, meta, robot, check_keypoints))

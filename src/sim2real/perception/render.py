@@ -17,6 +17,7 @@ in `randomized` mode, from the `visuals:` ranges of config/randomization/<robot>
   camera         pose offset and rotation around the nominal mount, field of view
   distractors    how many, which primitive shape, size, colour, pose (not within 6 cm of the target;
                  a distractor sphere never takes the target's colours)
+  payload        sometimes a ball at the hand (size, offset, colour), as a profile's payload is drawn
   image          blur, colour shift, Gaussian pixel noise, JPEG quality (sim2real/image.py, OpenCV)
 
 The model is built once; a draw writes textures (uploaded to the GL context), light, camera and
@@ -104,7 +105,8 @@ class Sample:
     target: np.ndarray      # (3,) m, base frame
     q: np.ndarray           # (n,) rad
     keypoints: np.ndarray   # (K, 2) px (u right, v down) where these project: the target's centre, its
-                            # stand's foot on the table, the camera's landmark bodies (geometry.py)
+                            # stand's foot on the table, the table's corners, the camera's landmark
+                            # bodies (geometry.py)
     camera: np.ndarray      # (13,) the image's camera: world position (3), rotation matrix (9), fovy deg
 
     @property
@@ -159,6 +161,8 @@ class SceneRenderer:
         self.cam_id = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_CAMERA, self.cam.name)
         from sim2real.perception.geometry import table_height
         self.table_z = table_height(self.task)
+        from sim2real.perception.geometry import table_corners
+        self.corners = table_corners(self.task)
         self.landmark_ids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, b) for b in self.cam.landmarks]
         if min(self.landmark_ids, default=0) < 0:
             raise ConfigError(f"robot '{robot.name}': camera landmarks {list(self.cam.landmarks)} are not all bodies")
@@ -199,6 +203,9 @@ class SceneRenderer:
         lmax = self.vis.get("lights", (1, 1))[1]
         for k in range(1, lmax):
             spec.worldbody.add_light(name=f"dr_light_{k}", pos=[0, 0, 3], dir=[0, 0, -1], castshadow=False)
+        if spec.body(PAYLOAD_BODY) is not None:   # a payload at the hand, as a profile's shows (model_builder)
+            spec.body(PAYLOAD_BODY).add_geom(name="dr_payload", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[0.03, 0, 0],
+                                             contype=0, conaffinity=0, group=HIDDEN_GROUP, mass=0)
         for k in range(self.vis.get("distractors", (0, 0))[1]):
             b = spec.worldbody.add_body(name=f"dr_distractor_{k}", mocap=True, pos=[0, 0, -5])
             b.add_geom(name=f"dr_distractor_{k}", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.02, 0.02, 0.02],
@@ -216,6 +223,7 @@ class SceneRenderer:
         self.dmocap = [int(m.body_mocapid[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"dr_distractor_{k}")])
                        for k in range(nd)]
         self.geom_types = {k: getattr(mujoco.mjtGeom, v) for k, v in SHAPES.items()}
+        self.payload_geom = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, "dr_payload")
 
     # -- per image ------------------------------------------------------------------------------
     def _u(self, key, rng, size=None, default=None):
@@ -300,6 +308,16 @@ class SceneRenderer:
                     break
             self.data.mocap_pos[mc] = p
             self.data.mocap_quat[mc] = _random_quat(rng)
+        if self.payload_geom >= 0:    # a ball at the hand (a payload), sometimes
+            g = self.payload_geom
+            shown = rng.uniform() < float(v.get("payload_probability", 0.0))
+            m.geom_group[g] = 0 if shown else HIDDEN_GROUP
+            m.geom_size[g, 0] = rng.uniform(0.02, 0.04)
+            m.geom_pos[g] = rng.uniform([-0.03, -0.03, 0.0], [0.03, 0.03, 0.1])
+            rgb = rng.uniform(0, 1, 3)
+            while np.all((rgb >= tlo - 0.1) & (rgb <= thi + 0.1)):
+                rgb = rng.uniform(0, 1, 3)
+            m.geom_rgba[g] = [*rgb, 1.0]
         return {"lights": nl, "distractors": nd}
 
     def _image_effects(self, img, rng) -> np.ndarray:
@@ -336,7 +354,7 @@ class SceneRenderer:
         R, p = d.xmat[self.base_id].reshape(3, 3), d.xpos[self.base_id]
         camera = np.concatenate([d.cam_xpos[self.cam_id], d.cam_xmat[self.cam_id], [m.cam_fovy[self.cam_id]]])
         foot = np.array([target[0], target[1], self.table_z])
-        points = np.concatenate([target[None], foot[None], d.xpos[self.landmark_ids]])
+        points = np.concatenate([target[None], foot[None], self.corners, d.xpos[self.landmark_ids]])
         kp = project(camera, points, self.cam.width, self.cam.height).astype(np.float32)
         return Sample(np.ascontiguousarray(img), (R.T @ (target - p)).astype(np.float32), q.astype(np.float32),
                       kp, camera.astype(np.float32))
@@ -409,7 +427,7 @@ def render_images(robot, n: int, mode: str = "randomized", visuals: dict | None 
     workers = max(1, min(workers or os.cpu_count() or 1, (n + CHUNK - 1) // CHUNK))
     jobs = [(c, min(CHUNK, n - c * CHUNK), seed) for c in range((n + CHUNK - 1) // CHUNK)]
     h, w = robot.camera.height, robot.camera.width
-    k = 2 + len(robot.camera.landmarks)
+    k = 6 + len(robot.camera.landmarks)
     arrays = {"images": np.zeros((n, h, w, 3), np.uint8), "target": np.zeros((n, 3), np.float32),
               "q": np.zeros((n, robot.n), np.float32), "kp": np.zeros((n, k, 2), np.float32),
               "camera": np.zeros((n, 13), np.float32)}
@@ -468,7 +486,7 @@ def render_dataset(robot, n: int, out: str | Path, mode: str = "randomized", see
                          "pos": list(cam.pos), "lookat": list(cam.lookat)},
               "workspace": {"low": task.low.tolist(), "high": task.high.tolist()},
               "labels": {"target": "target position, m, robot base frame", "q": "joint positions, rad",
-                         "kp": "pixels (u right, v down) of: target, stand foot, " + ", ".join(cam.landmarks),
+                         "kp": "pixels (u right, v down) of: target, stand foot, table corners, " + ", ".join(cam.landmarks),
                          "camera": "per image: position (3), rotation (9, row-major), fovy deg"},
               "wall_s": round(wall, 2), "sim2real": VERSION, "mujoco": mujoco.__version__,
               "created": time.strftime("%Y-%m-%dT%H:%M:%S")}

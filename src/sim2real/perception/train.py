@@ -128,6 +128,8 @@ def validate(kp: np.ndarray, spread: np.ndarray, arrays: dict, robot, cam0, tabl
            "sigma_per_spread": float(np.median(err) / max(1e-9, np.median(sp_m)))}
     if kp.shape[1] > 2:
         out["val_landmark_px"] = float(np.median(px[:, 2:][inside[:, 2:]]))
+        out["val_px_per_keypoint"] = [float(np.median(px[:, k][inside[:, k]])) if inside[:, k].any() else float("nan")
+                                      for k in range(kp.shape[1])]
     return out
 
 
@@ -202,13 +204,24 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     init_info = None
     if cfg.init:
         from sim2real.perception.net import load_torch
-        init_net, init_meta = load_torch(cfg.init, robot)
+        init_net, init_meta = load_torch(cfg.init, robot, check_keypoints=False)
         if init_meta.get("width_mult", 1.0) != cfg.width_mult:
             raise ConfigError(f"--init {cfg.init}: width {init_meta.get('width_mult', 1.0)}, this training builds "
                               f"width {cfg.width_mult}")
-        net.load_state_dict(init_net.state_dict())
+        state = init_net.state_dict()
+        # keypoints it shares with this training keep their heatmap rows; new ones start fresh
+        rows = {nm: i for i, nm in enumerate(init_meta["keypoints"])}
+        fresh = net.state_dict()
+        for key in ("heat.weight", "heat.bias"):
+            heat = fresh[key].clone()
+            for j, nm in enumerate(names):
+                if nm in rows:
+                    heat[j] = state[key][rows[nm]]
+            state[key] = heat
+        net.load_state_dict(state)
         init_info = {"checkpoint": str(cfg.init), "scheme": init_meta.get("scheme"),
-                     "train_wall_s": init_meta.get("train_wall_s")}
+                     "train_wall_s": init_meta.get("train_wall_s"),
+                     "new_keypoints": [nm for nm in names if nm not in rows]}
         log(f"init from {cfg.init} ({init_meta.get('scheme')}, trained {init_meta.get('train_wall_s')} s)")
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     steps_per_epoch = max(1, len(tr_idx) // cfg.batch)

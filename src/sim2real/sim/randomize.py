@@ -138,6 +138,7 @@ VISUAL_CHOICES: dict[str, tuple[str, ...]] = {
     "distractor_shapes": ("box", "sphere", "cylinder", "capsule", "ellipsoid"),
 }
 VISUAL_ELEMENTS = ("table", "floor", "robot", "target")
+VISUAL_PROBABILITIES = ("payload_probability",)    # one number in [0, 1]
 
 
 def _is_num(x) -> bool:
@@ -148,7 +149,7 @@ def parse_visuals(data, where: str) -> dict:
     """The `visuals:` section, validated: ConfigError naming the key (visuals.KEY) otherwise."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of visual ranges")
-    known = (*VISUAL_RANGES, *VISUAL_INT_RANGES, *VISUAL_CHOICES, "colors")
+    known = (*VISUAL_RANGES, *VISUAL_INT_RANGES, *VISUAL_CHOICES, *VISUAL_PROBABILITIES, "colors")
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(known)})")
@@ -164,6 +165,11 @@ def parse_visuals(data, where: str) -> dict:
             raise ConfigError(f"{where}.{key}: must be [low, high] {'integers' if ints else 'numbers'} with "
                               f"{amin} <= low <= high <= {amax}, got {r!r}")
         out[key] = (int(r[0]), int(r[1])) if ints else (float(r[0]), float(r[1]))
+    for key in VISUAL_PROBABILITIES:
+        if key in data:
+            if not (_is_num(data[key]) and 0 <= data[key] <= 1):
+                raise ConfigError(f"{where}.{key}: must be a probability in [0, 1], got {data[key]!r}")
+            out[key] = float(data[key])
     for key, allowed in VISUAL_CHOICES.items():
         if key not in data:
             continue

@@ -7,6 +7,7 @@ import pytest
 
 from sim2real.errors import ConfigError
 from sim2real.perception import commands
+from sim2real.perception.geometry import known_point_names
 from sim2real.perception.net import keypoint_names
 from sim2real.robots import load_robot
 
@@ -88,7 +89,7 @@ def test_evaluate_calibrates_a_moved_camera_on_the_arm(tmp_path, capsys, monkeyp
                         checkpoints=[str(out) + ".pt"], out=str(tmp_path / "eval"), json=True, seed=0)
     assert commands.evaluate(a) == 0
     r = json.loads(capsys.readouterr().out)["results"]["dr"]
-    assert r["calibration"]["points"] == 10 * len(robot.camera.landmarks) and r["calibration"]["median_px"] < 0.05
+    assert r["calibration"]["points"] == 10 * len(known_point_names(robot)) and r["calibration"]["median_px"] < 0.05
     assert r["uncalibrated"]["median_cm"] > 2.0
     assert r["median_cm"] < 0.3 and r["within_tol"] == 1.0, r
     ce = r["camera_error_after_calibration"]

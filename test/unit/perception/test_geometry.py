@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim2real.perception.geometry import (FOOT, TARGET, Camera, Landmarks, OnlineCalibration, TargetTracker,
+from sim2real.perception.geometry import (FOOT, TARGET, TABLE_CORNERS, Camera, known_point_names, Landmarks, OnlineCalibration, TargetTracker,
                                           _rotvec_to_R, calibrate, locate, look_at, nominal_camera, table_height)
 from sim2real.tasks.reach import ReachTask
 
@@ -151,7 +151,7 @@ def knocked(jaco, cam0, landmarks):
     # trading against each other (a dolly zoom) by up to ~2.5 cm; the target's error stays small either way
     q = _random_q(jaco, landmarks, 100, rng)
     xyz = landmarks(q)
-    assert xyz.shape == (100, len(jaco.camera.landmarks), 3)
+    assert xyz.shape == (100, len(known_point_names(jaco)), 3)
     xyz = xyz.reshape(-1, 3)
     uv = true.project(xyz)
     keep = _inside(uv, true)
@@ -268,7 +268,7 @@ def test_renderer_keypoints_are_the_geometry(jaco, task, landmarks, nominal_samp
     w, h = jaco.camera.width, jaco.camera.height
     tz = table_height(task)
     for s in nominal_samples:
-        assert s.keypoints.shape == (2 + len(jaco.camera.landmarks), 2) and s.camera.shape == (13,)
+        assert s.keypoints.shape == (2 + len(known_point_names(jaco)), 2) and s.camera.shape == (13,)
         cam = Camera.from_array(s.camera, w, h)
         assert np.allclose(s.uv, s.keypoints[TARGET]) and np.allclose(cam.project(s.target)[0], s.keypoints[TARGET], atol=1e-3)
         foot = [s.target[0], s.target[1], tz]

@@ -6,6 +6,7 @@ import pytest
 from sim2real import paths
 from sim2real.errors import ConfigError
 from sim2real.perception.net import DEFAULT_SCHEMES, OUTPUTS, build_net, confidence, default_checkpoint, keypoint_names
+from sim2real.perception.geometry import TABLE_CORNERS
 
 
 def test_confidence_is_half_at_the_tolerance_and_falls():
@@ -20,7 +21,7 @@ def test_default_checkpoint_prefers_the_adapted_scheme():
 
 def test_keypoint_names_are_target_foot_then_the_cameras_landmarks(jaco):
     names = keypoint_names(jaco)
-    assert names[:2] == ["target", "stand_foot"] and names[2:] == list(jaco.camera.landmarks)
+    assert names[:2] == ["target", "stand_foot"] and names[2:] == [*TABLE_CORNERS, *jaco.camera.landmarks]
     assert len(jaco.camera.landmarks) >= 3                 # enough to calibrate the camera's pose on
     assert OUTPUTS == ("keypoints", "spread")
 

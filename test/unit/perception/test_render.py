@@ -9,6 +9,7 @@ from sim2real.errors import ConfigError
 from sim2real.perception.render import SceneRenderer, load_dataset, project, render_dataset, render_images, texture
 from sim2real.sim.randomize import load_randomization
 from sim2real.tasks.reach import ReachTask
+from sim2real.perception.geometry import known_point_names
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def test_textures(kind):
 
 def test_nominal_renders_show_the_target_where_labelled(jaco):
     w, h = jaco.camera.width, jaco.camera.height
-    k = 2 + len(jaco.camera.landmarks)
+    k = 2 + len(known_point_names(jaco))
     r = SceneRenderer(jaco, "nominal")
     try:
         task = ReachTask.from_robot(jaco)
@@ -78,7 +79,7 @@ def test_randomized_renders_vary_everything_and_repeat_per_seed(jaco, visuals):
 
 def test_dataset_file_roundtrip_and_workers_agree(jaco, tmp_path):
     h, w = jaco.camera.height, jaco.camera.width
-    k = 2 + len(jaco.camera.landmarks)
+    k = 2 + len(known_point_names(jaco))
     cfg = render_dataset(jaco, 40, tmp_path / "d.npz", "randomized", seed=5, workers=2, progress=False)
     arrays, meta = load_dataset(tmp_path / "d.npz", jaco)
     assert set(arrays) == {"images", "target", "q", "kp", "camera"}

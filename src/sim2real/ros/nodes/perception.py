@@ -32,7 +32,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32
 
 from sim2real.image import decode_msg, fit
-from sim2real.perception.geometry import Landmarks, OnlineCalibration, TargetTracker
+from sim2real.perception.geometry import KNOWN, Landmarks, OnlineCalibration, TargetTracker
 from sim2real.perception.net import DEFAULT_SCHEMES, Localizer, confidence, default_checkpoint
 from sim2real.robots import load_robot
 from sim2real.ros import convert
@@ -112,7 +112,9 @@ class PerceptionNode(Node):
             stamp = convert.from_time(msg.header.stamp)
             q = self._state_at(stamp) if hasattr(self, "landmarks") else None
             if q is not None:
-                self.cal.add(kp[0, 2:], spread[0, 2:], self.landmarks(q))
+                self.cal.add(kp[0, KNOWN:], spread[0, KNOWN:], self.landmarks(q))
+                if self.cal.camera is None:
+                    self._recalibrate()        # the first fit as soon as there are points: not at the next tick
             target, sigma = self.loc.locate(kp, spread)
         except Exception as e:  # noqa: BLE001 - a bad frame must never take the node down
             self._problem(f"image ignored: {type(e).__name__}: {e}")
