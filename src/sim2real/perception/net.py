@@ -14,8 +14,10 @@ for 128 x 128 (every size a multiple of 16 works):
   conv 5x5 /2, 24                        "early" features, 24 x 64 x 64 (weak pairs, Tzeng)
   conv 3x3 /2, 32; conv 3x3, 32           32 x 32 x 32
   conv 3x3 /2, 64; conv 3x3, 64           64 x 16 x 16
-  conv 3x3 /2, 96; conv 3x3, 96           96 x 8 x 8 -> mean and max over space -> 128: the
-                                          representation (domain confusion acts here)
+  conv 3x3 /2, 96; conv 3x3, 96           96 x 8 x 8 (the bottleneck) -> mean and max over space:
+                                          the representation (192; domain confusion and the weak
+                                          pairs act here: the decoder reads the same features, so
+                                          the representation cannot dodge the confusion by collapsing)
   up x2 + skip, conv 3x3 -> 64; up x2 + skip, conv 3x3 -> 48; up x2 + skip, conv 1x1 + 3x3 -> 24
   conv 1x1 -> K heatmaps at H/2 x W/2; softmax over each; its mean is the keypoint (integral
   regression, Sun et al. 2018: sub-pixel, differentiable), its spread the RMS radius around it
@@ -34,7 +36,6 @@ KIND = "perception"
 INPUT, OUTPUTS = "image", ("keypoints", "spread")
 # the default checkpoint (node, graph): the first of these that exists as models/<robot>/perception_<scheme>.pt
 DEFAULT_SCHEMES = ("dr+confusion+pairs", "dr+confusion", "dr", "sim-only")
-REPR = 128
 
 
 def default_checkpoint(robot: str) -> Path:
@@ -74,7 +75,7 @@ def build_net(height: int, width: int, n_keypoints: int, width_mult: float = 1.0
             self.e2 = nn.Sequential(conv(c(24), c(32), 3, 2), conv(c(32), c(32)))
             self.e3 = nn.Sequential(conv(c(32), c(64), 3, 2), conv(c(64), c(64)))
             self.e4 = nn.Sequential(conv(c(64), c(96), 3, 2), conv(c(96), c(96)))
-            self.rep = nn.Sequential(nn.Linear(2 * c(96), REPR), nn.ReLU())
+            self.repr_dim = 2 * c(96)
             self.d3 = conv(c(96) + c(64), c(64))
             self.d2 = conv(c(64) + c(32), c(48))
             self.d1 = nn.Sequential(conv(c(48) + c(24), c(24), 1), conv(c(24), c(24)))
@@ -94,13 +95,14 @@ def build_net(height: int, width: int, n_keypoints: int, width_mult: float = 1.0
             return self.early(torch.cat([x - 0.5, self.redness(x), self.coords.expand(x.shape[0], -1, -1, -1)], 1))
 
         def represent_all(self, x):
-            """(representation (N, 128), early features (N, C, H/2, W/2), heatmap logits (N, K, H/2 * W/2))."""
+            """(representation (N, 192): the bottleneck's mean and max over space, which the decoder
+            turns into the heatmaps; early features (N, C, H/2, W/2); heatmap logits (N, K, H/2 * W/2))."""
             up = nn.functional.interpolate
             e1 = self.early_features(x)
             e2 = self.e2(e1)
             e3 = self.e3(e2)
             e4 = self.e4(e3)
-            r = self.rep(torch.cat([e4.mean(dim=(2, 3)), e4.amax(dim=(2, 3))], 1))
+            r = torch.cat([e4.mean(dim=(2, 3)), e4.amax(dim=(2, 3))], 1)
             d = self.d3(torch.cat([up(e4, scale_factor=2.0, mode="nearest"), e3], 1))
             d = self.d2(torch.cat([up(d, scale_factor=2.0, mode="nearest"), e2], 1))
             d = self.d1(torch.cat([up(d, scale_factor=2.0, mode="nearest"), e1], 1))
@@ -272,3 +274,22 @@ def load_torch(path: str | Path, robot, check_keypoints: bool = True):
     from sim2real.learn.checkpoint import load_module
     return load_module(path, KIND, robot, build, required=("kind", "robot", "input", "scheme", "keypoints"),
                        check=lambda where, meta: check_meta(where, meta, robot, check_keypoints))
+
+
+def load_state(path: str | Path, robot) -> tuple[dict, dict]:
+    """(state_dict, metadata) of a perception checkpoint, its metadata checked (kind, robot, input)
+    but not its keypoints or layout: what `train perception --init` starts from (it keeps the
+    layers and keypoints it shares)."""
+    import torch
+
+    from sim2real.errors import ConfigError
+    from sim2real.learn.checkpoint import read_metadata
+    pt, meta_path, meta = read_metadata(path, KIND, robot, ("kind", "robot", "input", "scheme", "keypoints"))
+    check_meta(meta_path, meta, robot, check_keypoints=False)
+    try:
+        sd = torch.load(pt, weights_only=True, map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - any load failure is the same user error
+        raise ConfigError(f"{pt}: cannot load state_dict ({type(e).__name__}: {e})") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ConfigError(f"{pt}: not a state_dict of tensors")
+    return sd, meta

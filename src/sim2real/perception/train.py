@@ -203,12 +203,11 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     net = build_net(h, w, len(names), cfg.width_mult)
     init_info = None
     if cfg.init:
-        from sim2real.perception.net import load_torch
-        init_net, init_meta = load_torch(cfg.init, robot, check_keypoints=False)
+        from sim2real.perception.net import load_state
+        state, init_meta = load_state(cfg.init, robot)
         if init_meta.get("width_mult", 1.0) != cfg.width_mult:
             raise ConfigError(f"--init {cfg.init}: width {init_meta.get('width_mult', 1.0)}, this training builds "
                               f"width {cfg.width_mult}")
-        state = init_net.state_dict()
         # keypoints it shares with this training keep their heatmap rows; new ones start fresh
         rows = {nm: i for i, nm in enumerate(init_meta["keypoints"])}
         fresh = net.state_dict()
@@ -218,7 +217,10 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
                 if nm in rows:
                     heat[j] = state[key][rows[nm]]
             state[key] = heat
-        net.load_state_dict(state)
+        missing = [k for k in fresh if k not in state]
+        if missing:
+            raise ConfigError(f"--init {cfg.init}: its network lacks {', '.join(missing[:4])}: another layout")
+        net.load_state_dict({k: v for k, v in state.items() if k in fresh})   # a dropped layer's weights go
         init_info = {"checkpoint": str(cfg.init), "scheme": init_meta.get("scheme"),
                      "train_wall_s": init_meta.get("train_wall_s"),
                      "new_keypoints": [nm for nm in names if nm not in rows]}
@@ -236,7 +238,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
                                                     pct_start=0.15)
     disc = dopt = None
     if cfg.scheme in ADAPTIVE:
-        disc = torch.nn.Sequential(torch.nn.Linear(128, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
+        disc = torch.nn.Sequential(torch.nn.Linear(net.repr_dim, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))
         dopt = torch.optim.Adam(disc.parameters(), lr=cfg.lr)
     pairs = cfg.scheme == "dr+confusion+pairs"
     imgs_t = torch.from_numpy(images)

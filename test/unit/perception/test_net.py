@@ -38,7 +38,7 @@ def test_untrained_outputs_are_keypoints_in_the_image(jaco):
     assert np.all(kp[..., 0] >= 0) and np.all(kp[..., 0] <= w) and np.all(kp[..., 1] >= 0) and np.all(kp[..., 1] <= h)
     assert torch.all(spread > 0)
     r, e, logits = net.represent_all(torch.rand(2, 3, h, w))
-    assert r.shape == (2, 128) and e.shape[2:] == (h // 2, w // 2) and logits.shape == (2, k, (h // 2) * (w // 2))
+    assert r.shape == (2, net.repr_dim) and e.shape[2:] == (h // 2, w // 2) and logits.shape == (2, k, (h // 2) * (w // 2))
     thin = build_net(h, w, k, 0.5)
     assert sum(p.numel() for p in thin.parameters()) < 0.5 * sum(p.numel() for p in net.parameters())
     other = build_net(64, 96, 3).eval()                    # any multiple of 16, any keypoint count
@@ -74,3 +74,20 @@ def test_soft_argmax_is_in_image_pixels(jaco):
     assert np.allclose(kp[0, 0].numpy(), [42.0, 21.0], atol=1e-3) and spread.item() == pytest.approx(1.0, abs=1e-3)
     kp, spread, _ = net.keypoints(torch.zeros(1, 1, hh * hw))
     assert np.allclose(kp[0, 0].numpy(), [w / 2, h / 2], atol=1e-3) and spread.item() > min(h, w) / 4
+
+
+def test_the_representation_confusion_acts_on_is_what_the_heatmaps_read(jaco):
+    """Every weight behind the representation (domain confusion, weak pairs) is also behind the
+    heatmaps: no layer of its own that could satisfy the confusion by collapsing to a constant
+    (which is what a separate projection head did: classifier at chance, pair loss 0, no effect)."""
+    import torch
+    w, h = jaco.camera.width, jaco.camera.height
+    net = build_net(h, w, len(keypoint_names(jaco)), 0.25)
+    x = torch.rand(2, 3, h, w)
+    r, _, logits = net.represent_all(x)
+    behind_r = torch.autograd.grad(r.sum(), list(net.parameters()), allow_unused=True, retain_graph=True)
+    behind_heat = torch.autograd.grad(logits.sum(), list(net.parameters()), allow_unused=True)
+    names = [n for n, _ in net.named_parameters()]
+    only_r = [n for n, gr, gh in zip(names, behind_r, behind_heat)
+              if gr is not None and gr.abs().sum() > 0 and (gh is None or gh.abs().sum() == 0)]
+    assert not only_r, only_r
