@@ -13,6 +13,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Float32
 
+from sim2real.perception.geometry import known_point_names
 from sim2real.ros import convert
 
 from .helpers import _domains
@@ -168,12 +169,13 @@ def test_calibrates_on_the_arm_tracks_and_holds_back_unsure_targets(tiny_checkpo
         for k in range(1, 5):              # 4 poses x 4 landmarks: enough to calibrate on
             q = np.asarray(robot.home) + rng.uniform(-0.6, 0.6, robot.n)
             assert step(q, frame(k, q))
-        assert len(node.cal.uv) == 4 * len(robot.camera.landmarks)
-        before = convert.from_point(targets[-1])
-        assert np.linalg.norm(before - target) > 0.01                    # the nominal mount: off
+        assert len(node.cal.uv) == 4 * len(known_point_names(robot))
+        before = convert.from_point(targets[0])
+        assert np.linalg.norm(before - target) > 0.01                    # the first frame, nominal mount: off
+        assert np.linalg.norm(convert.from_point(targets[-1]) - target) < 0.005   # calibrated once it had points
         q = np.asarray(robot.home)
         assert step(q, frame(5, q), with_state=False)                   # no joint state at its stamp: not paired
-        assert len(node.cal.uv) == 4 * len(robot.camera.landmarks)
+        assert len(node.cal.uv) == 4 * len(known_point_names(robot))
         assert _spin(comp, lambda: node.cal.camera is not None, 3.0)    # the 1 Hz tick calibrated it
         assert node.loc.camera is node.cal.camera and node.cal.report["median_px"] < 0.1
         kp4, sp4 = frames[4]

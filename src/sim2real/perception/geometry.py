@@ -245,6 +245,23 @@ class OnlineCalibration:
         return self.camera
 
 
+def near_arm(cam: Camera, arm_xyz, uv, depth_m: float, margin_px: float = 8.0) -> bool:
+    """Whether pixel uv (a point depth_m from the camera) may be hidden by the arm: within margin_px
+    of the arm drawn as a chain through arm_xyz (the base, then the landmark bodies: FK of the
+    measured joints) at a part of it nearer the camera. The CNN then finds the hand, not the
+    target behind it."""
+    pts = np.asarray(arm_xyz, float).reshape(-1, 3)
+    px = cam.project(pts)
+    dist = np.linalg.norm(pts - cam.pos, axis=1)
+    uv = np.asarray(uv, float)
+    for a, b, da, db in zip(px[:-1], px[1:], dist[:-1], dist[1:]):
+        ab = b - a
+        t = float(np.clip(np.dot(uv - a, ab) / max(float(np.dot(ab, ab)), 1e-9), 0.0, 1.0))
+        if np.linalg.norm(a + t * ab - uv) <= margin_px and da + t * (db - da) < depth_m + 0.05:
+            return True
+    return False
+
+
 @dataclass
 class TargetTracker:
     """One target estimate from a stream of noisy, sometimes occluded, measurements: a measurement

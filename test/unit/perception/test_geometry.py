@@ -276,3 +276,16 @@ def test_renderer_keypoints_are_the_geometry(jaco, task, landmarks, nominal_samp
         assert np.allclose(cam.project(landmarks(s.q)), s.keypoints[2:], atol=1e-3)    # base at the origin
         # and the geometry inverts them: the target from its two keypoints
         assert np.allclose(locate(cam, s.keypoints[None, TARGET], s.keypoints[None, FOOT], tz)[0], s.target, atol=1e-4)
+
+
+def test_near_arm_only_where_the_arm_is_in_front(jaco, cam0):
+    """A pixel on the arm's projected chain counts as hidden only when that part of the arm is
+    nearer the camera than the point: a target in front of the arm stays visible."""
+    from sim2real.perception.geometry import near_arm
+    arm = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.3], [0.4, 0.0, 0.3]])
+    mid = arm[1] + 0.5 * (arm[2] - arm[1])
+    uv = cam0.project(mid)[0]
+    d = float(np.linalg.norm(mid - cam0.pos))
+    assert near_arm(cam0, arm, uv, d + 0.3)                 # behind the arm: hidden
+    assert not near_arm(cam0, arm, uv, d - 0.3)             # in front of it: seen
+    assert not near_arm(cam0, arm, uv + [30.0, 30.0], d + 0.3)   # elsewhere in the image

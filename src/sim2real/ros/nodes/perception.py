@@ -10,7 +10,10 @@ bodies) are paired with their forward kinematics at the /joint_states nearest th
 and the camera's pose and field of view are refitted from the newest pairs once a second (the
 report, and how far the camera sits from its nominal mount, are on /diagnostics). A target estimate
 is the median of the recent measurements that agree with it; a few in a row elsewhere start a new
-one (the target moved), so a hand passing in front of the target does not move it.
+one (the target moved), so a hand passing in front of the target does not move it; a frame in
+which the hand (the wrist-to-hand segment, forward kinematics of the measured joints through the
+calibrated camera) lies in front of the target or its foot does not move it either (counted on
+/diagnostics).
 
 Images are taken from `image_source` only (the driver), pinned like every control input; of those
 that arrived since the last wake only the newest is used. A malformed image (encoding, sizes, data
@@ -32,7 +35,7 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32
 
 from sim2real.image import decode_msg, fit
-from sim2real.perception.geometry import KNOWN, Landmarks, OnlineCalibration, TargetTracker
+from sim2real.perception.geometry import KNOWN, Landmarks, OnlineCalibration, TargetTracker, near_arm
 from sim2real.perception.net import DEFAULT_SCHEMES, Localizer, confidence, default_checkpoint
 from sim2real.robots import load_robot
 from sim2real.ros import convert
@@ -63,7 +66,7 @@ class PerceptionNode(Node):
         self.pub_conf = self.create_publisher(Float32, "/perception/confidence", 10)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.problems: dict[str, int] = {}
-        self.frames_in = self.frames_out = 0
+        self.frames_in = self.frames_out = self.occluded = 0
         self.last_conf = float("nan")
         self.tracker = TargetTracker()
         self.cal = OnlineCalibration(self.loc.camera0)
@@ -111,11 +114,21 @@ class PerceptionNode(Node):
             kp, spread = self.loc.keypoints(img)
             stamp = convert.from_time(msg.header.stamp)
             q = self._state_at(stamp) if hasattr(self, "landmarks") else None
+            hidden = False
             if q is not None:
-                self.cal.add(kp[0, KNOWN:], spread[0, KNOWN:], self.landmarks(q))
+                known = self.landmarks(q)
+                self.cal.add(kp[0, KNOWN:], spread[0, KNOWN:], known)
                 if self.cal.camera is None:
                     self._recalibrate()        # the first fit as soon as there are points: not at the next tick
             target, sigma = self.loc.locate(kp, spread)
+            if q is not None and self.tracker.estimate is not None:
+                # the hand (FK of the measured joints) in front of the target or its foot: the CNN
+                # sees the hand there, so the frame does not move the estimate (the rest of the arm
+                # is not checked: a new target behind it would never be taken)
+                cam, arm = self.loc.camera, known[-2:]      # the wrist and the hand: what reaches the target
+                foot = np.array([*target[0, :2], self.loc.table_z])
+                hidden = (near_arm(cam, arm, kp[0, 0], float(np.linalg.norm(target[0] - cam.pos)))
+                          or near_arm(cam, arm, kp[0, 1], float(np.linalg.norm(foot - cam.pos))))
         except Exception as e:  # noqa: BLE001 - a bad frame must never take the node down
             self._problem(f"image ignored: {type(e).__name__}: {e}")
             return
@@ -128,7 +141,11 @@ class PerceptionNode(Node):
         if conf < self.p.min_confidence:
             self._problem(f"target below min_confidence {self.p.min_confidence}")
             return
-        xyz = self.tracker.update(xyz)
+        if hidden:
+            self.occluded += 1
+            xyz = self.tracker.estimate
+        else:
+            xyz = self.tracker.update(xyz)
         self.pub_target.publish(convert.point(stamp, self.frame, xyz))
         self.pub_conf.publish(Float32(data=conf))
         self.frames_out += 1
@@ -153,7 +170,7 @@ class PerceptionNode(Node):
             (("scheme", self.loc.scheme), ("checkpoint", self.ckpt), ("frames_in", self.frames_in),
              ("frames_out", self.frames_out), ("confidence", f"{self.last_conf:.3f}"),
              ("inference_p50_ms", f"{p50:.3f}"), ("inference_p99_ms", f"{p99:.3f}"), ("inference_max_ms", f"{mx:.3f}"),
-             ("calibration_points", len(self.cal.uv)),
+             ("frames_arm_in_front", self.occluded), ("calibration_points", len(self.cal.uv)),
              ("calibration_reprojection_px", f"{c.get('median_px', float('nan')):.2f}"),
              ("camera_moved_cm", f"{100 * c.get('moved_m', 0.0):.1f}"), ("camera_turned_deg", f"{c.get('turned_deg', 0.0):.2f}")))
 
