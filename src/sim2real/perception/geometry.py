@@ -275,8 +275,13 @@ class TargetTracker:
     pending: list = field(default_factory=list)
     estimate: np.ndarray | None = None
 
-    def update(self, p) -> np.ndarray:
+    def update(self, p, hidden: bool = False) -> np.ndarray:
+        """hidden: the measurement may be of something in front of the target (the hand): it does
+        not join the estimate's window, but still counts toward a switch (a new target behind the
+        hand must not be refused for ever)."""
         p = np.asarray(p, float)
+        if hidden and self.estimate is not None and np.linalg.norm(p - self.estimate) <= self.gate_m:
+            return self.estimate
         if self.estimate is None or np.linalg.norm(p - self.estimate) <= self.gate_m:
             self.recent.append(p)
             del self.recent[:-self.window]

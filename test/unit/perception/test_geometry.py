@@ -289,3 +289,16 @@ def test_near_arm_only_where_the_arm_is_in_front(jaco, cam0):
     assert near_arm(cam0, arm, uv, d + 0.3)                 # behind the arm: hidden
     assert not near_arm(cam0, arm, uv, d - 0.3)             # in front of it: seen
     assert not near_arm(cam0, arm, uv + [30.0, 30.0], d + 0.3)   # elsewhere in the image
+
+
+def test_hidden_measurements_do_not_join_the_estimate_but_can_switch_it():
+    tr = TargetTracker()
+    base = np.array([0.45, 0.0, 0.3])
+    for _ in range(5):
+        tr.update(base)
+    assert np.allclose(tr.update(base + [0.03, 0, 0], hidden=True), base)      # near: left out
+    assert len(tr.recent) == 5
+    new = base + [0.0, 0.2, 0.0]
+    for _ in range(3):
+        est = tr.update(new, hidden=True)                                        # far, three times: the target moved
+    assert np.allclose(est, new)

@@ -12,8 +12,8 @@ report, and how far the camera sits from its nominal mount, are on /diagnostics)
 is the median of the recent measurements that agree with it; a few in a row elsewhere start a new
 one (the target moved), so a hand passing in front of the target does not move it; a frame in
 which the hand (the wrist-to-hand segment, forward kinematics of the measured joints through the
-calibrated camera) lies in front of the target or its foot does not move it either (counted on
-/diagnostics).
+calibrated camera) lies in front of the target or its foot does not join the estimate, though it
+still counts toward a switch (counted on /diagnostics).
 
 Images are taken from `image_source` only (the driver), pinned like every control input; of those
 that arrived since the last wake only the newest is used. A malformed image (encoding, sizes, data
@@ -141,11 +141,8 @@ class PerceptionNode(Node):
         if conf < self.p.min_confidence:
             self._problem(f"target below min_confidence {self.p.min_confidence}")
             return
-        if hidden:
-            self.occluded += 1
-            xyz = self.tracker.estimate
-        else:
-            xyz = self.tracker.update(xyz)
+        self.occluded += int(hidden)
+        xyz = self.tracker.update(xyz, hidden=hidden)
         self.pub_target.publish(convert.point(stamp, self.frame, xyz))
         self.pub_conf.publish(Float32(data=conf))
         self.frames_out += 1
