@@ -264,33 +264,53 @@ def near_arm(cam: Camera, arm_xyz, uv, depth_m: float, margin_px: float = 8.0) -
 
 @dataclass
 class TargetTracker:
-    """One target estimate from a stream of noisy, sometimes occluded, measurements: a measurement
-    within `gate_m` of the estimate joins the window it is the median of; `switch_after`
-    measurements in a row that agree with each other but not with the estimate start a new one
-    (the target moved)."""
+    """One target estimate from a stream of noisy, sometimes occluded, measurements.
+
+    Its (x, y) comes from the rod's foot on the table, which the hand rarely hides; its height from
+    the target's own keypoint, which slides down the rod when the hand covers the ball. So: a
+    measurement within `gate_m` of the estimate joins the window the estimate is the median of;
+    one at the same (x, y) with another height does not, unless `switch_after` in a row (not behind
+    the hand) agree on it, when they re-form the estimate; `switch_after` in a row that agree with
+    each other at another (x, y) start a new one (the target moved). A measurement behind the hand
+    (`hidden`) only ever counts toward a new (x, y)."""
     gate_m: float = 0.04
     window: int = 9
     switch_after: int = 3
     recent: list = field(default_factory=list)
     pending: list = field(default_factory=list)
+    pending_height: list = field(default_factory=list)
     estimate: np.ndarray | None = None
 
+    @staticmethod
+    def _agree(run: list, p, gate: float) -> bool:
+        return not run or np.linalg.norm(p - np.median(run, 0)) <= gate
+
     def update(self, p, hidden: bool = False) -> np.ndarray:
-        """hidden: the measurement may be of something in front of the target (the hand): it does
-        not join the estimate's window, but still counts toward a switch (a new target behind the
-        hand must not be refused for ever)."""
         p = np.asarray(p, float)
-        if hidden and self.estimate is not None and np.linalg.norm(p - self.estimate) <= self.gate_m:
+        if self.estimate is None:
+            self.recent, self.estimate = [p], p
             return self.estimate
-        if self.estimate is None or np.linalg.norm(p - self.estimate) <= self.gate_m:
-            self.recent.append(p)
-            del self.recent[:-self.window]
+        moved = np.linalg.norm(p[:2] - self.estimate[:2]) > self.gate_m
+        if not moved:
             self.pending.clear()
+            if hidden:
+                return self.estimate
+            if abs(p[2] - self.estimate[2]) <= self.gate_m:
+                self.recent.append(p)
+                del self.recent[:-self.window]
+                self.pending_height.clear()
+            else:
+                if not self._agree(self.pending_height, p, self.gate_m / 2):
+                    self.pending_height.clear()
+                self.pending_height.append(p)
+                if len(self.pending_height) >= self.switch_after:
+                    self.recent, self.pending_height = list(self.pending_height), []
         else:
-            if self.pending and np.linalg.norm(p - np.median(self.pending, 0)) > self.gate_m:
+            self.pending_height.clear()
+            if not self._agree(self.pending, p, self.gate_m):
                 self.pending.clear()
             self.pending.append(p)
             if len(self.pending) >= self.switch_after:
                 self.recent, self.pending = list(self.pending), []
-        self.estimate = np.median(np.array(self.recent), 0) if self.recent else p
+        self.estimate = np.median(np.array(self.recent), 0)
         return self.estimate

@@ -302,3 +302,17 @@ def test_hidden_measurements_do_not_join_the_estimate_but_can_switch_it():
     for _ in range(3):
         est = tr.update(new, hidden=True)                                        # far, three times: the target moved
     assert np.allclose(est, new)
+
+
+def test_a_hand_over_the_ball_does_not_pull_the_height_down():
+    """Same (x, y), the height read lower (the target keypoint slid down the rod under the hand):
+    behind the hand it never counts; seen in the open three times in a row, it re-forms the height."""
+    tr = TargetTracker()
+    base = np.array([0.45, 0.1, 0.3])
+    for _ in range(5):
+        tr.update(base)
+    low = base - [0.0, 0.0, 0.12]
+    for _ in range(6):
+        assert np.allclose(tr.update(low, hidden=True), base)
+    assert np.allclose(tr.update(low), base) and np.allclose(tr.update(low), base)
+    assert np.allclose(tr.update(low), low)                     # the third in the open: it was the height
