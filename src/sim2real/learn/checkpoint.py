@@ -140,8 +140,8 @@ def read_metadata(path: str | Path, kind: str, robot, required=REQUIRED) -> tupl
     return pt, meta_path, meta
 
 
-def _state_dict(pt: Path, expected: dict, what: str) -> dict:
-    """The state_dict at pt, checked against {key: shape} of the network `what` names."""
+def read_state_dict(pt: Path) -> dict:
+    """The state_dict of tensors at pt (weights_only), unchecked against any network."""
     import torch
     try:
         sd = torch.load(pt, weights_only=True, map_location="cpu")
@@ -149,6 +149,13 @@ def _state_dict(pt: Path, expected: dict, what: str) -> dict:
         raise ConfigError(f"{pt}: cannot load state_dict ({type(e).__name__}: {e})") from None
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ConfigError(f"{pt}: not a state_dict of tensors")
+    return sd
+
+
+def _state_dict(pt: Path, expected: dict, what: str) -> dict:
+    """The state_dict at pt, checked against {key: shape} of the network `what` names."""
+    import torch
+    sd = read_state_dict(pt)
     if set(sd) != set(expected):
         missing, extra = sorted(set(expected) - set(sd)), sorted(set(sd) - set(expected))
         raise ConfigError(f"{pt}: state_dict keys do not match the {what} of its metadata"

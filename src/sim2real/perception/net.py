@@ -280,16 +280,7 @@ def load_state(path: str | Path, robot) -> tuple[dict, dict]:
     """(state_dict, metadata) of a perception checkpoint, its metadata checked (kind, robot, input)
     but not its keypoints or layout: what `train perception --init` starts from (it keeps the
     layers and keypoints it shares)."""
-    import torch
-
-    from sim2real.errors import ConfigError
-    from sim2real.learn.checkpoint import read_metadata
+    from sim2real.learn.checkpoint import read_metadata, read_state_dict
     pt, meta_path, meta = read_metadata(path, KIND, robot, ("kind", "robot", "input", "scheme", "keypoints"))
     check_meta(meta_path, meta, robot, check_keypoints=False)
-    try:
-        sd = torch.load(pt, weights_only=True, map_location="cpu")
-    except Exception as e:  # noqa: BLE001 - any load failure is the same user error
-        raise ConfigError(f"{pt}: cannot load state_dict ({type(e).__name__}: {e})") from None
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ConfigError(f"{pt}: not a state_dict of tensors")
-    return sd, meta
+    return read_state_dict(pt), meta
