@@ -26,6 +26,9 @@ an expected error of about 3 cm) is not published and does not move the estimate
 """
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
@@ -68,6 +71,13 @@ class PerceptionNode(Node):
         self.problems: dict[str, int] = {}
         self.frames_in = self.frames_out = self.occluded = 0
         self.last_conf = float("nan")
+        self._problems_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._waiting: tuple | None = None
+        self._stop = False
+        from scipy.optimize import least_squares  # noqa: F401 - imported now, not in the first fit (~0.7 s)
+        self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
+        self._worker.start()
         self.tracker = TargetTracker()
         self.cal = OnlineCalibration(self.loc.camera0)
         self.states: list[tuple[float, np.ndarray]] = []
@@ -83,7 +93,8 @@ class PerceptionNode(Node):
         self.get_logger().info(f"perception '{self.loc.scheme}' from {self.ckpt}")
 
     def _problem(self, what: str) -> None:
-        self.problems[what] = self.problems.get(what, 0) + 1
+        with self._problems_lock:
+            self.problems[what] = self.problems.get(what, 0) + 1
 
     def _on_state(self, data: bytes) -> None:
         t, q, _, _, problem = self.reader.read(data)
@@ -96,30 +107,57 @@ class PerceptionNode(Node):
             del self.states[:len(self.states) // 4]
 
     def _state_at(self, t: float) -> np.ndarray | None:
-        if not self.states:
+        states = list(self.states)          # the executor's thread appends while the worker reads
+        if not states:
             return None
-        ts = np.array([s[0] for s in self.states])
+        ts = np.array([s[0] for s in states])
         i = int(np.argmin(np.abs(ts - t)))
-        return self.states[i][1] if abs(ts[i] - t) <= 0.02 else None
+        return states[i][1] if abs(ts[i] - t) <= 0.02 else None
 
     def _on_image(self, msg: Image) -> None:
+        """Decode and check the frame here; the CNN, geometry and calibration run on the node's
+        worker thread (ONNX Runtime releases the GIL): ~4 ms of inference a frame must not hold up
+        the control loop composed in the same process. A frame arriving while the worker is busy
+        replaces the one waiting (the newest is the one that counts)."""
         self.frames_in += 1
         try:
             img, problem = decode_msg(msg)
             if img is not None:
                 img, problem = fit(img, self.loc.height, self.loc.width)
-            if problem:
-                self._problem(f"image ignored: {problem}")
-                return
+        except Exception as e:  # noqa: BLE001 - a bad frame must never take the node down
+            img, problem = None, f"{type(e).__name__}: {e}"
+        if problem:
+            self._problem(f"image ignored: {problem}")
+            return
+        with self._wake:
+            self._waiting = (img, convert.from_time(msg.header.stamp))
+            self._wake.notify()
+
+    def _work(self) -> None:
+        next_fit = 0.0
+        while True:
+            with self._wake:
+                while self._waiting is None and not self._stop:
+                    self._wake.wait()
+                if self._stop:
+                    return
+                img, stamp = self._waiting
+                self._waiting = None
+            self._process(img, stamp)
+            if time.monotonic() >= next_fit:
+                self._recalibrate()            # once a second (the first fit: in _process, as soon as there are points)
+                next_fit = time.monotonic() + 1.0
+
+    def _process(self, img: np.ndarray, stamp: float) -> None:
+        try:
             kp, spread = self.loc.keypoints(img)
-            stamp = convert.from_time(msg.header.stamp)
             q = self._state_at(stamp) if hasattr(self, "landmarks") else None
             hidden = False
             if q is not None:
                 known = self.landmarks(q)
                 self.cal.add(kp[0, KNOWN:], spread[0, KNOWN:], known)
-                if self.cal.camera is None:
-                    self._recalibrate()        # the first fit as soon as there are points: not at the next tick
+                if self.cal.camera is None and self._recalibrate():
+                    self.tracker = TargetTracker()     # the first calibration: what the mount gave goes
             target, sigma = self.loc.locate(kp, spread)
             if q is not None and self.tracker.estimate is not None:
                 # the hand (FK of the measured joints) in front of the target or its foot: the CNN
@@ -147,16 +185,19 @@ class PerceptionNode(Node):
         self.pub_conf.publish(Float32(data=conf))
         self.frames_out += 1
 
-    def _recalibrate(self) -> None:
+    def _recalibrate(self) -> bool:
+        """Refit the camera where there are new points; whether it did."""
         if len(self.cal.uv) >= MIN_POINTS and (self.cal.added_since_fit >= MIN_POINTS or self.cal.camera is None):
             try:
                 self.loc.camera = self.cal.fit()
+                return True
             except Exception as e:  # noqa: BLE001 - keep the last camera; say why
                 self._problem(f"calibration failed: {type(e).__name__}: {e}")
+        return False
 
     def _diagnostics(self) -> None:
-        self._recalibrate()
-        problems, self.problems = self.problems, {}
+        with self._problems_lock:
+            problems, self.problems = self.problems, {}
         c = self.cal.report
         p50, p99, mx = convert.latency_ms(self.loc.infer_s)
         self.loc.infer_s.clear()
@@ -172,6 +213,11 @@ class PerceptionNode(Node):
              ("camera_moved_cm", f"{100 * c.get('moved_m', 0.0):.1f}"), ("camera_turned_deg", f"{c.get('turned_deg', 0.0):.2f}")))
 
     def destroy_node(self):
+        if hasattr(self, "_wake"):
+            with self._wake:
+                self._stop = True
+                self._wake.notify()
+            self._worker.join(timeout=2.0)
         if hasattr(self, "sourced"):
             self.sourced.close()
         return super().destroy_node()
