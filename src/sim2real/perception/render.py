@@ -384,13 +384,9 @@ class SceneRenderer:
 
 
 def project(camera: np.ndarray, points_world, width: int, height: int) -> np.ndarray:
-    """(N, 2) pixel coordinates (x right, y down) of world points in a Sample's camera."""
-    camera = np.asarray(camera, float)
-    c, R, fovy = camera[:3], camera[3:12].reshape(3, 3), camera[12]
-    pc = (np.asarray(points_world, float).reshape(-1, 3) - c) @ R   # camera frame: x right, y up, looking along -z
-    f = 0.5 * height / np.tan(np.radians(fovy) / 2)
-    depth = np.maximum(-pc[:, 2], 1e-6)
-    return np.stack([width / 2 + f * pc[:, 0] / depth, height / 2 - f * pc[:, 1] / depth], 1)
+    """(N, 2) pixel coordinates (x right, y down) of world points in a Sample's camera (13,)."""
+    from sim2real.perception.geometry import Camera
+    return Camera.from_array(camera, width, height).project(points_world)
 
 
 # ---- datasets -------------------------------------------------------------------------------
