@@ -272,7 +272,8 @@ class TargetTracker:
     one at the same (x, y) with another height does not, unless `switch_after` in a row (not behind
     the hand) agree on it, when they re-form the estimate; `switch_after` in a row that agree with
     each other at another (x, y) start a new one (the target moved). A measurement behind the hand
-    (`hidden`) only ever counts toward a new (x, y)."""
+    (`hidden`) only ever counts toward a new (x, y). A lower height re-forms only from frames with
+    the whole arm clear of the target (`arm_near` False): a covered ball reads low, never high."""
     gate_m: float = 0.04
     window: int = 9
     switch_after: int = 3
@@ -285,7 +286,7 @@ class TargetTracker:
     def _agree(run: list, p, gate: float) -> bool:
         return not run or np.linalg.norm(p - np.median(run, 0)) <= gate
 
-    def update(self, p, hidden: bool = False) -> np.ndarray:
+    def update(self, p, hidden: bool = False, arm_near: bool = False) -> np.ndarray:
         p = np.asarray(p, float)
         if self.estimate is None:
             self.recent, self.estimate = [p], p
@@ -299,6 +300,8 @@ class TargetTracker:
                 self.recent.append(p)
                 del self.recent[:-self.window]
                 self.pending_height.clear()
+            elif arm_near and p[2] < self.estimate[2]:
+                self.pending_height.clear()         # read low with the arm about: the ball is covered
             else:
                 if not self._agree(self.pending_height, p, self.gate_m / 2):
                     self.pending_height.clear()

@@ -8,12 +8,10 @@ tolerance) right after each target.
 The camera calibrates itself against the arm while it runs: each image's landmark keypoints (arm
 bodies) are paired with their forward kinematics at the /joint_states nearest the image's stamp,
 and the camera's pose and field of view are refitted from the newest pairs once a second (the
-report, and how far the camera sits from its nominal mount, are on /diagnostics). A target estimate
-is the median of the recent measurements that agree with it; a few in a row elsewhere start a new
-one (the target moved), so a hand passing in front of the target does not move it; a frame in
-which the hand (the wrist-to-hand segment, forward kinematics of the measured joints through the
-calibrated camera) lies in front of the target or its foot does not join the estimate, though it
-still counts toward a switch (counted on /diagnostics).
+report, and how far the camera sits from its nominal mount, are on /diagnostics). The per-frame
+logic (keypoints, calibration, location, the tracked estimate and the arm's occlusion of the target)
+is perception/pipeline.py's TargetPipeline, which offline replays run as well; frames in which the
+hand lies in front of the target are counted on /diagnostics.
 
 Images are taken from `image_source` only (the driver), pinned like every control input; of those
 that arrived since the last wake only the newest is used. A malformed image (encoding, sizes, data
@@ -38,8 +36,8 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32
 
 from sim2real.image import decode_msg, fit
-from sim2real.perception.geometry import KNOWN, Landmarks, OnlineCalibration, TargetTracker, near_arm
-from sim2real.perception.net import DEFAULT_SCHEMES, Localizer, confidence, default_checkpoint
+from sim2real.perception.net import DEFAULT_SCHEMES, Localizer, default_checkpoint
+from sim2real.perception.pipeline import TargetPipeline
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
@@ -53,7 +51,6 @@ PARAMS = {"robot": ("jaco", "registered robot name"),
           "calibrate": (True, "calibrate the camera against the arm's forward kinematics while running"),
           "min_confidence": (0.3, "targets whose confidence is below this are not published (0: every one)")}
 STATE_KEEP_S = 1.0      # joint states kept to pair with images (by stamp)
-MIN_POINTS = 12         # landmark points before the first calibration
 
 
 class PerceptionNode(Node):
@@ -78,14 +75,13 @@ class PerceptionNode(Node):
         from scipy.optimize import least_squares  # noqa: F401 - imported now, not in the first fit (~0.7 s)
         self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
         self._worker.start()
-        self.tracker = TargetTracker()
-        self.cal = OnlineCalibration(self.loc.camera0)
+        self.pipe = TargetPipeline(self.loc, self.robot, calibrate=p.calibrate, min_confidence=p.min_confidence)
+        self.cal = self.pipe.cal
         self.states: list[tuple[float, np.ndarray]] = []
         self.sourced = SourcedSubscriptions(self)
         self.sourced.add_from(p.image_source, Image, "/camera/image_raw", self._on_image,
                               lambda who: self._problem(f"refused /camera/image_raw from {who}"))
-        if p.calibrate and self.robot.camera.landmarks:
-            self.landmarks = Landmarks(self.robot)
+        if self.pipe.calibrating:
             self.reader = convert.JointStateReader(self.robot.joint_names)
             self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state,
                                   lambda who: self._problem(f"refused /joint_states from {who}"), raw=True)
@@ -150,50 +146,28 @@ class PerceptionNode(Node):
 
     def _process(self, img: np.ndarray, stamp: float) -> None:
         try:
-            kp, spread = self.loc.keypoints(img)
-            q = self._state_at(stamp) if hasattr(self, "landmarks") else None
-            hidden = False
-            if q is not None:
-                known = self.landmarks(q)
-                self.cal.add(kp[0, KNOWN:], spread[0, KNOWN:], known)
-                if self.cal.camera is None and self._recalibrate():
-                    self.tracker = TargetTracker()     # the first calibration: what the mount gave goes
-            target, sigma = self.loc.locate(kp, spread)
-            if q is not None and self.tracker.estimate is not None:
-                # the hand (FK of the measured joints) in front of the target or its foot: the CNN
-                # sees the hand there, so the frame does not move the estimate (the rest of the arm
-                # is not checked: a new target behind it would never be taken)
-                cam, arm = self.loc.camera, known[-2:]      # the wrist and the hand: what reaches the target
-                foot = np.array([*target[0, :2], self.loc.table_z])
-                hidden = (near_arm(cam, arm, kp[0, 0], float(np.linalg.norm(target[0] - cam.pos)))
-                          or near_arm(cam, arm, kp[0, 1], float(np.linalg.norm(foot - cam.pos))))
+            q = self._state_at(stamp) if self.pipe.calibrating else None
+            r = self.pipe.frame(img, q)
         except Exception as e:  # noqa: BLE001 - a bad frame must never take the node down
             self._problem(f"image ignored: {type(e).__name__}: {e}")
             return
-        xyz, s = target[0], float(sigma[0])
-        if not (np.all(np.isfinite(xyz)) and np.isfinite(s)):
-            self._problem("non-finite network output")
+        if self.pipe.calibration_problem:
+            self._problem(self.pipe.calibration_problem)
+        if np.isfinite(r.confidence):
+            self.last_conf = r.confidence
+        if r.problem:
+            self._problem(r.problem)
             return
-        conf = float(confidence(s, self.loc.tol_m))
-        self.last_conf = conf
-        if conf < self.p.min_confidence:
-            self._problem(f"target below min_confidence {self.p.min_confidence}")
-            return
-        self.occluded += int(hidden)
-        xyz = self.tracker.update(xyz, hidden=hidden)
-        self.pub_target.publish(convert.point(stamp, self.frame, xyz))
-        self.pub_conf.publish(Float32(data=conf))
+        self.occluded += int(r.hidden)
+        self.pub_target.publish(convert.point(stamp, self.frame, r.target))
+        self.pub_conf.publish(Float32(data=r.confidence))
         self.frames_out += 1
 
     def _recalibrate(self) -> bool:
-        """Refit the camera where there are new points; whether it did."""
-        if len(self.cal.uv) >= MIN_POINTS and (self.cal.added_since_fit >= MIN_POINTS or self.cal.camera is None):
-            try:
-                self.loc.camera = self.cal.fit()
-                return True
-            except Exception as e:  # noqa: BLE001 - keep the last camera; say why
-                self._problem(f"calibration failed: {type(e).__name__}: {e}")
-        return False
+        done = self.pipe.recalibrate()
+        if self.pipe.calibration_problem:
+            self._problem(self.pipe.calibration_problem)
+        return done
 
     def _diagnostics(self) -> None:
         with self._problems_lock:

@@ -1,0 +1,119 @@
+"""What the perception node does with one camera frame, without ROS: keypoints from the CNN, the
+camera calibrated online against the known points (the table's corners, the arm's landmarks at the
+joint state of the frame's stamp), the target located through the calibrated camera, and one
+tracked estimate (geometry.TargetTracker) kept through noise and occlusion by the arm.
+
+The node (ros/nodes/perception.py) feeds it decoded frames and the joint state nearest each stamp;
+`sim2real eval perception --replay` (and tests) feed it renders of a recording. One place for the
+per-frame logic, so what is measured offline is what runs.
+
+Occlusion, from forward kinematics through the calibrated camera:
+  hidden    the wrist-to-hand segment lies in front of the target's or its foot's keypoint: the CNN
+            may see the hand there, so the frame does not join the estimate (it can still count
+            toward a new target elsewhere: a new target behind the arm must be taken).
+  arm_near  any part of the arm (base to hand) lies in front of the measured target, the estimate's
+            target or their feet. A ball the arm covers reads LOWER (its keypoint slides down the
+            visible rod), never higher, so the estimate's height only goes down on frames with the
+            whole arm clear (geometry.TargetTracker.update). And a measurement elsewhere whose
+            target pixel is where the estimate projects (its foot alone moved) with the arm about
+            is a foot misread behind the arm, not a moved target: it is left out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim2real.perception.geometry import FOOT, KNOWN, TARGET, Landmarks, OnlineCalibration, TargetTracker, near_arm
+from sim2real.perception.net import Localizer, confidence
+
+MIN_POINTS = 12         # landmark points before the first calibration
+SAME_RAY_PX = 3.0       # the target's pixel this close to the estimate's: the target has not moved
+
+
+@dataclass
+class FrameResult:
+    target: np.ndarray | None      # the tracked estimate (3,) m, None when nothing is published
+    measured: np.ndarray | None    # this frame's own measurement
+    confidence: float
+    hidden: bool = False
+    arm_near: bool = False
+    problem: str | None = None
+    foot_misread: bool = False     # left out: the target's pixel stayed, its foot's moved behind the arm
+
+
+class TargetPipeline:
+    def __init__(self, localizer: Localizer, robot, calibrate: bool = True, min_confidence: float = 0.3):
+        self.loc = localizer
+        self.min_confidence = float(min_confidence)
+        self.tracker = TargetTracker()
+        self.cal = OnlineCalibration(localizer.camera0)
+        self.calibration_problem: str | None = None
+        self.landmarks = Landmarks(robot) if calibrate and robot.camera and robot.camera.landmarks else None
+
+    @property
+    def calibrating(self) -> bool:
+        return self.landmarks is not None
+
+    def frame(self, img: np.ndarray, q: np.ndarray | None = None) -> FrameResult:
+        """One frame (H, W, 3) uint8 RGB at the network's size; q the measured joint positions at
+        its stamp (None: no calibration points, no occlusion check from this frame)."""
+        kp, spread = self.loc.keypoints(img)
+        known = None
+        if q is not None and self.landmarks is not None:
+            known = self.landmarks(q)
+            self.cal.add(kp[0, KNOWN:], spread[0, KNOWN:], known)
+            if self.cal.camera is None and self.recalibrate():
+                self.tracker = TargetTracker()     # the first calibration: what the mount gave goes
+        target, sigma = self.loc.locate(kp, spread)
+        xyz, s = target[0], float(sigma[0])
+        if not (np.all(np.isfinite(xyz)) and np.isfinite(s)):
+            return FrameResult(None, None, float("nan"), problem="non-finite network output")
+        conf = float(confidence(s, self.loc.tol_m))
+        if conf < self.min_confidence:
+            return FrameResult(None, xyz, conf, problem=f"target below min_confidence {self.min_confidence}")
+        hidden = arm_near = False
+        if known is not None:
+            hidden, arm_near = self._occlusion(kp[0], xyz, known)
+        est = self.tracker.estimate
+        if (arm_near and est is not None and np.linalg.norm(xyz[:2] - est[:2]) > self.tracker.gate_m
+                and np.linalg.norm(kp[0, TARGET] - self.loc.camera.project(est)[0]) <= SAME_RAY_PX):
+            # the target's own pixel has not moved, only the foot's, with the arm about: the foot
+            # was misread behind the arm (the measurement slid along the target's ray); not a move
+            return FrameResult(est, xyz, conf, hidden, arm_near, foot_misread=True)
+        est = self.tracker.update(xyz, hidden=hidden, arm_near=arm_near)
+        return FrameResult(est, xyz, conf, hidden, arm_near)
+
+    def _occlusion(self, kp: np.ndarray, xyz: np.ndarray, known: np.ndarray) -> tuple[bool, bool]:
+        cam, table_z = self.loc.camera, self.loc.table_z
+        landmarks = known[len(known) - len(self.landmarks.ids):]
+        chain = np.concatenate([[[0.0, 0.0, 0.0]], landmarks])       # the base, then the landmark bodies
+        hand = landmarks[-2:]                                         # the wrist and the hand
+
+        def behind(chain_xyz, uv, point) -> bool:
+            return near_arm(cam, chain_xyz, uv, float(np.linalg.norm(point - cam.pos)))
+
+        foot = np.array([*xyz[:2], table_z])
+        hidden = behind(hand, kp[TARGET], xyz) or behind(hand, kp[FOOT], foot)
+        points = [(kp[TARGET], xyz), (kp[FOOT], foot)]
+        est = self.tracker.estimate
+        if est is not None:
+            est_foot = np.array([*est[:2], table_z])
+            uv = cam.project(np.stack([est, est_foot]))
+            points += [(uv[0], est), (uv[1], est_foot)]
+        arm_near = hidden or any(behind(chain, uv, p) for uv, p in points)
+        return hidden, arm_near
+
+    def recalibrate(self) -> bool:
+        """Refit the camera where there are new points; whether it did. A failed fit keeps the last
+        camera and says why in `calibration_problem` (None after a good fit)."""
+        if len(self.cal.uv) >= MIN_POINTS and (self.cal.added_since_fit >= MIN_POINTS or self.cal.camera is None):
+            try:
+                self.loc.camera = self.cal.fit()
+            except Exception as e:  # noqa: BLE001 - a bad set of points must not stop the stream
+                self.cal.added_since_fit = 0
+                self.calibration_problem = f"calibration failed: {type(e).__name__}: {e}"
+                return False
+            self.calibration_problem = None
+            return True
+        return False
