@@ -272,14 +272,19 @@ class TargetTracker:
     one at the same (x, y) with another height does not, unless `switch_after` in a row (not behind
     the hand) agree on it, when they re-form the estimate; `switch_after` in a row that agree with
     each other at another (x, y) start a new one (the target moved). A measurement behind the hand
-    (`hidden`) only ever counts toward a new (x, y). A lower height re-forms only from frames with
-    the whole arm clear of the target (`arm_near` False): a covered ball reads low, never high."""
+    (`hidden`) only ever counts toward a new (x, y) — unless the estimate itself was formed from
+    such frames (`provisional`: a new target first seen behind the hand): then hidden frames join
+    it as well (they are as good as what formed it) and the first frame in the open that agrees
+    replaces them all. A lower height re-forms only from frames with the whole arm clear of the
+    target (`arm_near` False): a covered ball reads low, never high."""
     gate_m: float = 0.04
     window: int = 9
     switch_after: int = 3
     recent: list = field(default_factory=list)
     pending: list = field(default_factory=list)
     pending_height: list = field(default_factory=list)
+    pending_hidden: bool = False
+    provisional: bool = False
     estimate: np.ndarray | None = None
 
     @staticmethod
@@ -289,17 +294,21 @@ class TargetTracker:
     def update(self, p, hidden: bool = False, arm_near: bool = False) -> np.ndarray:
         p = np.asarray(p, float)
         if self.estimate is None:
-            self.recent, self.estimate = [p], p
+            self.recent, self.estimate, self.provisional = [p], p, hidden
             return self.estimate
         moved = np.linalg.norm(p[:2] - self.estimate[:2]) > self.gate_m
         if not moved:
             self.pending.clear()
-            if hidden:
+            if hidden and not self.provisional:
                 return self.estimate
             if abs(p[2] - self.estimate[2]) <= self.gate_m:
+                if self.provisional and not hidden:
+                    self.recent, self.provisional = [], False      # seen in the open: it replaces them
                 self.recent.append(p)
                 del self.recent[:-self.window]
                 self.pending_height.clear()
+            elif hidden:
+                pass                                # another height behind the hand: never counts
             elif arm_near and p[2] < self.estimate[2]:
                 self.pending_height.clear()         # read low with the arm about: the ball is covered
             else:
@@ -307,13 +316,16 @@ class TargetTracker:
                     self.pending_height.clear()
                 self.pending_height.append(p)
                 if len(self.pending_height) >= self.switch_after:
-                    self.recent, self.pending_height = list(self.pending_height), []
+                    self.recent, self.pending_height, self.provisional = list(self.pending_height), [], False
         else:
             self.pending_height.clear()
             if not self._agree(self.pending, p, self.gate_m):
                 self.pending.clear()
+                self.pending_hidden = False
             self.pending.append(p)
+            self.pending_hidden |= hidden
             if len(self.pending) >= self.switch_after:
-                self.recent, self.pending = list(self.pending), []
+                self.recent, self.pending, self.provisional = list(self.pending), [], self.pending_hidden
+                self.pending_hidden = False
         self.estimate = np.median(np.array(self.recent), 0)
         return self.estimate

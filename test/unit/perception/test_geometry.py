@@ -335,3 +335,22 @@ def test_a_low_reading_with_the_arm_about_never_lowers_the_height_but_a_higher_o
     for _ in range(2):
         tr.update(base, arm_near=True)
     assert np.allclose(tr.update(base, arm_near=True), base)
+
+
+def test_an_estimate_formed_behind_the_hand_is_corrected_by_what_follows():
+    """A new target first seen behind the hand (its foot misread) is provisional: later frames,
+    hidden or not, that agree with each other move it; the first in the open replaces the rest."""
+    tr = TargetTracker()
+    old, new = np.array([0.39, -0.06, 0.12]), np.array([0.34, 0.12, 0.33])
+    for _ in range(5):
+        tr.update(old)
+    misread = new + [0.0, -0.03, 0.02]
+    for _ in range(3):
+        tr.update(misread, hidden=True)
+    assert tr.provisional and np.allclose(tr.estimate, misread)
+    for _ in range(9):
+        tr.update(new, hidden=True)                  # still behind the hand: they join (majority wins)
+    assert np.linalg.norm(tr.estimate - new) < 1e-9
+    tr.update(new + [0.005, 0, 0])                   # in the open
+    assert not tr.provisional and np.allclose(tr.estimate, new + [0.005, 0, 0])
+    assert np.allclose(tr.update(new - [0.0, 0.0, 0.035], hidden=True), new + [0.005, 0, 0])   # ignored again
