@@ -319,7 +319,10 @@ class DelayLine:
     on the joints from about t + L; so the torques acting over [t, t + L) are the ones asked for at
     t - L .. t - dt, and the command computed now should be the one for the state at t + L. With the
     actuators' lag known apart (lag_s; L then the transport alone), those torques reach the joints
-    through it, and the command is aimed lag_s further ahead (`lead`)."""
+    through it. The command is aimed at the desired state of t + L (`lead`), as the benchmark's
+    oracle aims: aiming lag_s further (the desired state of t + L + lag, for the state at t + L)
+    asked for a phase lead the loop did not have, 1.16x the baseline's RMS on laggy-noisy's
+    sinusoids against 0.72x."""
 
     def __init__(self, n: int, dt: float, latency_s: float, lag_s: float = 0.0):
         self.n, self.dt = n, dt
@@ -334,8 +337,9 @@ class DelayLine:
 
     @property
     def lead(self) -> float:
-        """How far ahead of the state it answers a command mainly acts, s: delay + lag."""
-        return self.latency + self.lag
+        """How far ahead of the state it answers a command starts to act, s: the transport delay
+        (the lag, when known apart, is in the torques run forward, not in the aim)."""
+        return self.latency
 
     def __bool__(self) -> bool:
         return self.steps > 0

@@ -27,4 +27,4 @@ def test_with_lag_they_reach_the_joints_through_a_first_order_filter_from_the_to
         y += a * (u - y)
         want.append(y)
     np.testing.assert_allclose(U[:, 0], want)
-    assert d.lead == pytest.approx(0.02)              # the command mainly acts delay + lag ahead
+    assert d.lead == pytest.approx(0.01)              # aimed where the command starts to act: the transport, not + lag
