@@ -11,7 +11,9 @@ in `randomized` mode, from the `visuals:` ranges of config/randomization/<robot>
   textures       of table, floor, robot and target: flat, gradient, checker or noise, colours
                  from each element's RGB box (table, floor and robot never from the target's box
                  widened by 0.1: its colour family is the one cue that names the target), random
-                 repeat, specular and shininess
+                 repeat, specular and shininess; with `near_target_color_probability` the table
+                 takes the target's hue darkened or paled instead (a brown or pink table the red
+                 rod barely stands out on: where the rod's foot was found worst)
   lights         how many (up to 8), where (a hemisphere above the workspace), colour, intensity;
                  the headlight's ambient
   camera         pose offset and rotation around the nominal mount, field of view
@@ -247,11 +249,18 @@ class SceneRenderer:
                 rgb = rng.uniform(lo, hi)
             return rgb
 
+        def near_miss():             # the target's hue, darker or paler: a table the rod barely stands out on
+            rgb = rng.uniform(tlo, thi)
+            return rgb * rng.uniform(0.3, 0.75) if rng.random() < 0.5 else rgb + (1 - rgb) * rng.uniform(0.35, 0.7)
+
+        p_near = float(v.get("near_target_color_probability", 0.0))
         for el in ELEMENTS:
             lo, hi = colors.get(el, ((0.0,) * 3, (1.0,) * 3))
             kind = kinds[rng.integers(len(kinds))]
             if el == "target":
                 c1, c2 = rng.uniform(lo, hi), rng.uniform(lo, hi)
+            elif el == "table" and p_near > 0 and rng.random() < p_near:
+                c1, c2 = near_miss(), other_color(lo, hi) if kind != "flat" and rng.random() < 0.5 else near_miss()
             else:
                 c1, c2 = other_color(lo, hi), other_color(lo, hi)
             t = self.tex[el]

@@ -138,7 +138,7 @@ VISUAL_CHOICES: dict[str, tuple[str, ...]] = {
     "distractor_shapes": ("box", "sphere", "cylinder", "capsule", "ellipsoid"),
 }
 VISUAL_ELEMENTS = ("table", "floor", "robot", "target")
-VISUAL_PROBABILITIES = ("payload_probability",)    # one number in [0, 1]
+VISUAL_PROBABILITIES = ("payload_probability", "near_target_color_probability")    # one number in [0, 1]
 
 
 def _is_num(x) -> bool:

@@ -111,3 +111,26 @@ def test_dataset_file_roundtrip_and_workers_agree(jaco, tmp_path):
 
 class _Other:
     name = "other"
+
+
+def test_near_target_colour_tables_take_the_targets_hue(jaco, visuals):
+    """near_target_color_probability 1: every table is the target's hue darkened or paled (red the
+    largest channel of its flat colour); 0 (what other tables draw from): the target's family is
+    kept off the table."""
+    def table_rgb(p):
+        v = {**visuals, "texture_kinds": ["flat"], "near_target_color_probability": p}
+        r = SceneRenderer(jaco, "randomized", v)
+        try:
+            out = []
+            for k in range(12):
+                r.sample(np.random.default_rng(k))
+                t = r.tex["table"]
+                adr, n = r.model.tex_adr[t], r.model.tex_width[t] * r.model.tex_height[t] * r.model.tex_nchannel[t]
+                out.append(r.model.tex_data[adr:adr + n].reshape(-1, r.model.tex_nchannel[t])[:, :3].mean(0))
+            return np.array(out)
+        finally:
+            r.close()
+    near, plain = table_rgb(1.0), table_rgb(0.0)
+    assert np.all((near[:, 0] > near[:, 1]) & (near[:, 0] > near[:, 2]))
+    lo, hi = np.array([0.45, -0.1, -0.1]) * 255, np.array([1.1, 0.5, 0.5]) * 255      # the target's box widened by 0.1
+    assert not np.any(np.all((plain >= lo) & (plain <= hi), axis=1))

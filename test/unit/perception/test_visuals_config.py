@@ -31,6 +31,7 @@ def test_jaco_has_visual_ranges_and_dynamics_unchanged(jaco):
     ({"colors": {"table": {"low": [0, 0, 0], "high": [1, 1, 2]}}}, r"visuals.colors.table"),
     ({"colors": {"table": {"low": [0.5, 0, 0], "high": [0.4, 1, 1]}}}, r"visuals.colors.table"),
     ({"colors": {"table": [0, 1]}}, r"visuals.colors.table"),
+    ({"near_target_color_probability": 1.5}, r"visuals.near_target_color_probability"),
 ])
 def test_bad_visuals_name_the_key(data, needle):
     with pytest.raises(ConfigError, match=needle):
