@@ -59,8 +59,10 @@ def test_no_excitation_keeps_the_prior(name):
 @pytest.mark.parametrize("name", ADAPTIVE)
 def test_stuck_joint_is_reported_and_torque_stays_bounded(name):
     """joint_2 is blocked 0.3 rad from where it is asked to go: the fit sees a huge residual; the
-    mode must say so and keep every command within the limits (the bare mode: under its guard the
-    baseline takes over first, which the guarded run below checks)."""
+    mode must say so and keep every command within the limits, bare and under its guard. The guard
+    does not take over: the baseline, on the same stuck joint, would keep the same error (its
+    envelope is what the baseline would keep, guard.BaselineErrorModel); with that prediction off
+    (the absolute envelope alone) it does."""
     mode = make_mode(name, jaco, guard=False)
     q = HOME.copy()
     q[1] -= 0.3
@@ -74,11 +76,17 @@ def test_stuck_joint_is_reported_and_torque_stays_bounded(name):
         prev = tau
     assert all(np.all(np.abs(t) <= jaco.effort_limit + 1e-9) for t in taus)
     assert any("stuck joint" in s or "fallback" in s for s in statuses)
-    guarded, prev = make_mode(name, jaco), h
-    for i in range(20):
-        prev = guarded.command(i * jaco.dt, q, np.zeros(7), STILL, prev)
-        assert np.all(np.abs(prev) <= jaco.effort_limit + 1e-9)
-    assert guarded.status.startswith("guard: tracking error")
+    for predict in (True, False):
+        guarded, prev = make_mode(name, jaco), h
+        if not predict:
+            guarded._pred = None
+        for i in range(20):
+            prev = guarded.command(i * jaco.dt, q, np.zeros(7), STILL, prev)
+            assert np.all(np.abs(prev) <= jaco.effort_limit + 1e-9)
+        if predict:
+            assert guarded.trips == 0 and ("stuck joint" in guarded.status or "fallback" in guarded.status)
+        else:
+            assert guarded.status.startswith("guard: tracking error")
 
 
 def test_adaptive_mode_beats_the_baseline_when_the_model_is_wrong():
