@@ -59,3 +59,25 @@ def test_learned_policy_needs_a_fitting_checkpoint(tmp_path):
         build_graph("go1", policy="learned")
     with pytest.raises(ConfigError, match="applies to a learned policy"):
         build_graph("jaco", policy="planner", policy_checkpoint=str(tmp_path / "x.pt"))
+
+
+def test_the_node_feeds_the_policy_the_filters_loop_delay(tmp_path):
+    """A checkpoint that observes the loop's delay gets the figure the safety filter measures and
+    runs with (its /diagnostics loop_delay_ms), as the training environment gives each simulation
+    its filter's figure."""
+    from sim2real.policy.train import TrainConfig, train
+    from sim2real.robots import load_robot
+    ckpt = tmp_path / "tiny"
+    train(load_robot("jaco"), TrainConfig(scheme="dr", envs=2, iterations=1, minibatch=200, epochs=1, threads=1),
+          ckpt, progress=False)
+    prof = tmp_path / "delay.yaml"
+    prof.write_text("schema: sim2real/reality/v1\nname: delay\nrobot: jaco\n"
+                    "dynamics:\n  latency: {command: 0.01, state: 0.01}\n")
+    with graph(targets=1, policy="learned", policy_checkpoint=str(ckpt.with_suffix(".pt")), backend="twin",
+               reality=str(prof)) as g:
+        pol, flt = g.nodes["policy"], g.nodes["safety_filter"]
+        assert pol.policy.observes_delay and pol.policy.loop_delay_s == 0.0
+        spin_sim(g, 3.5)
+        assert flt.filter.loop_delay_s > 0.015              # 10 ms each way: ~24 ms measured
+        assert pol.delay_reports >= 1
+        assert pol.policy.loop_delay_s == pytest.approx(flt.filter.loop_delay_s, abs=1e-4)

@@ -4,9 +4,13 @@ dynamics drawn from a source distribution, on MuJoCo's threaded multi-simulation
 Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gymnasium.Env):
   observation  float32 (layout: policy/reach_core.ReachLayout; 4n + 6 [+ extrinsics] values):
                measured q, qd (delayed and noisy as the robot's sensors), the target (true +
-               noise), target - FK(measured q), desired lead, previous action [, extrinsics]
-  action       float32 in [-1, 1]^n: a desired joint speed (reach_core.ReachCore.desired), turned
-               into the desired state the policy publishes at its rate (50 Hz, Mordatch et al. 2015)
+               noise), target - FK(measured q), desired lead, previous action [, extrinsics:
+               the known features (`features`: "loop_delay", the loop's delay as the safety
+               filter measures it, below), then RMA's latent]
+  action       float32 in [-1, 1]^n: a desired joint speed (reach_core.ReachCore.desired; with
+               speed_lag > 0 low-passed over a time proportional to the loop's delay,
+               ReachCore.command_speed), turned into the desired state the policy publishes at
+               its rate (50 Hz, Mordatch et al. 2015)
   step         one policy period: the graph's loop below it at the control rate (500 Hz) for
                policy period / control period steps, each robot.substeps physics steps
   reward       reach_core.reward: -2 d + 0.5 [d < tol] - 0.02 |a - a_prev|^2 / n
@@ -35,6 +39,12 @@ twin's, built by sim/model_builder.py from the drawn profile): link masses and i
 mass and offset, joint friction, damping, armature (in the model); motor strength, actuator lag,
 command and state latency, position and velocity noise (in the loop). Target noise: TARGET_NOISE
 m std per episode offset, half of it per step. Not modelled: drops, jitter, backlash, driver faults.
+
+The loop's delay (the safety filter's velocity cap and damper, and the policy's "loop_delay"
+feature): what safety/filter.LoopDelay measures on the twin, ROUND_TRIP x the age of the state
+behind the command, (latency.state / dt + 1) control periods, plus 0-DELAY_EXCESS periods drawn
+per episode for what the drops and jitter the loop does not model add to the peak-held figure
+(measured on the twin: 16 ms by the formula, 20-24 ms with laggy-noisy's drops; 36 -> 36-44 ms).
 
 The controller. The graph's baseline is computed torque on the nominal model,
 tau = M(q) (a_ref + z) + h(q, qd) + friction, with a_ref from control/reference.py (the same reference
@@ -66,7 +76,7 @@ from sim2real.control.nominal_model import NominalModel
 from sim2real.control.reference import Desired, ReferenceModel
 from sim2real.errors import ConfigError
 from sim2real.policy.reach_core import LOAD_OFFSET, ReachCore, load_utilization, reward
-from sim2real.safety.filter import LoopDelay, SafetyFilter
+from sim2real.safety.filter import DAMPER_DELAY_S, LoopDelay, SafetyFilter
 from sim2real.sim.model_builder import PAYLOAD_BODY, build_spec, joint_indices
 from sim2real.sim.reality import NOMINAL
 from sim2real.tasks.reach import ReachTask
@@ -76,6 +86,7 @@ START_SPREAD = 0.4      # rad around home
 HOLD_S = 0.5            # success: within tol for this long at the episode's end
 TARGETS = 2             # per episode: the second starts from wherever the first left the arm
 STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
+DELAY_EXCESS = 2        # control periods the measured loop delay may exceed its formula by (drops, jitter)
 HISTORY = 32            # control periods of state and command history (latencies up to 62 ms at 500 Hz)
 OBS_BOUND = 100.0       # observations are scaled to order 1 (policy/reach_core.py); this bounds the space
 V_EPS = 0.02            # rad/s, as control/computed_torque.py smooths the friction sign
@@ -137,13 +148,13 @@ class ReachSims:
     def __init__(self, robot, n: int, *, source=None, seed: int = 0, episode_s: float = 8.0,
                  extrinsics: int = 0, extrinsics_fn: Callable | None = None,
                  ground: Callable | None = None, threads: int = 2, targets: int = TARGETS,
-                 task_group: int = 1):
+                 task_group: int = 1, features: tuple[str, ...] = (), speed_lag: float = 0.0):
         if robot.end_effector is None or robot.floating_base or robot.actuation != "effort":
             raise ConfigError(f"robot '{robot.name}': the reach environment needs a fixed-base, torque-controlled "
                               f"robot with an end effector")
         self.robot, self.n, self.source = robot, n, source
         self.task = ReachTask.from_robot(robot)
-        self.core = ReachCore(robot, self.task, extrinsics)
+        self.core = ReachCore(robot, self.task, extrinsics, features=features, speed_lag=speed_lag)
         self.nominal = NominalModel(robot)
         self.tracker = Tracker(robot, self.nominal)
         self.safety = SafetyFilter(robot)
@@ -201,6 +212,7 @@ class ReachSims:
         self.q_d = np.zeros((n, nj))
         self.q_meas = np.zeros((n, nj))      # what each policy saw last (its action is relative to it)
         self.prev_action = np.zeros((n, nj))
+        self.v_cmd = np.zeros((n, nj))       # the desired speed (reach_core.ReachCore.command_speed)
         self.t = np.zeros(n, int)
         self.near = np.zeros(n, int)
         self.ret = np.zeros(n)
@@ -236,8 +248,13 @@ class ReachSims:
         self.lat_cmd[i] = min(int(round(res.latency_command / r.dt)), HISTORY // 2 - 1)
         self.lat_state[i] = min(int(round(res.latency_state / r.dt)), HISTORY // 2 - 1)
         # the graph's filter sets its velocity cap and damper for the delay it measures (the
-        # state's age at the next state, twice: safety/filter.LoopDelay); so does each row here
-        self._loop_delay[i] = LoopDelay.ROUND_TRIP * (self.lat_state[i] + 1) * r.dt
+        # state's age at the next state, twice: safety/filter.LoopDelay); so does each row here,
+        # and the policy sees the same figure (a randomized robot's drops and jitter: the excess)
+        excess = int(self.rng.integers(0, DELAY_EXCESS + 1)) if self.source is not None else 0
+        d = LoopDelay.ROUND_TRIP * (self.lat_state[i] + 1 + excess) * r.dt
+        # the filter starts at 0 and takes a measured delay once it moves its gains (LoopDelay.update:
+        # past DAMPER_DELAY_S by more than CHANGE), so a fast loop reads 0 there
+        self._loop_delay[i] = d if d > (1.0 + LoopDelay.CHANGE) * DAMPER_DELAY_S else 0.0
         self.safety.set_loop_delay(self._loop_delay)
         self.alpha[i] = np.where(res.actuator_lag > 0, 1.0 - np.exp(-r.dt / np.maximum(res.actuator_lag, 1e-12)), 1.0)
         self.strength[i] = res.motor_strength
@@ -264,6 +281,7 @@ class ReachSims:
         self.episodes[i] += 1
         self.q_d[i] = q0
         self.prev_action[i] = 0.0
+        self.v_cmd[i] = 0.0
         self.t[i] = 0
         self.ret[i] = 0.0
 
@@ -350,14 +368,16 @@ class ReachSims:
         self.q_meas[idx] = q
         seen = self.target[idx] + self.target_bias[idx] + self.rng.normal(0.0, TARGET_NOISE / 2, (len(idx), 3))
         z = self.extrinsics_fn(self.params[idx]) if self.extrinsics_fn is not None else None
-        return self.core.observe(q, qd, seen, self._ee(q), self.q_d[idx], self.prev_action[idx], z)
+        return self.core.observe(q, qd, seen, self._ee(q), self.q_d[idx], self.prev_action[idx], z,
+                                 {"loop_delay": self._loop_delay[idx]})
 
     def step(self, action: np.ndarray):
         n, r = self.n, self.robot
         action = np.clip(np.asarray(action, float).reshape(n, r.n), -1.0, 1.0)
         if self.ground is not None:
             action = self.ground(action)
-        q_d, qd_d = self.core.desired(action, self.q_meas, self.q_d)
+        self.v_cmd = self.core.command_speed(action, self.v_cmd, self._loop_delay)
+        q_d, qd_d = self.core.desired(action, self.q_meas, self.q_d, self.v_cmd)
         self.advance(q_d, qd_d)
         q_true = self.S[:, self.iq]
         ee_true, load = self._ee_and_load(q_true)

@@ -58,6 +58,9 @@ class TrainConfig:
     threads: int = 2
     init: str | None = None        # start the actor from this checkpoint (EPOpt after a dr run: the paper's warm-up)
     randomization: str | None = None   # ranges file (default: config/randomization/<robot>.yaml)
+    features: tuple[str, ...] = ("loop_delay",)   # known extrinsic features observed (policy/reach_core.FEATURES)
+    speed_lag: float = 0.5         # desired speed low-passed over this x the loop's delay (ReachCore.command_speed)
+    init_log_std_continued: float = -1.2   # exploration of an --init actor: it acts already, wide noise undoes it
     extra: dict = field(default_factory=dict)
 
 
@@ -104,26 +107,41 @@ def make_ppo(env, cfg: TrainConfig, sims, verbose=0):
         "MlpPolicy", env, learning_rate=cfg.learning_rate, n_steps=sims.horizon, batch_size=cfg.minibatch,
         n_epochs=cfg.epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, ent_coef=cfg.ent_coef, seed=cfg.seed,
         policy_kwargs=dict(net_arch=dict(pi=list(cfg.hidden), vf=[128, 128]), activation_fn=nn.ReLU,
-                           log_std_init=cfg.init_log_std),
+                           log_std_init=cfg.init_log_std_continued if cfg.init else cfg.init_log_std),
         device="cpu", verbose=verbose)
     if cfg.scheme in ("epopt", "epopt+adapt"):
         model.epsilon, model.warmup_iters = cfg.epsilon, cfg.warmup
     return model
 
 
-def load_actor(model, path, robot, hidden) -> None:
-    """Copy a reach_policy checkpoint's actor into the SB3 policy (the value net starts fresh)."""
+def load_actor(model, path, robot, hidden, features: tuple[str, ...] = ()) -> None:
+    """Copy a reach_policy checkpoint's actor into the SB3 policy (the value net starts fresh).
+    A checkpoint whose observation is a prefix of this one's (no latent, its extrinsic features
+    the first of `features`: e.g. one trained before the loop delay was observed) starts the
+    new inputs at zero weight, so the copy acts exactly as the checkpoint did."""
     import torch
 
     from sim2real.learn.checkpoint import checkpoint_files, load_checkpoint
     pt, _ = checkpoint_files(path)
-    _, meta = load_checkpoint(pt, KIND, robot, {"hidden": list(hidden), "obs_size": model.observation_space.shape[0]})
+    n_in = model.observation_space.shape[0]
+    _, meta = load_checkpoint(pt, KIND, robot, {"hidden": list(hidden)})
+    old_feat = tuple(meta.get("extrinsic_features", ()))
+    old_in = int(meta.get("obs_size", -1))
+    prefix = (int(meta.get("extrinsics", 0)) == len(old_feat) and tuple(features[:len(old_feat)]) == old_feat
+              and old_in == n_in - (len(features) - len(old_feat)))
+    if old_in != n_in and not prefix:
+        raise ConfigError(f"--init {pt}: its observation ({old_in} values, extrinsic features {list(old_feat)}, "
+                          f"extrinsics {meta.get('extrinsics', 0)}) is not a prefix of this training's ({n_in}, "
+                          f"features {list(features)})")
     sd = torch.load(pt, weights_only=True, map_location="cpu")
     pol = model.policy
     dst = [m for m in pol.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)] + [pol.action_net]
     with torch.no_grad():
         for i, d in enumerate(dst):
-            d.weight.copy_(sd[f"{2 * i}.weight"])
+            w = sd[f"{2 * i}.weight"]
+            if i == 0 and w.shape[1] < n_in:      # the new inputs (at the end) start unused
+                w = torch.cat([w, torch.zeros(w.shape[0], n_in - w.shape[1], dtype=w.dtype)], dim=1)
+            d.weight.copy_(w)
             d.bias.copy_(sd[f"{2 * i}.bias"])
 
 
@@ -182,11 +200,11 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     group = cfg.task_group if cfg.scheme in ("epopt", "epopt+adapt") else 1
     cfg.task_group = group        # the metadata records what ran (1: no groups)
     env = ReachVecEnv(robot, cfg.envs, source=source, seed=cfg.seed, episode_s=cfg.episode_s, threads=cfg.threads,
-                      task_group=group)
+                      task_group=group, features=tuple(cfg.features), speed_lag=cfg.speed_lag)
     sims = env.sims
     model = make_ppo(env, cfg, sims)
     if cfg.init:
-        load_actor(model, cfg.init, robot, cfg.hidden)
+        load_actor(model, cfg.init, robot, cfg.hidden, tuple(cfg.features))
     rows: list[dict] = []
     t0 = time.perf_counter()
     from stable_baselines3.common.callbacks import BaseCallback
@@ -220,7 +238,9 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     meta = metadata(KIND, robot, n_in, n_out, cfg.hidden, norm,
                     inputs=", ".join(f"{k}[{v.stop - v.start}]" for k, v in sims.core.layout.slots().items()),
                     outputs="action in [-1, 1]^n: desired joint speed / (action_speed vmax) (policy/reach_core.py)",
-                    obs_size=n_in, extrinsics=sims.core.layout.extrinsics, action_speed=sims.core.speed,
+                    obs_size=n_in, extrinsics=sims.core.layout.extrinsics,
+                    extrinsic_features=list(sims.core.layout.features), action_speed=sims.core.speed,
+                    speed_lag=sims.core.speed_lag,
                     scheme=cfg.scheme, task=task_definition(),
                     policy_rate_hz=robot.policy_rate_hz, train_wall_s=round(wall, 1),
                     env_steps=int(model.num_timesteps), config={k: v for k, v in asdict(cfg).items() if k != "extra"},

@@ -169,3 +169,76 @@ def test_load_utilization_predicts_which_postures_hold_a_payload(jaco):
     from sim2real.control.computed_torque import HoldTerm
     np.testing.assert_allclose(drift_hold, u_hold * amax / (jaco.kp * (1 + HoldTerm.GAIN)), atol=0.01)
     assert drift_sag[5] > 0.2 and drift_hold.max() < 0.05
+
+
+def test_the_observed_loop_delay_is_the_filters(jaco):
+    """The "loop_delay" feature: each simulation's figure is the one its safety filter runs with,
+    the figure the graph's filter measures (ROUND_TRIP x the state's age, plus what drops add;
+    0 for a loop too fast to move the filter's gains), scaled as reach_core.FEATURES says."""
+    from sim2real.policy.env import DELAY_EXCESS
+    from sim2real.policy.reach_core import FEATURES
+    from sim2real.safety.filter import LoopDelay
+    s = _sims_for(jaco, {"dynamics": {"latency": {"command": 0.02, "state": 0.02}}})
+    assert s.core.layout.features == ()                       # none unless asked for
+    prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco",
+                          "dynamics": {"latency": {"command": 0.02, "state": 0.02}}})
+
+    class One:
+        def names(self, robot):
+            return []
+
+        def draw(self, robot, rng):
+            return np.zeros(0)
+
+        def profile(self, robot, theta, name="x"):
+            return prof
+    s = ReachSims(jaco, 6, source=One(), seed=0, threads=1, features=("loop_delay",))
+    obs = s.reset()
+    sl = s.core.layout.slots()["extrinsics"]
+    assert obs.shape[1] == ReachSims(jaco, 1, source=None, threads=1).core.layout.size + 1
+    np.testing.assert_allclose(obs[:, sl][:, 0], s._loop_delay / FEATURES["loop_delay"], rtol=1e-6)
+    np.testing.assert_allclose(s.safety.loop_delay_s, s._loop_delay)
+    base = LoopDelay.ROUND_TRIP * (10 + 1) * jaco.dt           # 20 ms = 10 control periods
+    assert np.all(s._loop_delay >= base - 1e-9)
+    assert np.all(s._loop_delay <= base + LoopDelay.ROUND_TRIP * DELAY_EXCESS * jaco.dt + 1e-9)
+    o, *_ = s.step(np.zeros((6, jaco.n)))
+    np.testing.assert_allclose(o[:, sl][:, 0], obs[:, sl][:, 0])   # fixed for the episode
+    nominal = ReachSims(jaco, 2, source=None, threads=1, features=("loop_delay",))
+    assert np.all(nominal.reset()[:, sl] == 0.0)               # 4 ms: the filter keeps its full gains, reads 0
+
+
+def test_layout_known_features_first_then_latent(jaco):
+    from sim2real.policy.reach_core import FEATURES, ReachLayout
+    task = ReachTask.from_robot(jaco)
+    core = ReachCore(jaco, task, 2, features=("loop_delay",))
+    assert core.layout.size == 4 * jaco.n + 6 + 3 and core.layout.latent == 2
+    q = np.tile(jaco.home, (3, 1))
+    z = np.ones((3, 2))
+    o = core.observe(q, 0 * q, np.zeros((3, 3)), np.zeros((3, 3)), q, 0 * q, z, {"loop_delay": np.array([0.0, 0.02, 0.04])})
+    ext = o[:, core.layout.slots()["extrinsics"]]
+    np.testing.assert_allclose(ext[:, 0], np.array([0.0, 0.02, 0.04]) / FEATURES["loop_delay"], rtol=1e-6)
+    np.testing.assert_array_equal(ext[:, 1:], 1.0)
+    with pytest.raises(KeyError):
+        core.observe(q, 0 * q, np.zeros((3, 3)), np.zeros((3, 3)), q, 0 * q)     # the delay is not optional
+    with pytest.raises(ValueError, match="unknown extrinsic feature"):
+        ReachLayout(jaco.n, 1, ("wind",))
+
+
+def test_the_desired_speed_is_smoothed_over_the_loops_delay(jaco):
+    """ReachCore.command_speed: the action's speed itself on a fast loop, low-passed with a time
+    constant of speed_lag x the delay on a slow one; none without speed_lag (older checkpoints)."""
+    task = ReachTask.from_robot(jaco)
+    core = ReachCore(jaco, task, speed_lag=0.5)
+    full = np.ones(jaco.n) * core.speed * core.vmax
+    np.testing.assert_allclose(core.command_speed(np.ones(jaco.n), np.zeros(jaco.n), 0.0), full)
+    v = np.zeros((2, jaco.n))
+    for k in range(3):
+        v = core.command_speed(np.ones((2, jaco.n)), v, np.array([0.0, 0.044]))
+        beta = 1 - np.exp(-core.period / (0.5 * 0.044))
+        np.testing.assert_allclose(v[1], full * (1 - (1 - beta) ** (k + 1)))
+    np.testing.assert_allclose(v[0], full)
+    plain = ReachCore(jaco, task)
+    np.testing.assert_allclose(plain.command_speed(np.ones(jaco.n), np.zeros(jaco.n), 0.044), full)
+    q = jaco.home.copy()
+    _, qd_d = core.desired(np.ones(jaco.n), q, q, 0.5 * full)
+    np.testing.assert_allclose(qd_d, 0.5 * full)               # the speed given, not the action's

@@ -104,3 +104,53 @@ def test_unknown_scheme_and_missing_target_data(jaco, tmp_path):
         train(jaco, TrainConfig(scheme="ppo"), tmp_path / "x")
     with pytest.raises(ConfigError, match="target-data"):
         train(jaco, TrainConfig(scheme="epopt+adapt"), tmp_path / "x")
+
+
+def test_runtime_observes_the_loop_delay_it_is_given(jaco, tiny):
+    """A checkpoint trained with the "loop_delay" feature (the default) records it; the runtime
+    puts the delay it is given into that slot, refuses nonsense, and acts differently on it."""
+    from sim2real.policy.reach_core import FEATURES
+    out, _ = tiny
+    meta = json.loads((out.parent / "tiny.json").read_text())
+    assert meta["extrinsic_features"] == ["loop_delay"] and meta["extrinsics"] == 1
+    pol = LearnedReach(out, jaco)
+    assert pol.observes_delay and pol.loop_delay_s == 0.0
+    seen = []
+    run = pol.sess.run
+    pol.sess = type("Spy", (), {"run": staticmethod(lambda o, f: seen.append(f[pol.input].copy()) or run(o, f))})()
+    q, tgt = jaco.home.copy(), np.array([0.5, 0.0, 0.3])
+    for d in (0.0, 0.04):
+        assert pol.set_loop_delay(d)
+        pol.reset()
+        pol.act(q, np.zeros(7), tgt)
+    assert not pol.set_loop_delay(float("nan")) and not pol.set_loop_delay(-0.01) and pol.loop_delay_s == 0.04
+    ext = pol.core.layout.slots()["extrinsics"]
+    assert seen[0][0, ext][0] == 0.0 and seen[1][0, ext][0] == pytest.approx(0.04 / FEATURES["loop_delay"])
+    np.testing.assert_array_equal(seen[0][0, :ext.start], seen[1][0, :ext.start])   # the rest: the same
+
+
+def test_init_from_a_checkpoint_that_did_not_observe_the_delay(jaco, tmp_path):
+    """--init from a checkpoint without the feature (the shipped ones before it): the new input
+    starts at zero weight, so the started policy acts as the checkpoint did at any delay."""
+    import torch
+
+    from sim2real.learn.checkpoint import load_checkpoint
+    from sim2real.policy.env import ReachVecEnv
+    from sim2real.policy.train import actor_mlp, load_actor
+    old = tmp_path / "old"
+    train(jaco, TrainConfig(scheme="dr", envs=2, iterations=1, minibatch=200, epochs=1, threads=1, features=()),
+          old, progress=False)
+    env = ReachVecEnv(jaco, 2, threads=1, features=("loop_delay",))
+    cfg = TrainConfig(scheme="dr", envs=2, minibatch=200, epochs=1)
+    model = make_ppo(env, cfg, env.sims)
+    load_actor(model, old.with_suffix(".pt"), jaco, cfg.hidden, ("loop_delay",))
+    net_old, meta = load_checkpoint(old.with_suffix(".pt"), "reach_policy", jaco)
+    assert meta["extrinsics"] == 0 and meta["extrinsic_features"] == []
+    net_new = actor_mlp(model, cfg.hidden)
+    obs = np.random.default_rng(1).normal(size=(6, env.sims.core.layout.size))
+    with torch.no_grad():
+        a_new = net_new(torch.tensor(obs, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(a_new, np.stack([net_old(o[:-1]) for o in obs]), atol=1e-5)
+    env_latent = ReachVecEnv(jaco, 2, threads=1, extrinsics=2)      # not a prefix: refused
+    with pytest.raises(ConfigError, match="not a prefix"):
+        load_actor(make_ppo(env_latent, cfg, env_latent.sims), old.with_suffix(".pt"), jaco, cfg.hidden, ())
