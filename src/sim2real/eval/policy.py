@@ -61,6 +61,9 @@ class _Learned:
         self.p = LearnedReach(path, robot, nominal)
         self.name = self.p.scheme
 
+    def set_loop_delay(self, seconds: float) -> None:
+        self.p.set_loop_delay(seconds)
+
     def act(self, t, q, qd, target):
         q_d, qd_d, _ = self.p.act(q, qd, target)
         return (q, np.zeros_like(q)) if q_d is None else (q_d, qd_d)
@@ -79,6 +82,7 @@ def run_reach(robot, profile, policy, n_targets: int, seed: int = 0, mode_name: 
     from sim2real.control.modes import default_mode, make_mode
     from sim2real.control.nominal_model import NominalModel
     from sim2real.control.reference import Desired
+    from sim2real.safety.filter import SafetyFilter
     from sim2real.sim.twin import Twin, run_lockstep
     from sim2real.tasks.reach import ReachTask
 
@@ -87,6 +91,7 @@ def run_reach(robot, profile, policy, n_targets: int, seed: int = 0, mode_name: 
     kin = NominalModel(robot)
     mode = make_mode(mode_name or default_mode(robot), robot)
     twin = Twin(robot, profile)
+    safety = SafetyFilter(robot)      # run_lockstep measures the loop's delay into it, as the filter node does
     period = 1.0 / robot.policy_rate_hz
     horizon = 2.0 * period
     st = {"next": None, "q_d": None, "qd_d": None, "t_d": 0.0}
@@ -94,6 +99,8 @@ def run_reach(robot, profile, policy, n_targets: int, seed: int = 0, mode_name: 
     def controller(stamp, q, qd, effort):
         if st["next"] is None or stamp >= st["next"] - 1e-9:
             _, tgt = task.target_at(targets, stamp)
+            if hasattr(policy, "set_loop_delay"):    # as the node reads it off the filter's /diagnostics
+                policy.set_loop_delay(safety.loop_delay_s)
             st["q_d"], st["qd_d"] = policy.act(stamp, q, qd, tgt)
             st["t_d"] = stamp
             st["next"] = stamp + period if st["next"] is None or st["next"] < stamp - period else st["next"] + period
@@ -111,7 +118,7 @@ def run_reach(robot, profile, policy, n_targets: int, seed: int = 0, mode_name: 
             dist.append(float(np.linalg.norm(kin.ee_position(q) - tgt)))
         count[0] += 1
 
-    run_lockstep(twin, controller, n_targets * task.hold_s, on_step=on_step)
+    run_lockstep(twin, controller, n_targets * task.hold_s, safety=safety, on_step=on_step)
     return score(np.array(ts), np.array(dist), n_targets, task, period)
 
 
