@@ -17,6 +17,22 @@ def jaco():
     return load_robot("jaco")
 
 
+
+class _Always:
+    """A randomization source that always draws one profile."""
+
+    def __init__(self, prof):
+        self.prof = prof
+
+    def names(self, robot):
+        return []
+
+    def draw(self, robot, rng):
+        return np.zeros(0)
+
+    def profile(self, robot, theta, name="x"):
+        return self.prof
+
 def test_single_env_passes_gymnasium_checker(jaco):
     env = ReachEnv(jaco, source=load_randomization(jaco), seed=0)
     check_env(env, skip_render_check=True)
@@ -79,16 +95,7 @@ def test_task_groups_share_targets_and_start_not_robots(jaco):
 def _sims_for(jaco, data):
     prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco", **data})
 
-    class One:     # a source that always draws this profile
-        def names(self, robot):
-            return []
-
-        def draw(self, robot, rng):
-            return np.zeros(0)
-
-        def profile(self, robot, theta, name="x"):
-            return prof
-    s = ReachSims(jaco, 1, source=One(), seed=0, threads=1)
+    s = ReachSims(jaco, 1, source=_Always(prof), seed=0, threads=1)
     s.fixed_start = jaco.home.copy()
     s.reset()
     return s
@@ -183,16 +190,7 @@ def test_the_observed_loop_delay_is_the_filters(jaco):
     prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco",
                           "dynamics": {"latency": {"command": 0.02, "state": 0.02}}})
 
-    class One:
-        def names(self, robot):
-            return []
-
-        def draw(self, robot, rng):
-            return np.zeros(0)
-
-        def profile(self, robot, theta, name="x"):
-            return prof
-    s = ReachSims(jaco, 6, source=One(), seed=0, threads=1, features=("loop_delay",))
+    s = ReachSims(jaco, 6, source=_Always(prof), seed=0, threads=1, features=("loop_delay",))
     obs = s.reset()
     sl = s.core.layout.slots()["extrinsics"]
     assert obs.shape[1] == ReachSims(jaco, 1, source=None, threads=1).core.layout.size + 1
