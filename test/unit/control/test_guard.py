@@ -37,21 +37,22 @@ class Diverging:
         self.applied_log.append(np.array(cmd))
 
 
-def run_toy(mode, seconds, delay_steps=15):
+def run_toy(mode, seconds, delay_steps=15, load=0.0, measured=False):
     """Joints as unit inertias with the nominal gravity cancelled, the command acting after a
-    transport delay: what the controller does shows up in q, qd as on a delayed robot."""
+    transport delay: what the controller does shows up in q, qd as on a delayed robot. `load`: N m
+    on the joints the nominal model lacks; `measured`: the controller is given the joint torques
+    acting (as a Jaco's torque sensors report them)."""
     model = NominalModel(jaco)
     M, h = model.dynamics(jaco.home, np.zeros(7))
     q, qd = jaco.home.copy(), np.zeros(7)
-    pipe = [h.copy()] * delay_steps
+    pipe, acting = [h.copy()] * delay_steps, h.copy()
     out = []
     for i in range(int(seconds / jaco.dt)):
         t = i * jaco.dt
-        u = mode.command(t, q, qd, STILL, None)
+        u = mode.command(t, q, qd, STILL, acting if measured else None)
         pipe.append(u)
         acting = pipe.pop(0)
-        qdd = np.linalg.solve(M, acting - h)
-        qd = qd + jaco.dt * qdd
+        qd = qd + jaco.dt * np.linalg.solve(M, acting - h + load)
         q = q + jaco.dt * qd
         out.append((t, u, q.copy(), mode.status))
     return out
@@ -148,22 +149,9 @@ def test_registry_guards_adaptive_modes_and_takes_latency():
 
 
 def run_loaded(mode, seconds, load, delay_steps=5):
-    """run_toy with a load the nominal model lacks (N m on the joints) and the measured joint
-    torques (what acts) given to the controller, as a Jaco's torque sensors report them."""
-    model = NominalModel(jaco)
-    M, h = model.dynamics(jaco.home, np.zeros(7))
-    q, qd = jaco.home.copy(), np.zeros(7)
-    pipe, acting = [h.copy()] * delay_steps, h.copy()
-    out = []
-    for i in range(int(seconds / jaco.dt)):
-        t = i * jaco.dt
-        u = mode.command(t, q, qd, STILL, acting)
-        pipe.append(u)
-        acting = pipe.pop(0)
-        qd = qd + jaco.dt * np.linalg.solve(M, acting - h + load)
-        q = q + jaco.dt * qd
-        out.append((t, float(np.linalg.norm(q - jaco.home)), mode.status))
-    return out
+    """run_toy with a load the nominal model lacks and the measured joint torques: (t, |q - home|, status)."""
+    return [(t, float(np.linalg.norm(q - jaco.home)), st)
+            for t, _, q, st in run_toy(mode, seconds, delay_steps, load=load, measured=True)]
 
 
 def test_the_envelope_is_what_the_baseline_would_keep_where_the_nominal_model_misses_a_load():
