@@ -15,14 +15,25 @@ from sim2real.graph import build_graph
 from sim2real.ros.compose import Composition
 
 camera = "--no-camera" not in sys.argv
-args = [a for a in sys.argv[1:] if a != "--no-camera"]
+own = "--controller-process" in sys.argv
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
 mode = args[0]
 prof = args[1] if len(args) > 1 else "config/reality/heavy-sticky.yaml"
 prof = None if prof == "nominal" else prof      # nominal: no reality profile (no drops, no latency)
 dur = float(args[2]) if len(args) > 2 else 15.0
 decls = build_graph("jaco", "twin", prof, camera=camera, targets=3, duration_s=dur, controller=mode)
+proc = None
+if own:
+    import os
+    import subprocess
+    from sim2real.ros.compose import ros_args
+    ctl = next(x for x in decls if x.kind == "controller")
+    decls = [x for x in decls if x is not ctl]
+    proc = subprocess.Popen([sys.executable, "-m", "sim2real.ros.run_node", "controller", *ros_args(ctl, True)],
+                            env={**os.environ, "ROS_DOMAIN_ID": "77"})
 with Composition(decls, domain_id=77) as c:
-    d, k = c.nodes["driver"], c.nodes["controller"]
+    d = c.nodes["driver"]
+    k = c.nodes.get("controller")
     # per step: did a command answering the last state reach the motors for it (a fresh one
     # waiting at the step)? Counted from the first command on: before it the graph is still being
     # discovered (the pinned inputs learn their publishers), which is start-up, not control
@@ -35,10 +46,36 @@ with Composition(decls, domain_id=77) as c:
             fresh.append(bool(fx._cmd_q) and fx._cmd_q[0][0] <= twin.sim.time + 1e-9)
         step()
     twin.step = counted_step
+    # the mode's own cost per state (wall time of law.command, GIL waits included)
+    import time as _time
+    law_cost = []
+    if k is not None:
+        law_command = k.law.command
+
+        def timed_command(*a, **kw):
+            t0 = _time.perf_counter()
+            try:
+                return law_command(*a, **kw)
+            finally:
+                law_cost.append(_time.perf_counter() - t0)
+        k.law.command = timed_command
     c.spin(until_driver_done=True, timeout_s=dur + 30)
     n, ok = len(fresh), sum(fresh)
     print(f"{mode} (camera {'on' if camera else 'off'}): driver steps {d.steps}, commands received {d.commands} "
           f"({100 * d.commands / max(d.steps, 1):.1f}% of all steps, start-up included); from the first command on "
           f"{ok} of {n} steps had a fresh command = {100 * ok / max(n, 1):.2f}% answered within the period; "
           f"missed deadlines {d.missed_deadlines}, jitter p99 {1e3 * d.jitter.percentile(99):.2f} ms; "
-          f"controller answered {k.commands} states, status: {k.law.status}")
+          + (f"controller answered {k.commands} states, status: {k.law.status}" if k is not None
+             else "controller in its own process"))
+    if law_cost:
+        import numpy as np
+        us = 1e6 * np.asarray(law_cost)
+        print(f"{mode}: cost per state (law.command wall time) median {np.median(us):.0f} us, "
+              f"p90 {np.percentile(us, 90):.0f} us, p99 {np.percentile(us, 99):.0f} us, max {us.max():.0f} us")
+if proc is not None:
+    import signal
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=5)
+    except Exception:  # noqa: BLE001
+        proc.kill()

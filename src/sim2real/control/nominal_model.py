@@ -43,8 +43,10 @@ class NominalModel:
         # the robot's joints as slices where their addresses run consecutively (cheaper to index)
         self._qsel, self._dsel = _run(self.qadr), _run(self.dadr)
         self._Msel = (self._dsel, self._dsel) if isinstance(self._dsel, slice) else self._ix
+        self._last: dict = {}           # dynamics(): the last two states asked, and their answers
 
     def set_payload_mass(self, mass: float) -> None:
+        self._last.clear()              # the model changes: no answer of the old one stands
         b = self.model.body(PAYLOAD_BODY).id
         m = max(mass, 1e-6)
         self.model.body_mass[b] = m
@@ -59,7 +61,21 @@ class NominalModel:
         mujoco.mj_forward(self.model, self.data)
 
     def dynamics(self, q, qd) -> tuple[np.ndarray, np.ndarray]:
-        """(M (n,n) kg m^2, h (n,) N m) with tau = M qdd + h; h = bias - passive (damping)."""
+        """(M (n,n) kg m^2, h (n,) N m) with tau = M qdd + h; h = bias - passive (damping).
+
+        The last two states' answers are kept: a guarded mode and its baseline ask for this state's
+        dynamics, the guard's error model for the one before (fresh copies each)."""
+        key = np.asarray(q, float).tobytes() + np.asarray(qd, float).tobytes()
+        hit = self._last.get(key)
+        if hit is not None:
+            return hit[0].copy(), hit[1].copy()
+        M, h = self._dynamics(q, qd)
+        if len(self._last) >= 2:         # this state's and the one before (the guard's error model's)
+            self._last.pop(next(iter(self._last)))
+        self._last[key] = (M, h)
+        return M.copy(), h.copy()
+
+    def _dynamics(self, q, qd) -> tuple[np.ndarray, np.ndarray]:
         m, d = self.model, self.data
         d.qpos[self._qsel] = q
         d.qvel[self._dsel] = qd

@@ -110,3 +110,21 @@ def test_torque_is_the_written_law_bit_for_bit(jaco):
         a = a + z
         ref = np.clip(M @ a + h + ct.m.frictionloss * np.tanh(qd_d / ct.V_EPS), -jaco.effort_limit, jaco.effort_limit)
         assert tau.tobytes() == ref.tobytes()
+
+
+def test_dynamics_kept_for_the_last_states_are_fresh_copies_and_follow_the_payload(jaco):
+    m, ref = NominalModel(jaco), NominalModel(jaco)
+    rng = np.random.default_rng(3)
+    states = [(jaco.home + 0.2 * rng.standard_normal(jaco.n), rng.standard_normal(jaco.n)) for _ in range(3)]
+    for q, qd in states + states[::-1] + states:          # hits and misses, in every order
+        M, h = m.dynamics(q, qd)
+        M0, h0 = ref._dynamics(q, qd)
+        assert np.array_equal(M, M0) and np.array_equal(h, h0)
+        M[:] = 0.0                                         # a caller that writes into its answer
+        h[:] = 0.0
+    q, qd = states[0]
+    before = m.dynamics(q, qd)[1]
+    m.set_payload_mass(1.0)                                # the model changes: the kept answers go
+    after = m.dynamics(q, qd)[1]
+    ref.set_payload_mass(1.0)
+    assert np.array_equal(after, ref._dynamics(q, qd)[1]) and not np.allclose(after, before)
