@@ -49,4 +49,5 @@ def test_policy_reads_the_perception_node(tiny_checkpoint):
         node = g.nodes["perception"]
         assert node.frames_out >= 5 and node.p.min_confidence == pytest.approx(0.3)
         assert node.states and node.pipe.calibrating                 # the driver's joint states, for calibration
-        assert (node.loc.height, node.loc.width) == (node.robot.camera.height, node.robot.camera.width)
+        from sim2real.perception.train import input_size
+        assert (node.loc.height, node.loc.width) == input_size(node.robot)

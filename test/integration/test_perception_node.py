@@ -63,8 +63,9 @@ def test_images_in_targets_out_and_malformed_frames_diagnosed(tiny_checkpoint):
         listen.create_subscription(DiagnosticArray, "/diagnostics",
                                    lambda m: diags.extend(s for s in m.status if s.name == "sim2real/perception"), 10)
         assert _spin(comp, lambda: pub.get_subscription_count() > 0 and node.count_publishers("/camera/image_raw") >= 2)
+        from sim2real.perception.train import input_size
         h, w = node.robot.camera.height, node.robot.camera.width
-        assert (node.loc.height, node.loc.width) == (h, w)
+        assert (node.loc.height, node.loc.width) == input_size(node.robot)     # stage 1 reads the frame resized
         rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
         pub.publish(convert.image(12.5, "camera_optical_frame", rgb))
         assert _spin(comp, lambda: len(targets) >= 1 and len(confs) >= 1)
@@ -116,7 +117,9 @@ def test_calibrates_on_the_arm_tracks_and_holds_back_unsure_targets(tiny_checkpo
     from sim2real.ros.nodes.perception import PerceptionNode
     with Composition([], domain_id=next(_domains) % 232) as comp:
         node = PerceptionNode(parameter_overrides=[Parameter("checkpoint", value=tiny_checkpoint),
-                                                   Parameter("min_confidence", value=0.5)], context=comp.context)
+                                                   Parameter("min_confidence", value=0.5),
+                                                   Parameter("refine_checkpoint", value="none")],   # exact keypoints stand
+                              context=comp.context)
         comp.nodes["perception"] = node
         comp.executor.add_node(node)
         robot = node.robot
@@ -198,3 +201,49 @@ def test_calibrates_on_the_arm_tracks_and_holds_back_unsure_targets(tiny_checkpo
         vals = {kv.key: kv.value for kv in diags[-1].values}
         assert int(vals["calibration_points"]) >= 12 and 1.5 < float(vals["camera_moved_cm"]) < 6.0   # 4.4 cm (the
         # camera's depth along its axis is what a few poses of exact landmarks pin down least: the targets are right)
+
+
+def test_stage_two_runs_in_the_node_when_given(tiny_checkpoint, tmp_path, jaco):
+    """With a stage-2 checkpoint (tiny, untrained) the node refines on the camera's own frames and
+    says so on /diagnostics; a frame at another scale still gets a target (stage 1 alone)."""
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+
+    from sim2real.perception.refine import RefineConfig, train_refiner
+    from sim2real.ros.compose import Composition
+    from sim2real.ros.nodes.perception import PerceptionNode
+    ref = tmp_path / "refine"
+    train_refiner(jaco, RefineConfig(images=8, epochs=1, batch=8, threads=1, time_budget_s=0.0, val_frac=0.25,
+                                     width=4, crop=32, stage1=tiny_checkpoint), ref, progress=False)
+    with Composition([], domain_id=next(_domains) % 232) as comp:
+        node = PerceptionNode(parameter_overrides=[Parameter("checkpoint", value=tiny_checkpoint),
+                                                   Parameter("min_confidence", value=0.0),
+                                                   Parameter("refine_checkpoint", value=str(ref) + ".pt")],
+                              context=comp.context)
+        comp.nodes["perception"] = node
+        comp.executor.add_node(node)
+        assert node.pipe.refiner is node.refiner and node.refiner is not None
+        driver, listen = Node("driver", context=comp.context), Node("listen", context=comp.context)
+        for n in (driver, listen):
+            comp.nodes[n.get_name()] = n
+            comp.executor.add_node(n)
+        pub = driver.create_publisher(Image, "/camera/image_raw", 2)
+        targets, diags = [], []
+        latched = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+        listen.create_subscription(PointStamped, "/perception/target", targets.append, latched)
+        listen.create_subscription(DiagnosticArray, "/diagnostics",
+                                   lambda m: diags.extend(s for s in m.status if s.name == "sim2real/perception"), 10)
+        assert _spin(comp, lambda: pub.get_subscription_count() > 0)
+        calls, run = [], node.refiner.run
+        node.refiner.run = lambda crops, batch=256: (calls.append(len(crops)), run(crops, batch))[1]
+        h, w = node.robot.camera.height, node.robot.camera.width
+        rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+        pub.publish(convert.image(12.5, "camera_optical_frame", rgb))
+        assert _spin(comp, lambda: len(targets) >= 1)
+        assert calls == [2]                                               # stage 2 ran: the target's and foot's crops
+        pub.publish(convert.image(13.0, "camera_optical_frame", np.ascontiguousarray(rgb[::2, ::2])))
+        assert _spin(comp, lambda: len(targets) >= 2)
+        assert calls == [2]                                               # another scale: stage 1 alone
+        assert _spin(comp, lambda: any(kv.key == "stage2" for s in diags for kv in s.values), 3.0)
+        vals = {kv.key: kv.value for kv in diags[-1].values}
+        assert vals["stage2"].endswith("refine.pt") and int(vals["stage2_points"]) >= 0

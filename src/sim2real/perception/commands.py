@@ -4,6 +4,10 @@
   sim2real train perception --robot R --scheme sim-only|dr|dr+confusion|dr+confusion+pairs
         [--target-data REC.mcap] [--dataset FILE.npz] [--images N] [--epochs E] [--out NAME]
         [--seed S] [--threads T] [--time-budget SECONDS] [--init CHECKPOINT] [--force]
+  sim2real train perception --robot R --scheme stage2 [--dataset FILE.npz] [--images N] [--epochs E]
+        [--out NAME] [--seed S] [--threads T] [--time-budget SECONDS] [--init STAGE1] [--force]
+        (perception/refine.py: the target's and foot's keypoints on crops of the camera's own
+        pixels; --init names the stage-1 checkpoint its validation runs first)
   sim2real eval perception --robot R [--reality FILE] [--n N] [--checkpoints NAME ...] [--out DIR] [--json]
         [--graph [--episodes K] [--policies planner|learned]]   (reach success from pixels, perception/reach.py)
 
@@ -65,8 +69,10 @@ def train(a) -> int:
     from sim2real.robots import load_robot
     robot = load_robot(_get(a, "robot", "jaco"))
     scheme = _get(a, "scheme", "dr")
+    if scheme == STAGE2:
+        return train_stage2(a, robot)
     if scheme not in SCHEMES:
-        raise ConfigError(f"unknown scheme '{scheme}'; choose one of: {', '.join(SCHEMES)}")
+        raise ConfigError(f"unknown scheme '{scheme}'; choose one of: {', '.join(SCHEMES)}, {STAGE2}")
     cfg = TrainConfig(scheme=scheme, images=int(_get(a, "images", TrainConfig.images)),
                       epochs=int(_get(a, "epochs", TrainConfig.epochs)), seed=int(_get(a, "seed", 0)),
                       threads=int(_get(a, "threads", 1)),
@@ -85,6 +91,40 @@ def train(a) -> int:
     print(f"trained in {res['wall_s'] / 60:.1f} min ({m['images_seen']} images seen, {m['epochs_run']} epochs); "
           f"validation (its own renders): median {f.get('val_median_cm', float('nan')):.2f} cm, "
           f"p90 {f.get('val_p90_cm', float('nan')):.2f} cm; ONNX Runtime {m['onnx_images_per_s_1thread']:.0f} images/s on one thread")
+    return 0
+
+
+STAGE2 = "stage2"
+
+
+def train_stage2(a, robot) -> int:
+    from sim2real.perception.refine import NAME, RefineConfig, train_refiner
+    d = RefineConfig()
+    init = _get(a, "init", None)
+    cfg = RefineConfig(images=int(_get(a, "images", d.images)), epochs=int(_get(a, "epochs", d.epochs)),
+                       seed=int(_get(a, "seed", 0)), threads=int(_get(a, "threads", d.threads)),
+                       time_budget_s=float(_get(a, "time_budget", d.time_budget_s)),
+                       stage1=str(paths.user_path(init)) if init else "")
+    if _get(a, "target_data", None):
+        raise ConfigError("--target-data: stage 2 trains on randomized renders only")
+    out = Path(_get(a, "out", None) or paths.checkpoint(robot.name, NAME))
+    dataset = _get(a, "dataset", None)
+    _log(f"train perception stage 2: {robot.name}, {cfg.crop} px crops of {robot.camera.width}x{robot.camera.height} "
+         f"frames, " + (f"dataset {dataset}" if dataset else f"{cfg.images} fresh renders")
+         + f", time budget {cfg.time_budget_s:.0f} s, {cfg.threads} threads; machine {_machine()}")
+    res = train_refiner(robot, cfg, out, dataset=paths.user_path(dataset) if dataset else None,
+                        force=bool(_get(a, "force", False)), log=_log)
+    f, m, c = res["final"], res["meta"], res["chain"]
+    print(f"checkpoint: {res['checkpoint']} (+ .json, .onnx); curves: {Path(res['checkpoint']).with_suffix('')}-curve.png/.csv")
+    print(f"trained in {res['wall_s'] / 60:.1f} min ({m['images_seen']} crops seen, {m['epochs_run']} epochs; "
+          f"{m['total_wall_s'] / 60:.1f} min with rendering); validation crops: target {f.get('val_target_px', float('nan')):.2f} px, "
+          f"foot {f.get('val_foot_px', float('nan')):.2f} px (crop centres {f.get('val_centre_px', float('nan')):.2f} px off); "
+          f"ONNX Runtime {m['onnx_crops_per_s_1thread']:.0f} crops/s on one thread")
+    if c:
+        s1, s2 = c["stage1"], c["stage2"]
+        print(f"validation renders, stage 1 ({Path(c['stage1_checkpoint']).name}) -> stage 2: "
+              f"foot {s1['foot_px']:.2f} -> {s2['foot_px']:.2f} px, target {s1['target_px']:.2f} -> {s2['target_px']:.2f} px, "
+              f"3D median {s1['median_cm']:.2f} -> {s2['median_cm']:.2f} cm (true camera; stage 2 taken {c['used']:.0%})")
     return 0
 
 
@@ -108,6 +148,8 @@ def evaluate(a) -> int:
     effects), per checkpoint; a contact sheet of source and target images with predictions."""
     from sim2real.perception.geometry import Camera, Landmarks
     from sim2real.perception.net import Localizer
+    from sim2real.perception.pipeline import TargetPipeline
+    from sim2real.perception.refine import default_refiner
     from sim2real.perception.render import SceneRenderer
     from sim2real.perception.train import errors_cm, measure_onnx
     from sim2real.robots import load_robot
@@ -126,6 +168,11 @@ def evaluate(a) -> int:
     for loc in locs:
         counts[loc.scheme] = counts.get(loc.scheme, 0) + 1
     label = {id(loc): loc.scheme if counts[loc.scheme] == 1 else f"{loc.scheme} ({loc.path.stem})" for loc in locs}
+    # each checkpoint through the pipeline the node runs: stage 1 alone, and with stage 2 where there is one
+    refiner = default_refiner(robot, _get(a, "refine", None))
+    variants = [(label[id(loc)], loc, None) for loc in locs]
+    if refiner is not None:
+        variants += [(f"{label[id(loc)]} +stage2", loc, refiner) for loc in locs]
     _log(f"eval perception: {robot.name}, {n} images rendered under '{profile.name}'; "
          f"{', '.join(loc.scheme for loc in locs)}; machine {_machine()}")
     t0 = time.perf_counter()
@@ -142,9 +189,11 @@ def evaluate(a) -> int:
     true_cam = Camera.from_array(cams[0], robot.camera.width, robot.camera.height)
     results = {}
     preds = {}
-    for loc in locs:
+    for name, loc, ref in variants:
+        pipe = TargetPipeline(loc, robot, calibrate=False, refiner=ref)
+        loc.camera = loc.camera0
         t1 = time.perf_counter()
-        kp, spread = loc.keypoints(images)
+        kp, spread, used = pipe.keypoints(images)
         dt = time.perf_counter() - t1
         p_nominal, _ = loc.locate(kp, spread)                  # the nominal mount, uncalibrated
         cal = loc.calibrate(kp[cal_idx], spread[cal_idx], lm_xyz) if n_cal else {}
@@ -162,18 +211,21 @@ def evaluate(a) -> int:
                                      for k, nm in enumerate(loc.meta["keypoints"])})
         r.update(sigma_median_cm=float(np.median(sg) * 100), within_tol=float(np.mean(e <= loc.tol_m)),
                  checkpoint=str(loc.path), images_per_s_batched=float(n / dt),
-                 images_per_s_1thread=float(measure_onnx(loc.path.with_suffix(".onnx"), loc.height, loc.width)))
-        results[label[id(loc)]] = r
-        preds[label[id(loc)]] = p
+                 images_per_s_1thread=float(measure_onnx(loc.path.with_suffix(".onnx"), loc.height, loc.width)),
+                 image_size=[int(images.shape[2]), int(images.shape[1])], network_input=[loc.width, loc.height])
+        if ref is not None:
+            r.update(stage2=str(ref.path), stage2_used={"target": float(used[:, 0].mean()), "foot": float(used[:, 1].mean())})
+        results[name] = r
+        preds[name] = p
     out_dir = Path(_get(a, "out", None) or paths.data_root() / "runs" / "perception")
     out_dir.mkdir(parents=True, exist_ok=True)
     sheet = out_dir / f"contact-{robot.name}-{profile.name}.png"
     src = SceneRenderer(robot, "randomized", load_randomization(robot).visuals)
     src_samples = [src.sample(np.random.default_rng(np.random.SeedSequence([seed, 2, k]))) for k in range(8)]
     src_pred = {}
-    for loc in locs:     # each randomized render through its own (randomized) camera
-        kp, spread = loc.keypoints(np.stack([s.image for s in src_samples]))
-        src_pred[label[id(loc)]] = np.concatenate([
+    for name, loc, ref in variants:     # each randomized render through its own (randomized) camera
+        kp, spread, _ = TargetPipeline(loc, robot, calibrate=False, refiner=ref).keypoints(np.stack([s.image for s in src_samples]))
+        src_pred[name] = np.concatenate([
             loc.locate(kp[i:i + 1], spread[i:i + 1], Camera.from_array(s.camera, robot.camera.width, robot.camera.height))[0]
             for i, s in enumerate(src_samples)])
     contact_sheet(sheet, samples[:16], preds, src_samples, src_pred)
@@ -187,23 +239,27 @@ def evaluate(a) -> int:
             raise ConfigError(f"--policies for reach from pixels: planner or learned, not {policy!r}")
         for loc in locs:
             _log(f"reach from pixels, {loc.scheme}: {episodes} targets on the real-time twin graph ({policy})")
-            results[label[id(loc)]]["reach"] = reach_from_pixels(robot, reality, loc.path, episodes, seed, out_dir, policy)
+            # the node takes stage 2 where its checkpoint exists: the run belongs to that row
+            key = f"{label[id(loc)]} +stage2" if refiner is not None else label[id(loc)]
+            results[key]["reach"] = reach_from_pixels(robot, reality, loc.path, episodes, seed, out_dir, policy)
     wall = time.perf_counter() - t0
     if _get(a, "json", False):
         print(json.dumps({"robot": robot.name, "profile": profile.name, "images": n, "seed": seed,
                           "results": results, "contact_sheet": str(sheet), "wall_s": round(wall, 1)}, indent=1))
     else:
-        print(f"{'scheme':<20} {'median cm':>9} {'p90 cm':>7} {'within 2 cm':>11} {'along ray':>9} {'across':>7} "
+        print(f"{'scheme':<28} {'median cm':>9} {'p90 cm':>7} {'within 2 cm':>11} {'along ray':>9} {'across':>7} "
               f"{'sigma med':>9} {'uncalibrated':>12}   ({n} images under '{profile.name}'; camera calibrated on the "
               f"arm in the first {min(n_cal, n)}; along/across: median of the error's components along the camera "
               f"ray and across it; uncalibrated: median through the nominal mount, cm)")
         for s, r in results.items():
-            print(f"{s:<20} {r['median_cm']:>9.2f} {r['p90_cm']:>7.2f} {r['within_tol']:>11.0%} "
+            print(f"{s:<28} {r['median_cm']:>9.2f} {r['p90_cm']:>7.2f} {r['within_tol']:>11.0%} "
                   f"{r['along_ray_median_cm']:>9.2f} {r['across_ray_median_cm']:>7.2f} {r['sigma_median_cm']:>9.2f} "
                   f"{r['uncalibrated']['median_cm']:>12.2f}   CNN {r['images_per_s_1thread']:.0f} images/s (1 thread, batch 1)")
         for s, r in results.items():
             c, ce = r["calibration"], r["camera_error_after_calibration"]
             kpx = ", ".join(f"{k} {v:.1f}" for k, v in r["keypoint_px_median"].items())
+            if "stage2_used" in r:
+                kpx += f"; stage 2 taken for the target {r['stage2_used']['target']:.0%}, the foot {r['stage2_used']['foot']:.0%}"
             if c and not c["points"]:
                 print(f"  {s}: no landmark the CNN was sure of: the nominal mount stands (keypoint error median px: {kpx})")
             elif c:
@@ -235,7 +291,8 @@ def ray_split(err: np.ndarray, truth: np.ndarray, cams: np.ndarray) -> tuple[np.
     return np.abs(along), across
 
 
-COLORS = [(255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 128, 0)]
+COLORS = [(255, 255, 0), (0, 255, 255), (255, 0, 255), (255, 128, 0), (255, 255, 255), (0, 128, 255),
+          (128, 0, 255), (255, 0, 0)]
 
 
 def contact_sheet(path: Path, tw_samples, tw_preds: dict, src_samples, src_preds: dict,

@@ -199,11 +199,20 @@ class Localizer:
 
     def keypoints(self, images: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """(keypoints (N, K, 2), spread (N, K)) in the camera's pixels, of (N, H, W, 3) uint8 RGB
-        at the network's size."""
-        from sim2real.image import to_input
+        at the network's size or any size of its aspect ratio (resized to it, OpenCV INTER_AREA:
+        a 256 px camera's frames for a 128 px network). ValueError for another aspect ratio."""
+        from sim2real.image import fit, to_input
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
+        if images.shape[1:3] != (self.height, self.width):
+            resized = []
+            for im in images:
+                r, problem = fit(im, self.height, self.width)
+                if problem:
+                    raise ValueError(problem)
+                resized.append(r)
+            images = np.stack(resized) if resized else np.zeros((0, self.height, self.width, 3), np.uint8)
         kp, sp = [], []
         for i in range(0, len(images), batch):
             t0 = time.perf_counter()

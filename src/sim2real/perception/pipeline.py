@@ -1,4 +1,6 @@
-"""What the perception node does with one camera frame, without ROS: keypoints from the CNN, the
+"""What the perception node does with one camera frame, without ROS: keypoints from the CNN (stage 1
+on the frame resized to its input; stage 2, perception/refine.py, on crops of the camera's own
+pixels at the target and its foot, where its checkpoint exists and it is confident), the
 camera calibrated online against the known points (the table's corners, the arm's landmarks at the
 joint state of the frame's stamp), the target located through the calibrated camera, and one
 tracked estimate (geometry.TargetTracker) kept through noise and occlusion by the arm.
@@ -26,6 +28,7 @@ import numpy as np
 
 from sim2real.perception.geometry import FOOT, KNOWN, TARGET, Landmarks, OnlineCalibration, TargetTracker, near_arm
 from sim2real.perception.net import Localizer, confidence
+from sim2real.perception.refine import Refiner
 
 MIN_POINTS = 12         # landmark points before the first calibration
 SAME_RAY_PX = 3.0       # the target's pixel this close to the estimate's: the target has not moved
@@ -40,11 +43,30 @@ class FrameResult:
     arm_near: bool = False
     problem: str | None = None
     foot_misread: bool = False     # left out: the target's pixel stayed, its foot's moved behind the arm
+    refined: int = 0               # of the target and its foot, how many stage 2 placed
+
+
+def image_problem(img, width: int, height: int) -> str | None:
+    """What is wrong with a decoded frame for a width x height camera (None: nothing): (H, W, 3)
+    uint8, not empty, the camera's aspect ratio (any scale: stage 1 resizes; stage 2 needs the
+    camera's own size and is skipped at another)."""
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        what = f"{img.shape} {img.dtype}" if isinstance(img, np.ndarray) else type(img).__name__
+        return f"image must be (H, W, 3) uint8 RGB, got {what}"
+    h, w = img.shape[:2]
+    if h == 0 or w == 0:
+        return f"empty image ({w}x{h})"
+    if abs(h * width - w * height) > max(h, w):
+        return f"image is {w}x{h}, the camera {width}x{height} (another aspect ratio)"
+    return None
 
 
 class TargetPipeline:
-    def __init__(self, localizer: Localizer, robot, calibrate: bool = True, min_confidence: float = 0.3):
+    def __init__(self, localizer: Localizer, robot, calibrate: bool = True, min_confidence: float = 0.3,
+                 refiner: Refiner | None = None):
         self.loc = localizer
+        self.refiner = refiner
+        self.size = (robot.camera.width, robot.camera.height) if robot.camera else None
         self.min_confidence = float(min_confidence)
         self.tracker = TargetTracker()
         self.cal = OnlineCalibration(localizer.camera0)
@@ -56,9 +78,15 @@ class TargetPipeline:
         return self.landmarks is not None
 
     def frame(self, img: np.ndarray, q: np.ndarray | None = None) -> FrameResult:
-        """One frame (H, W, 3) uint8 RGB at the network's size; q the measured joint positions at
-        its stamp (None: no calibration points, no occlusion check from this frame)."""
-        kp, spread = self.loc.keypoints(img)
+        """One frame (H, W, 3) uint8 RGB at the camera's size (another scale of its aspect ratio:
+        stage 1 only); q the measured joint positions at its stamp (None: no calibration points, no
+        occlusion check from this frame). A malformed frame is a FrameResult with its problem."""
+        if self.size is not None:
+            problem = image_problem(img, *self.size)
+            if problem:
+                return FrameResult(None, None, float("nan"), problem=problem)
+        kp, spread, used = self.keypoints(img)
+        refined = int(used.sum())
         known = None
         if q is not None and self.landmarks is not None:
             known = self.landmarks(q)
@@ -68,10 +96,11 @@ class TargetPipeline:
         target, sigma = self.loc.locate(kp, spread)
         xyz, s = target[0], float(sigma[0])
         if not (np.all(np.isfinite(xyz)) and np.isfinite(s)):
-            return FrameResult(None, None, float("nan"), problem="non-finite network output")
+            return FrameResult(None, None, float("nan"), problem="non-finite network output", refined=refined)
         conf = float(confidence(s, self.loc.tol_m))
         if conf < self.min_confidence:
-            return FrameResult(None, xyz, conf, problem=f"target below min_confidence {self.min_confidence}")
+            return FrameResult(None, xyz, conf, problem=f"target below min_confidence {self.min_confidence}",
+                               refined=refined)
         hidden = arm_near = False
         if known is not None:
             hidden, arm_near = self._occlusion(kp[0], xyz, known)
@@ -80,9 +109,18 @@ class TargetPipeline:
                 and np.linalg.norm(kp[0, TARGET] - self.loc.camera.project(est)[0]) <= SAME_RAY_PX):
             # the target's own pixel has not moved, only the foot's, with the arm about: the foot
             # was misread behind the arm (the measurement slid along the target's ray); not a move
-            return FrameResult(est, xyz, conf, hidden, arm_near, foot_misread=True)
+            return FrameResult(est, xyz, conf, hidden, arm_near, foot_misread=True, refined=refined)
         est = self.tracker.update(xyz, hidden=hidden, arm_near=arm_near)
-        return FrameResult(est, xyz, conf, hidden, arm_near)
+        return FrameResult(est, xyz, conf, hidden, arm_near, refined=refined)
+
+    def keypoints(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(keypoints (N, K, 2), spread (N, K), refined (N, 2) bool), camera px, of frames
+        (N, H, W, 3) or (H, W, 3): stage 1, then stage 2 where there is one (frames at the
+        camera's own size only). What the node runs and `sim2real eval perception` measures."""
+        kp, spread = self.loc.keypoints(images)
+        if self.refiner is None:
+            return kp, spread, np.zeros((len(kp), 2), bool)
+        return self.refiner.refine(images, kp, spread)
 
     def _occlusion(self, kp: np.ndarray, xyz: np.ndarray, known: np.ndarray) -> tuple[bool, bool]:
         cam, table_z = self.loc.camera, self.loc.table_z

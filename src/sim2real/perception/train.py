@@ -58,6 +58,18 @@ class TrainConfig:
     time_budget_s: float = 0.0  # > 0: training wall time: the learning rate follows warm-up + cosine over it
                                 #      (not over the epochs) and training stops when it is spent
     init: str = ""              # start from this perception checkpoint (e.g. adaptation after dr)
+    input_height: int = 128     # the network's input: the camera's frames resized to it (OpenCV INTER_AREA),
+                                # at most the camera's size, its aspect ratio (stage 2, refine.py, reads the
+                                # camera's own pixels)
+
+
+def input_size(robot, height: int = 128) -> tuple[int, int]:
+    """(height, width) of the stage-1 network's input for the robot's camera: the camera's size when
+    it is at most `height` rows, else scaled down to `height` rows (width to the aspect ratio)."""
+    ch, cw = robot.camera.height, robot.camera.width
+    if ch <= height:
+        return ch, cw
+    return height, int(round(cw * height / ch))
 
 
 def load_target_images(path: str | Path, height: int, width: int, topic: str = "/camera/image_raw",
@@ -187,11 +199,17 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     images = arrays["images"]
     if images.shape[1:3] != (h, w):
         raise ConfigError(f"dataset images are {images.shape[2]}x{images.shape[1]}, the camera {w}x{h}")
+    hi, wi = input_size(robot, cfg.input_height)
+    scale = w / wi                      # network pixels -> camera pixels (the labels' and validation's)
+    if (hi, wi) != (h, w):
+        from sim2real.image import fit
+        images = np.stack([fit(im, hi, wi)[0] for im in images])
+        log(f"frames resized {w}x{h} -> {wi}x{hi} (INTER_AREA), the network's input")
     if arrays["kp"].shape[1] != len(names):
         raise ConfigError(f"dataset labels {arrays['kp'].shape[1]} keypoints, the camera needs {len(names)} ({', '.join(names)})")
     tgt_images, tgt_info = None, None
     if target_data:
-        tgt_images, tgt_info = load_target_images(target_data, h, w, max_images=cfg.target_max)
+        tgt_images, tgt_info = load_target_images(target_data, hi, wi, max_images=cfg.target_max)
         log(f"target domain: {tgt_info['used']} images of {tgt_info['messages']} in {target_data}")
 
     rng = np.random.default_rng(cfg.seed)
@@ -200,7 +218,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     val_idx, tr_idx = perm[:n_val], perm[n_val:] if n_val < len(images) else perm
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(max(1, cfg.threads))
-    net = build_net(h, w, len(names), cfg.width_mult)
+    net = build_net(hi, wi, len(names), cfg.width_mult)
     init_info = None
     if cfg.init:
         from sim2real.perception.net import load_state
@@ -242,7 +260,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
         dopt = torch.optim.Adam(disc.parameters(), lr=cfg.lr)
     pairs = cfg.scheme == "dr+confusion+pairs"
     imgs_t = torch.from_numpy(images)
-    kp_t = torch.from_numpy(arrays["kp"].astype(np.float32))
+    kp_t = torch.from_numpy(arrays["kp"].astype(np.float32) / np.float32(scale))
     vis_t = torch.from_numpy(_inside(arrays["kp"], w, h).astype(np.float32))
     kp_w = torch.tensor([2.0, 2.0] + [1.0] * (len(names) - 2))
     tgt_t = torch.from_numpy(tgt_images) if tgt_images is not None else None
@@ -333,6 +351,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
                **{f"train_{k}": v / done for k, v in sums.items()}}
         if n_val:
             vk, vs = _keypoints_torch(net, images[val_idx])
+            vk, vs = vk * scale, vs * scale
             row.update(validate(vk, vs, val_arrays, robot, cam0, table_z))
         rows.append(row)
         bar.set_postfix(val_median_cm=f"{row.get('val_median_cm', float('nan')):.2f}")
@@ -344,7 +363,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     wall = time.perf_counter() - t0
     net.eval()
     meta = {"kind": KIND, "robot": robot.name, "joint_names": list(robot.joint_names), "scheme": cfg.scheme,
-            "input": {"height": h, "width": w, "channels": 3, "layout": "NCHW float32 RGB in [0, 1]"},
+            "input": {"height": hi, "width": wi, "channels": 3, "layout": "NCHW float32 RGB in [0, 1]"},
             "outputs": {"keypoints": "(N, K, 2) px, u right, v down", "spread": "(N, K) px, each heatmap's RMS radius"},
             "keypoints": names, "camera": robot.camera.name, "table_z": table_z,
             "workspace": {"low": task.low.tolist(), "high": task.high.tolist()}, "tol_m": task.tol_m,
@@ -354,8 +373,8 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
             "total_wall_s": round(time.perf_counter() - t_start, 1), "final": rows[-1] if rows else {}}
     from sim2real.learn.checkpoint import checkpoint_files
     onnx = checkpoint_files(out)[0].with_suffix(".onnx")
-    export_onnx(net, h, w, onnx)
-    meta["onnx_images_per_s_1thread"] = round(measure_onnx(onnx, h, w), 1)
+    export_onnx(net, hi, wi, onnx)
+    meta["onnx_images_per_s_1thread"] = round(measure_onnx(onnx, hi, wi), 1)
     pt = save_checkpoint(out, net, meta, overwrite=True)
     write_curves(rows, pt.with_name(pt.stem + "-curve"), f"{robot.name} perception {cfg.scheme}")
     return {"checkpoint": str(pt), "wall_s": wall, "final": rows[-1] if rows else {}, "meta": meta}

@@ -25,7 +25,7 @@ def test_render_train_evaluate(tmp_path, capsys):
         commands.train(SimpleNamespace(robot="jaco", scheme="sim-only", dataset=str(data), epochs=1, threads=1,
                                        out=str(tmp_path / "so"), force=False))
     a = SimpleNamespace(robot="jaco", reality="config/reality/weak-wrist.yaml", n=6, checkpoints=[str(out) + ".pt"],
-                        out=str(tmp_path / "eval"), json=True, seed=0)
+                        out=str(tmp_path / "eval"), json=True, seed=0, refine="none")    # stage 1 alone
     assert commands.evaluate(a) == 0
     res = json.loads(capsys.readouterr().out)
     r = res["results"]["dr"]
@@ -86,7 +86,7 @@ def test_evaluate_calibrates_a_moved_camera_on_the_arm(tmp_path, capsys, monkeyp
     monkeypatch.setattr(SceneRenderer, "sample", labelled)
     monkeypatch.setattr(Localizer, "keypoints", oracle)
     a = SimpleNamespace(robot="jaco", reality="config/reality/laggy-noisy.yaml", n=16, calibration_images=10,
-                        checkpoints=[str(out) + ".pt"], out=str(tmp_path / "eval"), json=True, seed=0)
+                        checkpoints=[str(out) + ".pt"], out=str(tmp_path / "eval"), json=True, seed=0, refine="none")
     assert commands.evaluate(a) == 0
     r = json.loads(capsys.readouterr().out)["results"]["dr"]
     assert r["calibration"]["points"] == 10 * len(known_point_names(robot)) and r["calibration"]["median_px"] < 0.05

@@ -1,6 +1,7 @@
 """The perception node: /camera/image_raw (sensor_msgs/Image) -> /perception/target
 (geometry_msgs/PointStamped in the robot's base frame, stamped with the image's stamp) through the
-trained keypoint CNN on ONNX Runtime (perception/net.py, one thread) and the geometry of
+trained keypoint CNN on ONNX Runtime (perception/net.py, one thread; stage 2, perception/refine.py,
+refines the target and its foot on crops of the camera's own pixels where its checkpoint exists) and the geometry of
 perception/geometry.py, and /perception/confidence (std_msgs/Float32, in (0, 1]:
 1 / (1 + (sigma / tol)^2), sigma the expected error from the keypoints' spread, tol the reach task's
 tolerance) right after each target.
@@ -35,9 +36,10 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32
 
-from sim2real.image import decode_msg, fit
+from sim2real.image import decode_msg
 from sim2real.perception.net import DEFAULT_SCHEMES, Localizer, default_checkpoint
-from sim2real.perception.pipeline import TargetPipeline
+from sim2real.perception.pipeline import TargetPipeline, image_problem
+from sim2real.perception.refine import default_refiner
 from sim2real.robots import load_robot
 from sim2real.ros import convert
 from sim2real.ros.params import declare
@@ -46,6 +48,8 @@ from sim2real.ros.sourced import SourcedSubscriptions
 PARAMS = {"robot": ("jaco", "registered robot name"),
           "checkpoint": ("", "perception checkpoint NAME.pt (+ .json, .onnx); empty: models/ROBOT/perception_<scheme>.pt, "
                              "the first of " + ", ".join(DEFAULT_SCHEMES)),
+          "refine_checkpoint": ("", "stage-2 checkpoint (perception/refine.py); empty: models/ROBOT/perception_refine.pt "
+                                    "where it exists; 'none': stage 1 only"),
           "image_source": ("driver", "the only node whose /camera/image_raw is taken"),
           "state_source": ("driver", "the only node whose /joint_states are taken (the camera's calibration)"),
           "calibrate": (True, "calibrate the camera against the arm's forward kinematics while running"),
@@ -60,6 +64,8 @@ class PerceptionNode(Node):
         self.robot = load_robot(p.robot)
         self.ckpt = p.checkpoint or str(default_checkpoint(self.robot.name))
         self.loc = Localizer(self.ckpt, self.robot)
+        self.refiner = default_refiner(self.robot, p.refine_checkpoint or None)
+        self.refined = 0
         self.frame = self.robot.base_link
         latched = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
         self.pub_target = self.create_publisher(PointStamped, "/perception/target", latched)
@@ -75,7 +81,8 @@ class PerceptionNode(Node):
         from scipy.optimize import least_squares  # noqa: F401 - imported now, not in the first fit (~0.7 s)
         self._worker = threading.Thread(target=self._work, name="perception", daemon=True)
         self._worker.start()
-        self.pipe = TargetPipeline(self.loc, self.robot, calibrate=p.calibrate, min_confidence=p.min_confidence)
+        self.pipe = TargetPipeline(self.loc, self.robot, calibrate=p.calibrate, min_confidence=p.min_confidence,
+                                   refiner=self.refiner)
         self.cal = self.pipe.cal
         self.states: list[tuple[float, np.ndarray]] = []
         self.sourced = SourcedSubscriptions(self)
@@ -86,7 +93,8 @@ class PerceptionNode(Node):
             self.sourced.add_from(p.state_source, JointState, "/joint_states", self._on_state,
                                   lambda who: self._problem(f"refused /joint_states from {who}"), raw=True)
         self.create_timer(1.0, self._diagnostics)
-        self.get_logger().info(f"perception '{self.loc.scheme}' from {self.ckpt}")
+        self.get_logger().info(f"perception '{self.loc.scheme}' from {self.ckpt}; stage 2 "
+                               + (f"from {self.refiner.path}" if self.refiner else "none"))
 
     def _problem(self, what: str) -> None:
         with self._problems_lock:
@@ -119,7 +127,7 @@ class PerceptionNode(Node):
         try:
             img, problem = decode_msg(msg)
             if img is not None:
-                img, problem = fit(img, self.loc.height, self.loc.width)
+                problem = image_problem(img, self.robot.camera.width, self.robot.camera.height)
         except Exception as e:  # noqa: BLE001 - a bad frame must never take the node down
             img, problem = None, f"{type(e).__name__}: {e}"
         if problem:
@@ -159,6 +167,7 @@ class PerceptionNode(Node):
             self._problem(r.problem)
             return
         self.occluded += int(r.hidden)
+        self.refined += r.refined
         self.pub_target.publish(convert.point(stamp, self.frame, r.target))
         self.pub_conf.publish(Float32(data=r.confidence))
         self.frames_out += 1
@@ -175,6 +184,9 @@ class PerceptionNode(Node):
         c = self.cal.report
         p50, p99, mx = convert.latency_ms(self.loc.infer_s)
         self.loc.infer_s.clear()
+        r50, _, rmx = convert.latency_ms(self.refiner.infer_s) if self.refiner else (float("nan"),) * 3
+        if self.refiner:
+            self.refiner.infer_s.clear()
         convert.publish_diagnostics(
             self, self.pub_diag, "sim2real/perception", self.robot.name,
             f"perception ({self.loc.scheme}): inference p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
@@ -182,7 +194,8 @@ class PerceptionNode(Node):
             (("scheme", self.loc.scheme), ("checkpoint", self.ckpt), ("frames_in", self.frames_in),
              ("frames_out", self.frames_out), ("confidence", f"{self.last_conf:.3f}"),
              ("inference_p50_ms", f"{p50:.3f}"), ("inference_p99_ms", f"{p99:.3f}"), ("inference_max_ms", f"{mx:.3f}"),
-             ("frames_arm_in_front", self.occluded), ("calibration_points", len(self.cal.uv)),
+             ("frames_arm_in_front", self.occluded), ("stage2", str(self.refiner.path) if self.refiner else "none"),
+             ("stage2_points", self.refined), ("stage2_p50_ms", f"{r50:.3f}"), ("stage2_max_ms", f"{rmx:.3f}"), ("calibration_points", len(self.cal.uv)),
              ("calibration_reprojection_px", f"{c.get('median_px', float('nan')):.2f}"),
              ("camera_moved_cm", f"{100 * c.get('moved_m', 0.0):.1f}"), ("camera_turned_deg", f"{c.get('turned_deg', 0.0):.2f}")))
 
