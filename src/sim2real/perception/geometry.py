@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+REFERENCE_HEIGHT_PX = 128     # pixel thresholds here (spreads, robust scales, margins) are in pixels of a
+                              # camera this many rows high, where they were tuned; Camera.px_scale turns
+                              # them into the camera's own (a 256 px camera: twice as many)
 TARGET, FOOT, KNOWN = 0, 1, 2   # keypoint order: target, foot, then the known points (KNOWN on):
                                 # the table's four top corners, the camera's landmark bodies
 
@@ -37,6 +40,11 @@ class Camera:
     fovy_deg: float
     width: int
     height: int
+
+    @property
+    def px_scale(self) -> float:
+        """The camera's pixels per pixel of a REFERENCE_HEIGHT_PX-high camera of the same view."""
+        return self.height / REFERENCE_HEIGHT_PX
 
     @property
     def f(self) -> float:
@@ -228,26 +236,28 @@ class OnlineCalibration:
     added_since_fit: int = 0
 
     def add(self, uv, spread, xyz) -> int:
-        ok = np.isfinite(spread) & (np.asarray(spread) <= self.max_spread_px)
+        k = self.cam0.px_scale               # max_spread_px and the weights' 1.5 px: reference pixels
+        ok = np.isfinite(spread) & (np.asarray(spread) <= self.max_spread_px * k)
         ok &= np.all(np.isfinite(uv), 1) & np.all(np.isfinite(xyz), 1)
         for a, s, x in zip(np.asarray(uv)[ok], np.asarray(spread)[ok], np.asarray(xyz)[ok]):
             self.uv.append(a)
             self.xyz.append(x)
-            self.w.append(1.0 / (1.0 + (s / 1.5) ** 2))
+            self.w.append(1.0 / (1.0 + (s / (1.5 * k)) ** 2))
         if len(self.uv) > self.keep:
             del self.uv[:-self.keep], self.xyz[:-self.keep], self.w[:-self.keep]
         self.added_since_fit += int(ok.sum())
         return int(ok.sum())
 
     def fit(self) -> Camera:
-        self.camera, self.report = calibrate(self.cam0, np.array(self.uv), np.array(self.xyz), np.array(self.w))
+        self.camera, self.report = calibrate(self.cam0, np.array(self.uv), np.array(self.xyz), np.array(self.w),
+                                             loss_px=2.0 * self.cam0.px_scale)
         self.added_since_fit = 0
         return self.camera
 
 
 def near_arm(cam: Camera, arm_xyz, uv, depth_m: float, margin_px: float = 8.0) -> bool:
     """Whether pixel uv (a point depth_m from the camera) may be hidden by the arm: within margin_px
-    of the arm drawn as a chain through arm_xyz (the base, then the landmark bodies: FK of the
+    (reference pixels: REFERENCE_HEIGHT_PX) of the arm drawn as a chain through arm_xyz (the base, then the landmark bodies: FK of the
     measured joints) at a part of it nearer the camera. The CNN then finds the hand, not the
     target behind it."""
     pts = np.asarray(arm_xyz, float).reshape(-1, 3)
@@ -257,7 +267,7 @@ def near_arm(cam: Camera, arm_xyz, uv, depth_m: float, margin_px: float = 8.0) -
     for a, b, da, db in zip(px[:-1], px[1:], dist[:-1], dist[1:]):
         ab = b - a
         t = float(np.clip(np.dot(uv - a, ab) / max(float(np.dot(ab, ab)), 1e-9), 0.0, 1.0))
-        if np.linalg.norm(a + t * ab - uv) <= margin_px and da + t * (db - da) < depth_m + 0.05:
+        if np.linalg.norm(a + t * ab - uv) <= margin_px * cam.px_scale and da + t * (db - da) < depth_m + 0.05:
             return True
     return False
 

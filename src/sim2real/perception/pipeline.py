@@ -32,6 +32,7 @@ from sim2real.perception.refine import Refiner
 
 MIN_POINTS = 12         # landmark points before the first calibration
 SAME_RAY_PX = 3.0       # the target's pixel this close to the estimate's: the target has not moved
+                        # (pixels of a 128 px camera: geometry.REFERENCE_HEIGHT_PX; Camera.px_scale)
 
 
 @dataclass
@@ -106,7 +107,7 @@ class TargetPipeline:
             hidden, arm_near = self._occlusion(kp[0], xyz, known)
         est = self.tracker.estimate
         if (arm_near and est is not None and np.linalg.norm(xyz[:2] - est[:2]) > self.tracker.gate_m
-                and np.linalg.norm(kp[0, TARGET] - self.loc.camera.project(est)[0]) <= SAME_RAY_PX):
+                and np.linalg.norm(kp[0, TARGET] - self.loc.camera.project(est)[0]) <= SAME_RAY_PX * self.loc.camera.px_scale):
             # the target's own pixel has not moved, only the foot's, with the arm about: the foot
             # was misread behind the arm (the measurement slid along the target's ray); not a move
             return FrameResult(est, xyz, conf, hidden, arm_near, foot_misread=True, refined=refined)

@@ -417,6 +417,7 @@ def train_refiner(robot, cfg: RefineConfig, out: str | Path, *, dataset: str | P
             "epochs_run": len(rows), "images_seen": seen, "train_wall_s": round(wall, 1),
             "total_wall_s": round(time.perf_counter() - t_start, 1), "final": last}
     onnx = checkpoint_files(out)[0].with_suffix(".onnx")
+    onnx.parent.mkdir(parents=True, exist_ok=True)
     export_refiner(net, S, onnx)
     meta["onnx_crops_per_s_1thread"] = round(measure_onnx(onnx, S, S), 1)
     pt = save_checkpoint(out, net, meta, overwrite=True)

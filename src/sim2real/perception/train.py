@@ -373,6 +373,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
             "total_wall_s": round(time.perf_counter() - t_start, 1), "final": rows[-1] if rows else {}}
     from sim2real.learn.checkpoint import checkpoint_files
     onnx = checkpoint_files(out)[0].with_suffix(".onnx")
+    onnx.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(net, hi, wi, onnx)
     meta["onnx_images_per_s_1thread"] = round(measure_onnx(onnx, hi, wi), 1)
     pt = save_checkpoint(out, net, meta, overwrite=True)

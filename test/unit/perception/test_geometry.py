@@ -158,7 +158,7 @@ def knocked(jaco, cam0, landmarks):
     assert keep.mean() > 0.8
     xyz, uv = xyz[keep], uv[keep] + rng.normal(0, 0.5, (int(keep.sum()), 2))
     bad = rng.choice(len(uv), 8, replace=False)
-    uv[bad] += rng.uniform(15, 40, (8, 2)) * rng.choice([-1, 1], (8, 2))
+    uv[bad] += rng.uniform(15, 40, (8, 2)) * true.px_scale * rng.choice([-1, 1], (8, 2))   # 15-40 px at 128 px
     return true, uv, xyz, bad
 
 
@@ -288,7 +288,12 @@ def test_near_arm_only_where_the_arm_is_in_front(jaco, cam0):
     d = float(np.linalg.norm(mid - cam0.pos))
     assert near_arm(cam0, arm, uv, d + 0.3)                 # behind the arm: hidden
     assert not near_arm(cam0, arm, uv, d - 0.3)             # in front of it: seen
-    assert not near_arm(cam0, arm, uv + [30.0, 30.0], d + 0.3)   # elsewhere in the image
+    assert not near_arm(cam0, arm, uv + 30.0 * cam0.px_scale, d + 0.3)   # elsewhere in the image (30 px at 128)
+    # the margin is in pixels of a 128 px camera: the same view at twice the pixels, twice the margin
+    from dataclasses import replace
+    big = replace(cam0, width=2 * cam0.width, height=2 * cam0.height)
+    off = np.array([0.0, 7.0]) * cam0.px_scale
+    assert near_arm(cam0, arm, uv + off, d + 0.3) and near_arm(big, arm, 2 * (uv + off), d + 0.3)
 
 
 def test_hidden_measurements_do_not_join_the_estimate_but_can_switch_it():

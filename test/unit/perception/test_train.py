@@ -84,7 +84,10 @@ def test_train_tiny_writes_a_checkpoint_onnx_runs(jaco, tmp_path, scheme):
     meta = json.loads(pt.with_suffix(".json").read_text())
     assert meta["kind"] == "perception" and meta["robot"] == "jaco" and meta["scheme"] == scheme
     assert meta["epochs_run"] == 2 and meta["onnx_images_per_s_1thread"] > 0   # measured; the target is eval's to report
-    assert meta["input"]["height"] == h and meta["input"]["width"] == w and meta["width_mult"] == 1.0
+    from sim2real.perception.train import input_size
+    hi, wi = input_size(jaco)                 # the camera's frames resized to at most 128 rows (stage 1's input)
+    assert hi <= 128 and hi * w == wi * h and (hi, wi) == ((h, w) if h <= 128 else (128, round(128 * w / h)))
+    assert meta["input"]["height"] == hi and meta["input"]["width"] == wi and meta["width_mult"] == 1.0
     assert meta["keypoints"] == keypoint_names(jaco)
     assert meta["table_z"] == pytest.approx(table_height(ReachTask.from_robot(jaco)))
     assert np.isfinite(meta["sigma_per_spread"]) and meta["sigma_per_spread"] > 0
@@ -106,9 +109,12 @@ def test_train_tiny_writes_a_checkpoint_onnx_runs(jaco, tmp_path, scheme):
     assert tgt.shape == (3, 3) and sigma.shape == (3,) and np.all(np.isfinite(tgt)) and np.all(sigma > 0)
     assert np.allclose(tgt, loc.locate(kp, spread)[0])
     net, _ = load_torch(pt, jaco)                     # weights_only load, same outputs as ONNX
+    from sim2real.image import fit
+    small = np.stack([fit(im, hi, wi)[0] for im in imgs])    # the frames at the network's input, as loc resizes them
     with torch.no_grad():
-        k2, s2 = net(torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 255)
-    assert np.allclose(k2.numpy(), kp, atol=1e-3) and np.allclose(s2.numpy(), spread, atol=1e-3)
+        k2, s2 = net(torch.from_numpy(small).permute(0, 3, 1, 2).float() / 255)
+    scale = w / wi                                     # network pixels -> camera pixels
+    assert np.allclose(k2.numpy() * scale, kp, atol=1e-3) and np.allclose(s2.numpy() * scale, spread, atol=1e-3)
     with pytest.raises(ConfigError, match="exists"):
         train(jaco, TrainConfig(scheme=scheme, **TINY), out, target_data=target, progress=False)
 
@@ -138,7 +144,8 @@ def test_wrong_checkpoints_and_options_are_named(jaco, tmp_path, dr_checkpoint):
     meta_path.write_text(json.dumps({**meta, "input": {"height": h, "width": w + 32}}))
     with pytest.raises(ConfigError, match="aspect ratio"):
         Localizer(out, jaco)
-    meta_path.write_text(json.dumps({**meta, "input": {"height": h // 2, "width": w // 2}}))
+    hi, wi = meta["input"]["height"], meta["input"]["width"]
+    meta_path.write_text(json.dumps({**meta, "input": {"height": hi // 2, "width": wi // 2}}))
     with pytest.raises(ConfigError, match="its metadata says"):       # the ONNX file's input is another size
         Localizer(out, jaco)
     meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "keypoints"}))
