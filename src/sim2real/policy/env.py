@@ -13,7 +13,7 @@ Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gy
                its rate (50 Hz, Mordatch et al. 2015)
   step         one policy period: the graph's loop below it at the control rate (500 Hz) for
                policy period / control period steps, each robot.substeps physics steps
-  reward       reach_core.reward: -2 d + 0.5 [d < tol] - 0.02 |a - a_prev|^2 / n
+  reward       reach_core.reward: -2 d + 0.5 [d < tol] + 0.5 exp(-d / 1 cm) - 0.02 |a - a_prev|^2 / n
                - 0.1 |q - home|^2 / n - 0.15 |u|^2 / n (d: true end effector to target, m; q true
                joints, rad; u the load utilization of a reference 1 kg at the hand in posture q,
                reach_core.load_utilization: the share of each joint's authority under the

@@ -157,6 +157,9 @@ POSTURE_WEIGHT = 0.1    # per rad^2 (mean over joints) away from the robot's hom
 LOAD_KG = 1.0           # the reference payload whose holding the load term prices ...
 LOAD_OFFSET = 0.04      # m ... along the end effector's z axis
 LOAD_WEIGHT = 0.15      # per unit utilization^2 (mean over joints): the shipped dr policy held ~0.3 on average
+FINE_WEIGHT = 0.5       # the precision term: FINE_WEIGHT exp(-d / FINE_SCALE) per step. The linear term's
+FINE_SCALE = 0.01       # m  pull (2 per m) is worth 0.01 per step for the last 5 mm, under the exploration
+                        # noise of the return; policies trained on it alone stopped ~0.9 cm from the target
 
 
 def load_utilization(M, jac_z, amax, g: float = 9.81) -> np.ndarray:
@@ -181,9 +184,12 @@ def reward(dist, action, prev_action, tol, q=None, home=None, load=None) -> np.n
     toward the home posture (a 7-joint arm reaching points has a null space it would otherwise
     drift through, target after target, into postures it never trained in) and, given `load`
     (load_utilization), a price on postures whose holding of a payload takes the controller's
-    authority (the null space again: a payload the hand holds above a joint's reach sags)."""
+    authority (the null space again: a payload the hand holds above a joint's reach sags).
+    A sharp term near the target (FINE_WEIGHT exp(-d / FINE_SCALE)) pays for the last
+    millimetres, which the linear term barely prices."""
     jerk = np.mean((np.asarray(action) - np.asarray(prev_action)) ** 2, axis=-1)
-    r = -2.0 * dist + 0.5 * (dist < tol) - 0.02 * jerk
+    dist = np.asarray(dist)
+    r = -2.0 * dist + 0.5 * (dist < tol) + FINE_WEIGHT * np.exp(-dist / FINE_SCALE) - 0.02 * jerk
     if q is not None:
         r = r - POSTURE_WEIGHT * np.mean((np.asarray(q) - home) ** 2, axis=-1)
     if load is not None:

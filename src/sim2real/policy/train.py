@@ -52,7 +52,7 @@ class TrainConfig:
     gamma: float = 0.98
     gae_lambda: float = 0.95
     ent_coef: float = 0.0
-    init_log_std: float = -0.5
+    init_log_std: float = -0.8      # from scratch (-0.5 before: 25 min of it left the policy far from done)
     seed: int = 0
     episode_s: float = 8.0         # two targets of 4 s (policy/env.py TARGETS)
     threads: int = 2
@@ -255,7 +255,8 @@ def task_definition() -> dict:
     """What the policy was trained to do, beyond the layout (recorded in the checkpoint)."""
     from sim2real.policy import env, reach_core as rc
     return {"lead_max": rc.LEAD_MAX, "posture_weight": rc.POSTURE_WEIGHT, "load_weight": rc.LOAD_WEIGHT,
-            "load_ref_kg": rc.LOAD_KG, "load_offset_m": rc.LOAD_OFFSET, "targets_per_episode": env.TARGETS,
+            "load_ref_kg": rc.LOAD_KG, "load_offset_m": rc.LOAD_OFFSET, "fine_weight": rc.FINE_WEIGHT,
+            "fine_scale_m": rc.FINE_SCALE, "targets_per_episode": env.TARGETS,
             "target_noise_m": env.TARGET_NOISE}
 
 
