@@ -147,6 +147,37 @@ def confidence(sigma_m, tol_m: float) -> np.ndarray:
     return 1.0 / (1.0 + (s / tol_m) ** 2)
 
 
+def open_onnx_checkpoint(path: str | Path, robot, check, what: str, train_cmd: str, threads: int = 1):
+    """(NAME.pt path, metadata, ONNX Runtime session) of a perception checkpoint: NAME.json read
+    and checked (`check(meta_path, meta, robot)`), NAME.onnx loaded on `threads` threads; a
+    ConfigError naming the file and `train_cmd` when a part is missing or unreadable."""
+    import json
+
+    import onnxruntime as ort
+
+    from sim2real.errors import ConfigError
+    from sim2real.learn.checkpoint import checkpoint_files
+    pt, meta_path = checkpoint_files(path)
+    onnx = pt.with_suffix(".onnx")
+    for f in (meta_path, onnx):
+        if not f.is_file():
+            raise ConfigError(f"{f}: missing (a {what} is NAME.pt, NAME.json and NAME.onnx; "
+                              f"train one with `{train_cmd}`)")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{meta_path}: unreadable metadata ({e})") from None
+    check(meta_path, meta, robot)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    try:
+        sess = ort.InferenceSession(str(onnx), so, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ConfigError(f"{onnx}: ONNX Runtime cannot load it ({e})") from None
+    return pt, meta, sess
+
+
 class Localizer:
     """A trained perception checkpoint at run time: NAME.json (checked: kind, robot, input size,
     keypoints) and NAME.onnx through ONNX Runtime on one thread (NAME.pt is training's), with the
@@ -154,36 +185,16 @@ class Localizer:
     replaced by `calibrate` (the arm's landmarks against forward kinematics)."""
 
     def __init__(self, path: str | Path, robot, threads: int = 1):
-        import json
-
-        import onnxruntime as ort
-
         from sim2real.errors import ConfigError
-        from sim2real.learn.checkpoint import checkpoint_files
         from sim2real.perception.geometry import nominal_camera, table_height
         from sim2real.tasks.reach import ReachTask
-        pt, meta_path = checkpoint_files(path)
+        pt, meta, self.sess = open_onnx_checkpoint(path, robot, check_meta, "perception checkpoint",
+                                                   "sim2real train perception", threads)
         onnx = pt.with_suffix(".onnx")
-        for f in (meta_path, onnx):
-            if not f.is_file():
-                raise ConfigError(f"{f}: missing (a perception checkpoint is NAME.pt, NAME.json and NAME.onnx; "
-                                  f"train one with `sim2real train perception`)")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{meta_path}: unreadable metadata ({e})") from None
-        check_meta(meta_path, meta, robot)
         self.meta, self.robot, self.path = meta, robot, pt
         self.height, self.width = int(meta["input"]["height"]), int(meta["input"]["width"])
         self.tol_m = float(meta.get("tol_m", 0.02))
         self.sigma_per_spread = float(meta.get("sigma_per_spread", 1.0))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        try:
-            self.sess = ort.InferenceSession(str(onnx), so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ConfigError(f"{onnx}: ONNX Runtime cannot load it ({e})") from None
         shape = self.sess.get_inputs()[0].shape
         if list(shape[1:]) != [3, self.height, self.width]:
             raise ConfigError(f"{onnx}: takes {shape}, its metadata says 3 x {self.height} x {self.width}")

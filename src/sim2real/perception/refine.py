@@ -167,33 +167,14 @@ class Refiner:
     """A stage-2 checkpoint at run time: NAME.json (checked) and NAME.onnx through ONNX Runtime."""
 
     def __init__(self, path: str | Path, robot, threads: int = 1):
-        import json
-
-        import onnxruntime as ort
-
-        from sim2real.learn.checkpoint import checkpoint_files
-        pt, meta_path = checkpoint_files(path)
+        from sim2real.perception.net import open_onnx_checkpoint
+        pt, meta, self.sess = open_onnx_checkpoint(path, robot, check_meta, "stage-2 checkpoint",
+                                                   "sim2real train perception --scheme stage2", threads)
         onnx = pt.with_suffix(".onnx")
-        for f in (meta_path, onnx):
-            if not f.is_file():
-                raise ConfigError(f"{f}: missing (a stage-2 checkpoint is NAME.pt, NAME.json and NAME.onnx; "
-                                  f"train one with `sim2real train perception --scheme stage2`)")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError) as e:
-            raise ConfigError(f"{meta_path}: unreadable metadata ({e})") from None
-        check_meta(meta_path, meta, robot)
         self.meta, self.path = meta, pt
         self.size = int(meta["crop"])
         self.max_spread_px = float(meta["max_spread_px"])
         self.width, self.height = robot.camera.width, robot.camera.height
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        try:
-            self.sess = ort.InferenceSession(str(onnx), so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ConfigError(f"{onnx}: ONNX Runtime cannot load it ({e})") from None
         if list(self.sess.get_inputs()[0].shape[1:]) != [3, self.size, self.size]:
             raise ConfigError(f"{onnx}: takes {self.sess.get_inputs()[0].shape}, its metadata says a {self.size} px crop")
         self.infer_s: list[float] = []
