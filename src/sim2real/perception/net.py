@@ -261,17 +261,24 @@ class Localizer:
         return cal.report
 
 
-def check_meta(where, meta: dict, robot, check_keypoints: bool = True) -> None:
+def check_meta_head(where, meta, robot, kind: str, keys: tuple[str, ...]) -> None:
+    """What every perception checkpoint's metadata must be: a JSON object with `keys`, of `kind`,
+    for this robot (a ConfigError naming `where` otherwise)."""
     from sim2real.errors import ConfigError
     if not isinstance(meta, dict):
         raise ConfigError(f"{where}: metadata is not a JSON object")
-    missing = [k for k in ("kind", "robot", "input", "scheme", "keypoints") if k not in meta]
+    missing = [k for k in ("kind", "robot", *keys) if k not in meta]
     if missing:
         raise ConfigError(f"{where}: metadata lacks {', '.join(missing)}")
-    if meta["kind"] != KIND:
-        raise ConfigError(f"{where}: a '{meta['kind']}' checkpoint, this needs '{KIND}'")
+    if meta["kind"] != kind:
+        raise ConfigError(f"{where}: a '{meta['kind']}' checkpoint, this needs '{kind}'")
     if meta["robot"] != robot.name:
         raise ConfigError(f"{where}: trained for robot {meta['robot']}, not {robot.name}")
+
+
+def check_meta(where, meta: dict, robot, check_keypoints: bool = True) -> None:
+    from sim2real.errors import ConfigError
+    check_meta_head(where, meta, robot, KIND, ("input", "scheme", "keypoints"))
     inp = meta["input"]
     if not isinstance(inp, dict) or any(not isinstance(inp.get(k), int) or inp.get(k) < 8 for k in ("height", "width")):
         raise ConfigError(f"{where}: input must give height and width (integers >= 8), got {inp!r}")

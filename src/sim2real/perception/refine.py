@@ -147,15 +147,8 @@ def build_refine_net(size: int = CROP, width: int = 16, n_out: int = len(REFINED
 
 # ---- run time ---------------------------------------------------------------------------------
 def check_meta(where, meta: dict, robot) -> None:
-    if not isinstance(meta, dict):
-        raise ConfigError(f"{where}: metadata is not a JSON object")
-    missing = [k for k in ("kind", "robot", "crop", "camera_size", "max_spread_px") if k not in meta]
-    if missing:
-        raise ConfigError(f"{where}: metadata lacks {', '.join(missing)}")
-    if meta["kind"] != KIND:
-        raise ConfigError(f"{where}: a '{meta['kind']}' checkpoint, this needs '{KIND}'")
-    if meta["robot"] != robot.name:
-        raise ConfigError(f"{where}: trained for robot {meta['robot']}, not {robot.name}")
+    from sim2real.perception.net import check_meta_head
+    check_meta_head(where, meta, robot, KIND, ("crop", "camera_size", "max_spread_px"))
     cam = robot.camera
     if cam is None or list(meta["camera_size"]) != [cam.width, cam.height]:
         have = None if cam is None else f"{cam.width}x{cam.height}"
