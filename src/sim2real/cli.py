@@ -473,7 +473,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lookahead", type=COUNT, default=16,
                    help="inverse-dynamics: desired observation L steps ahead (1 in the paper; ~ the command delay)")
     p.add_argument("--scheme", default="dr", help="policy: nominal | dr | epopt | epopt+adapt; perception: "
-                                                  "sim-only | dr | dr+confusion | dr+confusion+pairs (default: dr)")
+                                                  "sim-only | dr | dr+confusion | dr+confusion+pairs, or stage2 (the crop refiner; default: dr)")
     p.add_argument("--target-data", default=None, help="policy epopt+adapt, perception adaptation: .mcap recorded "
                                                         "on the target robot")
     p.add_argument("--dataset", default=None, help="perception: rendered dataset .npz (default: render one)")
@@ -497,6 +497,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate policies or perception on the twin")
     p.add_argument("what", choices=["policy", "perception"])
     p.add_argument("--n", type=COUNT, default=None, help="perception: twin images to evaluate on")
+    p.add_argument("--refine", default=None, help="perception: stage-2 checkpoint (default: the shipped "
+                                                  "models/ROBOT/perception_refine; 'none': stage 1 alone)")
     p.add_argument("--calibration-images", type=COUNT, default=None,
                    help="perception: of those, how many calibrate the camera on the arm first (default 60)")
     p.add_argument("--checkpoints", nargs="*", default=None, help="perception: checkpoints (default: the shipped ones); policy: SCHEME=FILE.pt "
