@@ -267,19 +267,12 @@ def train_refiner(robot, cfg: RefineConfig, out: str | Path, *, dataset: str | P
     import torch.nn.functional as F
     from tqdm import tqdm
 
-    from sim2real.learn.checkpoint import checkpoint_files, refuse_overwrite, save_checkpoint
+    from sim2real.learn.checkpoint import checkpoint_files, save_checkpoint
     from sim2real.perception.render import load_dataset, render_images
-    from sim2real.perception.train import measure_onnx, write_curves
+    from sim2real.perception.train import check_training, log_epoch, measure_onnx, write_curves
     from sim2real.sim.randomize import load_randomization
     log = log or (lambda m: None)
-    for k in ("epochs", "batch", "images"):
-        if getattr(cfg, k) < 1:
-            raise ConfigError(f"--{k} must be >= 1, got {getattr(cfg, k)}")
-    out = Path(out)
-    if not force:
-        refuse_overwrite(out)
-    if robot.camera is None:
-        raise ConfigError(f"robot '{robot.name}' has no camera")
+    out = check_training(robot, cfg, out, force)
     h, w, S = robot.camera.height, robot.camera.width, cfg.crop
     t_start = time.perf_counter()
     if dataset:
@@ -372,9 +365,7 @@ def train_refiner(robot, cfg: RefineConfig, out: str | Path, *, dataset: str | P
         row.update(_val_crops(net, images[val_idx], kp_all[val_idx], val_centres, S, w, h))
         rows.append(row)
         bar.set_postfix(val_px=f"{row['val_target_px']:.2f}/{row['val_foot_px']:.2f}")
-        log(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if isinstance(v, float)))
-        if spent:
-            log(f"time budget {cfg.time_budget_s:.0f} s spent in epoch {epoch + 1}")
+        if log_epoch(log, row, spent, cfg.time_budget_s):
             break
     bar.close()
     wall = time.perf_counter() - t0

@@ -157,7 +157,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     import torch.nn.functional as F
     from tqdm import tqdm
 
-    from sim2real.learn.checkpoint import refuse_overwrite, save_checkpoint
+    from sim2real.learn.checkpoint import save_checkpoint
     from sim2real.perception.geometry import nominal_camera, table_height
     from sim2real.perception.net import build_net, export_onnx, keypoint_names
     from sim2real.perception.render import load_dataset, render_images
@@ -172,14 +172,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
                           f"--record-topics /camera/image_raw`)")
     if target_data and cfg.scheme not in ADAPTIVE:
         raise ConfigError(f"--target-data is for --scheme {' or '.join(ADAPTIVE)}, not {cfg.scheme}")
-    for k in ("epochs", "batch", "images"):
-        if getattr(cfg, k) < 1:
-            raise ConfigError(f"--{k} must be >= 1, got {getattr(cfg, k)}")
-    out = Path(out)
-    if not force:
-        refuse_overwrite(out)
-    if robot.camera is None:
-        raise ConfigError(f"robot '{robot.name}' has no camera")
+    out = check_training(robot, cfg, out, force)
     h, w = robot.camera.height, robot.camera.width
     task = ReachTask.from_robot(robot)
     names = keypoint_names(robot)
@@ -355,9 +348,7 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
             row.update(validate(vk, vs, val_arrays, robot, cam0, table_z))
         rows.append(row)
         bar.set_postfix(val_median_cm=f"{row.get('val_median_cm', float('nan')):.2f}")
-        log(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if isinstance(v, float)))
-        if spent:
-            log(f"time budget {cfg.time_budget_s:.0f} s spent in epoch {epoch + 1} of {cfg.epochs}")
+        if log_epoch(log, row, spent, cfg.time_budget_s, cfg.epochs):
             break
     bar.close()
     wall = time.perf_counter() - t0
@@ -379,6 +370,30 @@ def train(robot, cfg: TrainConfig, out: str | Path, *, dataset: str | Path | Non
     pt = save_checkpoint(out, net, meta, overwrite=True)
     write_curves(rows, pt.with_name(pt.stem + "-curve"), f"{robot.name} perception {cfg.scheme}")
     return {"checkpoint": str(pt), "wall_s": wall, "final": rows[-1] if rows else {}, "meta": meta}
+
+
+def check_training(robot, cfg, out, force: bool) -> Path:
+    """What every perception training checks first (counts >= 1, no checkpoint overwritten
+    without force, a camera on the robot); the output path."""
+    from sim2real.learn.checkpoint import refuse_overwrite
+    for k in ("epochs", "batch", "images"):
+        if getattr(cfg, k) < 1:
+            raise ConfigError(f"--{k} must be >= 1, got {getattr(cfg, k)}")
+    out = Path(out)
+    if not force:
+        refuse_overwrite(out)
+    if robot.camera is None:
+        raise ConfigError(f"robot '{robot.name}' has no camera")
+    return out
+
+
+def log_epoch(log, row: dict, spent: bool, budget_s: float, epochs: int | None = None) -> bool:
+    """One epoch's line (its float figures), and the time budget's when it is spent; spent."""
+    e = row["epoch"]
+    log(f"epoch {e}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items() if isinstance(v, float)))
+    if spent:
+        log(f"time budget {budget_s:.0f} s spent in epoch {e}" + (f" of {epochs}" if epochs else ""))
+    return spent
 
 
 def measure_onnx(onnx: Path, h: int, w: int, n: int = 100) -> float:
