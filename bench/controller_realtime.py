@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/controller_realtime.py MODE [PROFILE] [SECONDS] [--no-camera]
 
-The camera renders (its own thread, as in `sim2real up`) unless --no-camera: the issue's condition.
+The camera renders (in a process of its own, as in `sim2real up`; ros/camera_process.py) unless
+--no-camera: the issue's condition. Its frames are counted as a subscriber receives them.
 
 Prints the driver's counters: steps, commands that reached it (share of all steps, start-up
 included), the share of steps from the first command on whose command answered the previous state
@@ -10,6 +11,8 @@ in time (a fresh command waiting at the step: the issue's ">= 99% within the per
 deadlines and wake-up jitter p99, and what the controller answered and its status.
 """
 import sys
+
+import numpy as np
 
 from sim2real.graph import build_graph
 from sim2real.ros.compose import Composition
@@ -59,6 +62,13 @@ with Composition(decls, domain_id=77) as c:
             finally:
                 law_cost.append(_time.perf_counter() - t0)
         k.law.command = timed_command
+    images = []      # the camera's frames as a subscriber gets them: does it still keep its rate?
+    if camera:
+        from rclpy.node import Node
+        from sensor_msgs.msg import Image
+        probe = Node("camera_probe", context=c.context)
+        probe.create_subscription(Image, "/camera/image_raw", lambda m: images.append(_time.monotonic()), 2)
+        c.executor.add_node(probe)
     c.spin(until_driver_done=True, timeout_s=dur + 30)
     n, ok = len(fresh), sum(fresh)
     print(f"{mode} (camera {'on' if camera else 'off'}): driver steps {d.steps}, commands received {d.commands} "
@@ -67,8 +77,13 @@ with Composition(decls, domain_id=77) as c:
           f"missed deadlines {d.missed_deadlines}, jitter p99 {1e3 * d.jitter.percentile(99):.2f} ms; "
           + (f"controller answered {k.commands} states, status: {k.law.status}" if k is not None
              else "controller in its own process"))
+    if len(images) > 1:
+        span = images[-1] - images[0]
+        print(f"camera: {len(images)} frames received, {(len(images) - 1) / span:.1f} Hz from the first to the last "
+              f"(rated {d.robot.camera.rate_hz:g} Hz), longest gap {1e3 * max(np.diff(images)):.0f} ms")
+    elif camera:
+        print(f"camera: {len(images)} frames received")
     if law_cost:
-        import numpy as np
         us = 1e6 * np.asarray(law_cost)
         print(f"{mode}: cost per state (law.command wall time) median {np.median(us):.0f} us, "
               f"p90 {np.percentile(us, 90):.0f} us, p99 {np.percentile(us, 99):.0f} us, max {us.max():.0f} us")

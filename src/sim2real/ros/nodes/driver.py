@@ -49,6 +49,9 @@ PARAMS = {
     "reality": ("", "reality profile YAML for the twin; empty = nominal"),
     "mode": ("lockstep", "lockstep | realtime"),
     "camera": (True, "render /camera/image_raw at the camera rate"),
+    "camera_process": (True, "realtime: render in a process of its own (ros/camera_process.py: no GIL or CPU "
+                             "shared with the 500 Hz loop); false: a thread of this process. Lockstep always "
+                             "renders in step, in this process"),
     "lockstep_timeout_s": (0.05, "wall time to wait for a command before stepping without one"),
     "command_timeout_s": (-1.0, "no fresh command at the motors for this long -> hold; <0 = 5 periods"),
     "command_source": ("safety_filter", "the only node whose commands are taken (name or /ns/name)"),
@@ -81,7 +84,7 @@ class DriverNode(Node):
         self._clock_every = max(1, round(CLOCK_PERIOD_S / self.robot.dt))   # steps
         if p.mode not in ("lockstep", "realtime"):
             raise ValueError(f"driver: mode must be lockstep or realtime, got {p.mode!r}")
-        self.camera = self._thread = self._cam_thread = None
+        self.camera = self._thread = self._cam_thread = self._cam_proc = None
 
         self.pub_js = self.create_publisher(JointState, "/joint_states", 10)
         self.pub_imu = self.create_publisher(Imu, "/imu/data", 10) if self.robot.imu else None
@@ -109,7 +112,13 @@ class DriverNode(Node):
         self.camera = None
         self._camera_args = None
         cam = self.robot.camera
-        if p.camera and cam is not None:
+        if p.camera and cam is not None and not self.lockstep and p.camera_process:
+            from sim2real.ros.camera_process import CameraProcess
+            self._cam_proc = CameraProcess.start(
+                self.sim.model, cam, profile.section("visuals"), profile.seed,
+                self.resolve_topic_name("/camera/image_raw"), self.resolve_topic_name("/camera/camera_info"),
+                self.context.get_domain_id())
+        elif p.camera and cam is not None:
             # the renderer is made in the thread that renders (an EGL context is per thread)
             self._camera_args = (cam, profile.section("visuals"), profile.seed)
             self.pub_img = self.create_publisher(Image, "/camera/image_raw", 2)
@@ -249,6 +258,8 @@ class DriverNode(Node):
             sent = True
         if self.pub_imu is not None and heard(self.pub_imu):   # the IMU's own bus: no transport effects modelled
             self.pub_imu.publish(self._imu.serialize(stamp, *self.sim.imu()))
+        if self._cam_proc is not None:     # its process renders the latest pose at the camera's rate
+            self._cam_proc.write(self.sim.data.qpos, self.sim.data.mocap_pos, stamp)
         if self.lockstep and self._camera_args and self.steps % self._cam_every == 0:
             # in step, deterministic: this step's pose, rendered by the camera thread, waited for
             self._cam_done.clear()
@@ -353,6 +364,8 @@ class DriverNode(Node):
         self._refused_seen = dict(self.source.refused)
         if fresh:    # in the last second
             problems.append("refused commands from " + ", ".join(fresh))
+        if self._cam_proc is not None and self._cam_proc.exit_code is not None:
+            problems.append(f"camera process exited (code {self._cam_proc.exit_code}): no images")
         if not self.lockstep and steps and starved > 0.1:
             problems.append(f"{100 * starved:.0f}% of steps without a fresh command")
         st.level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
@@ -388,4 +401,7 @@ class DriverNode(Node):
         if getattr(self, "camera", None) is not None:
             self.camera.close()
             self.camera = None
+        if getattr(self, "_cam_proc", None) is not None:
+            self._cam_proc.stop()
+            self._cam_proc = None
         return super().destroy_node()
