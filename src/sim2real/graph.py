@@ -356,7 +356,10 @@ def graph_nodes(robot: str = "jaco", backend: str = "mujoco", reality: str | Non
             "target_listeners": int(mode == "lockstep" and bool(spec.tasks) and spec.tasks[0] == "reach"
                                     and perception == "sim")}, driver_remaps))
     if perception == "learned":
-        nodes.append(NodeDecl("perception", "perception", {**common, **perception_params, "image_source": "driver"}))
+        # the twin in real time renders in a process of its own, which publishes the frames
+        from sim2real.ros.camera_process import camera_node_name   # no rclpy
+        image_source = camera_node_name("driver") if (driver_kind, mode) == ("driver", "realtime") else "driver"
+        nodes.append(NodeDecl("perception", "perception", {**common, **perception_params, "image_source": image_source}))
     nodes += [
         NodeDecl("policy", task_policies[policy], {**common, "state_source": state_source, **policy_params,
                                                    **({"target_source": "perception"} if perception == "learned" else {})},

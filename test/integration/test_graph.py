@@ -205,3 +205,57 @@ def test_lockstep_camera_renders_from_its_own_thread():
         spin_sim(g, 1.0)
         assert len(imgs) >= 10          # 15 Hz over 1 sim s
         assert g.nodes["driver"].steps >= 490
+
+
+def test_realtime_camera_renders_in_a_process_of_its_own_and_goes_with_the_driver():
+    """Real time: frames of the moving scene from the camera process, stamped with the poses' times;
+    it ends with the driver."""
+    from sim2real.graph import NodeDecl
+    from sim2real.ros.compose import Composition
+    from sensor_msgs.msg import CameraInfo, Image
+    decls = [NodeDecl("driver", "driver", {"robot": "jaco", "mode": "realtime", "camera": True, "targets": 1})]
+    with Composition(decls, domain_id=227) as c:
+        d = c.nodes["driver"]
+        probe = Probe(c)
+        imgs, infos = [], []
+        probe.node.create_subscription(
+            Image, "/camera/image_raw",
+            lambda m: imgs.append((m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec, m.width, m.height)), 10)
+        probe.node.create_subscription(CameraInfo, "/camera/camera_info", lambda m: infos.append(m.k[0]), 10)
+        proc = d._cam_proc.proc
+        deadline = time.monotonic() + 30
+        while len(imgs) < 10 and time.monotonic() < deadline:
+            c.spin_for(0.2)
+        assert len(imgs) >= 10, "no frames from the camera process"
+        assert d._camera_args is None and d._cam_thread is None     # nothing renders in this process
+        assert all(w == d.robot.camera.width and h == d.robot.camera.height for _, w, h in imgs)
+        stamps = [s for s, _, _ in imgs]
+        assert all(b > a for a, b in zip(stamps, stamps[1:]))        # each frame a newer pose
+        assert infos and infos[0] > 0
+        assert proc.poll() is None
+    proc.wait(timeout=5)      # went with the driver
+    assert proc.returncode == 0
+
+
+def test_the_camera_process_leaves_when_its_driver_dies():
+    """No orphan keeps rendering: the pipe from the driver closes when it dies (here: closed by hand,
+    the stop flag untouched), and Ctrl-C (SIGINT to the group) ends it quietly too."""
+    import signal
+    from sim2real.robots import load_robot
+    from sim2real.ros.camera_process import CameraProcess
+    from sim2real.sim.twin import Twin
+    from sim2real.sim.reality import NOMINAL
+    robot = load_robot("jaco")
+    tw = Twin(robot, NOMINAL)
+    for how in ("pipe", "sigint"):
+        cp = CameraProcess.start(tw.sim.model, robot.camera, {}, 0, "/t/image", "/t/info", 228)
+        cp.write(tw.sim.data.qpos, tw.sim.data.mocap_pos, 1.0)
+        time.sleep(1.0)
+        assert cp.exit_code is None
+        if how == "pipe":
+            cp.proc.stdin.close()
+        else:
+            cp.proc.send_signal(signal.SIGINT)
+        assert cp.proc.wait(timeout=10) == 0
+        assert not cp.share.stop
+        cp.stop()

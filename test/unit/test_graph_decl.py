@@ -41,3 +41,10 @@ def test_launch_file_builds_from_graph():
     tree = ast.parse(src)
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "sim2real.graph" in imported
+
+
+@pytest.mark.parametrize("backend, source", [("mujoco", "driver"), ("twin", "driver_camera"), ("gazebo", "driver")])
+def test_perception_takes_frames_from_whoever_renders_them(backend, source):
+    """The real-time twin renders in a process of its own (node driver_camera); lockstep in the driver."""
+    decls = {d.name: d for d in build_graph("jaco", backend, perception="learned")}
+    assert decls["perception"].params["image_source"] == source

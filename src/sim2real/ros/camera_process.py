@@ -32,6 +32,12 @@ import numpy as np
 _HEAD = 3   # float64 slots before the pose: sequence number, stamp (s), stop flag
 
 
+def camera_node_name(driver: str) -> str:
+    """The camera process's node name, beside its driver's: the publisher of /camera/image_raw
+    that perception's `image_source` names (graph.py) when the twin runs in real time."""
+    return f"{driver}_camera"
+
+
 class PoseShare:
     """The latest pose (qpos, mocap_pos) and its stamp in shared memory, one writer, one reader.
 
@@ -111,11 +117,13 @@ class CameraProcess:
 
     @classmethod
     def start(cls, model, cam, visuals: dict, seed: int, image_topic: str, info_topic: str,
-              domain_id: int, nice: int = 10) -> "CameraProcess":
+              domain_id: int, node_name: str = "driver_camera", namespace: str = "/",
+              nice: int = 10) -> "CameraProcess":
         share = PoseShare.create(model.nq, model.nmocap)
         cfg = {"model": model, "cam": cam, "visuals": visuals, "seed": seed, "fd": share.fd,
                "nq": model.nq, "nmocap": model.nmocap, "image_topic": image_topic,
-               "info_topic": info_topic, "domain_id": domain_id, "nice": nice}
+               "info_topic": info_topic, "domain_id": domain_id, "nice": nice,
+               "node": node_name, "namespace": namespace}
         proc = subprocess.Popen([sys.executable, "-m", "sim2real.ros.camera_process"], stdin=subprocess.PIPE,
                                 pass_fds=[share.fd], start_new_session=False)
         try:
@@ -154,10 +162,10 @@ def _child() -> int:
     cfg = pickle.load(sys.stdin.buffer)
 
     def parent_gone():   # the pipe closes when the driver ends or dies (no orphan keeps rendering)
-        try:
-            while sys.stdin.buffer.read(4096):
+        try:    # the raw descriptor: a buffered reader's lock held here aborts the interpreter's exit
+            while os.read(0, 4096):
                 pass
-        except (OSError, ValueError):
+        except OSError:
             pass
         stop.set()
     threading.Thread(target=parent_gone, daemon=True).start()
@@ -186,7 +194,7 @@ def _child() -> int:
     camera = Camera(model, cam, cfg["visuals"], cfg["seed"])
     ctx = rclpy.Context()
     rclpy.init(context=ctx, domain_id=cfg["domain_id"], signal_handler_options=SignalHandlerOptions.NO)
-    node = Node("driver_camera", context=ctx, start_parameter_services=False)
+    node = Node(cfg["node"], namespace=cfg["namespace"], context=ctx, start_parameter_services=False)
     pub_img = node.create_publisher(Image, cfg["image_topic"], 2)
     pub_info = node.create_publisher(CameraInfo, cfg["info_topic"], 2)
     frame = cam.name + "_optical_frame"

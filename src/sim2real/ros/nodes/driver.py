@@ -1,6 +1,7 @@
 """Driver node for the `mujoco` and `twin` backends: the robot as ROS sees it.
 
-Publishes /joint_states, /clock (lockstep), /camera/image_raw + /camera/camera_info, /imu/data
+Publishes /joint_states, /clock (lockstep), /camera/image_raw + /camera/camera_info (real time:
+from a process of its own, node `<name>_camera`, ros/camera_process.py), /imu/data
 (sensor_msgs/Imu, floating-base robots), /sim/target (the reach task's target, ground truth),
 /robot_description (latched URDF) and /diagnostics; takes the robot's forward-command topic
 (std_msgs/Float64MultiArray, ros2_control conventions: /effort_controller/commands, N m, or
@@ -113,11 +114,11 @@ class DriverNode(Node):
         self._camera_args = None
         cam = self.robot.camera
         if p.camera and cam is not None and not self.lockstep and p.camera_process:
-            from sim2real.ros.camera_process import CameraProcess
+            from sim2real.ros.camera_process import CameraProcess, camera_node_name
             self._cam_proc = CameraProcess.start(
                 self.sim.model, cam, profile.section("visuals"), profile.seed,
                 self.resolve_topic_name("/camera/image_raw"), self.resolve_topic_name("/camera/camera_info"),
-                self.context.get_domain_id())
+                self.context.get_domain_id(), camera_node_name(self.get_name()), self.get_namespace())
         elif p.camera and cam is not None:
             # the renderer is made in the thread that renders (an EGL context is per thread)
             self._camera_args = (cam, profile.section("visuals"), profile.seed)
