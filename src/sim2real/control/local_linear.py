@@ -215,7 +215,7 @@ class LocalLinearMode:
             # this command arrives: ask for a step beyond u, so they get there sooner. Where that
             # passes the limits, the box-constrained optimum below, without it (inverted and
             # clipped instead: heldout-worn's payload 3.03 -> 7.10 mrad)
-            u = y_lag + (u - y_lag) * self.delay.alpha ** -self.LAG_INVERSION
+            u = self.delay.lead_command(u, y_lag, self.LAG_INVERSION)
         if np.any(np.abs(u) > self.limit * gain):
             # saturating: the box-constrained optimum, not a clip (the joints are coupled through B)
             A = np.vstack([Bs, np.diag(np.sqrt(reg))])
@@ -346,6 +346,7 @@ class DelayLine:
         self._a = 1.0 - np.exp(-dt / self.lag) if self.lag > 0 else 1.0
         self._hist: deque = deque(maxlen=self.steps + 8)   # (stamp, joint torque asked)
         self._buf = np.zeros((self.steps, n))
+        self._want = None     # the torques asked for, smoothed over ~a step (lead_command)
 
     @property
     def alpha(self) -> float:
@@ -363,6 +364,23 @@ class DelayLine:
 
     def clear(self) -> None:
         self._hist.clear()
+        self._want = None
+
+    # weight of the newest torque in the smoothed one lead_command steps from (1: none)
+    LEAD_SMOOTHING = 0.5
+
+    def lead_command(self, u, y_lag, share: float) -> np.ndarray:
+        """The command that brings the lagged actuators, holding y_lag when it arrives, to u sooner:
+        a step beyond u, by share p of the first-order lag's inverse (x alpha^-p, 2.6 at 12.5 ms
+        of lag with p = 0.5). The step is taken from the torques asked for smoothed over about a
+        step, not from this step's alone: their step-to-step noise (the fitted bias's, the
+        measured velocity's) would be multiplied too, and near the torque limits a noisy command
+        clips to less torque on average. heldout-worn's re-convergence after the payload 0.618 ->
+        0.246 s, laggy-noisy's payload 5.40 -> 5.33 mrad; heavy-sticky's sines 3.10 -> 3.30 mrad
+        (local_linear, bench controller)."""
+        u = np.asarray(u, float)
+        self._want = u.copy() if self._want is None else self._want + self.LEAD_SMOOTHING * (u - self._want)
+        return u + (self._want - y_lag) * (self._a ** -share - 1.0)
 
     def push(self, t: float, u) -> None:
         self._hist.append((t, np.asarray(u, float)))

@@ -149,7 +149,7 @@ class NNPriorLQRMode:
             # oracle's (falling back per joint to u where it would pass the limits instead:
             # heldout-worn's payload 5.83 -> 4.72 mrad, laggy-noisy's 5.07 -> 5.45 and its
             # re-convergence 0.174 -> 0.664 s)
-            u = y_lag + (u - y_lag) * self.delay.alpha ** -self.LAG_INVERSION
+            u = self.delay.lead_command(u, y_lag, self.LAG_INVERSION)
         cmd = np.clip(u / self.strength.value if measured else u, -self.limit, self.limit)
         self.status = status
         self._ctx = (t, x_m, measured)

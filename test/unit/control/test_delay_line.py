@@ -28,3 +28,23 @@ def test_with_lag_they_reach_the_joints_through_a_first_order_filter_from_the_to
         want.append(y)
     np.testing.assert_allclose(U[:, 0], want)
     assert d.lead == pytest.approx(0.01)              # aimed where the command starts to act: the transport, not + lag
+
+
+def test_the_lag_lead_steps_from_the_smoothed_torque_so_noise_is_not_multiplied():
+    """A steady command gets the full lead (as y + (u - y) alpha^-p); a noisy one's noise is
+    multiplied less than by alpha^-p."""
+    import numpy as np
+    from sim2real.control.local_linear import DelayLine
+    dl = DelayLine(2, 0.002, 0.01, 0.0125)
+    k = dl.alpha ** -0.5
+    u, y = np.array([5.0, -20.0]), np.array([4.0, -18.0])
+    for _ in range(50):
+        out = dl.lead_command(u, y, 0.5)
+    np.testing.assert_allclose(out, y + (u - y) * k)
+    dl.clear()
+    rng = np.random.default_rng(0)
+    noisy = u + rng.normal(0.0, 1.0, (2000, 2))
+    led = np.array([dl.lead_command(x, y, 0.5) for x in noisy])
+    plain = y + (noisy - y) * k
+    assert np.all(led.std(axis=0) < 0.8 * plain.std(axis=0))
+    np.testing.assert_allclose(led.mean(axis=0), plain.mean(axis=0), atol=0.2)
