@@ -125,6 +125,13 @@ class LocalLinearMode:
     # the whole lag, 0: none); the benchmark's oracle inverts the same share, for the same reason
     # (the whole multiplies measurement noise by 1 / alpha, x10 at 20 ms of lag)
     LAG_INVERSION = 0.5
+    # the lead's step from the wanted torque smoothed over ~a step (DelayLine.lead_command): the
+    # bias refitted every step over 10 transitions carries step-to-step noise, and multiplied by
+    # alpha^-p it chattered the payload hold into the torque limits (bench controller: heldout-worn
+    # re-convergence 0.618 -> 0.246 s, laggy-noisy payload 5.40 -> 5.33 mrad; heavy-sticky sines
+    # 3.10 -> 3.30). nn_prior_lqr's command, from a long-memory fit, keeps the plain step (1.0):
+    # smoothed it did worse on laggy-noisy (sines 7.65 -> 7.93 mrad)
+    LEAD_SMOOTHING = 0.5
 
     def __init__(self, model, window: int = 10, prior_weight: float = 1e4, lam: float = 1e-3,
                  residual_limit: float = 0.75, strength_tau: float = 0.5, gain_window: int = 250,
@@ -215,7 +222,7 @@ class LocalLinearMode:
             # this command arrives: ask for a step beyond u, so they get there sooner. Where that
             # passes the limits, the box-constrained optimum below, without it (inverted and
             # clipped instead: heldout-worn's payload 3.03 -> 7.10 mrad)
-            u = self.delay.lead_command(u, y_lag, self.LAG_INVERSION)
+            u = self.delay.lead_command(u, y_lag, self.LAG_INVERSION, self.LEAD_SMOOTHING)
         if np.any(np.abs(u) > self.limit * gain):
             # saturating: the box-constrained optimum, not a clip (the joints are coupled through B)
             A = np.vstack([Bs, np.diag(np.sqrt(reg))])
@@ -366,20 +373,15 @@ class DelayLine:
         self._hist.clear()
         self._want = None
 
-    # weight of the newest torque in the smoothed one lead_command steps from (1: none)
-    LEAD_SMOOTHING = 0.5
-
-    def lead_command(self, u, y_lag, share: float) -> np.ndarray:
+    def lead_command(self, u, y_lag, share: float, smoothing: float = 1.0) -> np.ndarray:
         """The command that brings the lagged actuators, holding y_lag when it arrives, to u sooner:
         a step beyond u, by share p of the first-order lag's inverse (x alpha^-p, 2.6 at 12.5 ms
-        of lag with p = 0.5). The step is taken from the torques asked for smoothed over about a
-        step, not from this step's alone: their step-to-step noise (the fitted bias's, the
-        measured velocity's) would be multiplied too, and near the torque limits a noisy command
-        clips to less torque on average. heldout-worn's re-convergence after the payload 0.618 ->
-        0.246 s, laggy-noisy's payload 5.40 -> 5.33 mrad; heavy-sticky's sines 3.10 -> 3.30 mrad
-        (local_linear, bench controller)."""
+        of lag with p = 0.5). With smoothing < 1 the step is taken from the torques asked for
+        smoothed exponentially (the newest weighs `smoothing`), not from this step's alone: a
+        mode whose command carries step-to-step noise would have it multiplied too, and near the
+        torque limits a noisy command clips to less torque on average."""
         u = np.asarray(u, float)
-        self._want = u.copy() if self._want is None else self._want + self.LEAD_SMOOTHING * (u - self._want)
+        self._want = u.copy() if self._want is None else self._want + smoothing * (u - self._want)
         return u + (self._want - y_lag) * (self._a ** -share - 1.0)
 
     def push(self, t: float, u) -> None:

@@ -39,12 +39,13 @@ def test_the_lag_lead_steps_from_the_smoothed_torque_so_noise_is_not_multiplied(
     k = dl.alpha ** -0.5
     u, y = np.array([5.0, -20.0]), np.array([4.0, -18.0])
     for _ in range(50):
-        out = dl.lead_command(u, y, 0.5)
+        out = dl.lead_command(u, y, 0.5, 0.5)
     np.testing.assert_allclose(out, y + (u - y) * k)
     dl.clear()
     rng = np.random.default_rng(0)
     noisy = u + rng.normal(0.0, 1.0, (2000, 2))
-    led = np.array([dl.lead_command(x, y, 0.5) for x in noisy])
+    led = np.array([dl.lead_command(x, y, 0.5, 0.5) for x in noisy])
+    np.testing.assert_allclose(dl.lead_command(u, y, 0.5), y + (u - y) * k)   # smoothing 1: the plain step
     plain = y + (noisy - y) * k
     assert np.all(led.std(axis=0) < 0.8 * plain.std(axis=0))
     np.testing.assert_allclose(led.mean(axis=0), plain.mean(axis=0), atol=0.2)
