@@ -479,7 +479,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None, help="perception: rendered dataset .npz (default: render one)")
     p.add_argument("--images", type=COUNT, default=None, help="perception: images to render when no --dataset")
     p.add_argument("--threads", type=COUNT, default=None, help="perception: torch threads")
-    p.add_argument("--time-budget", type=SECONDS, default=None, help="perception: stop training after this many s")
+    p.add_argument("--time-budget", type=SECONDS, default=None, help="perception: stop training after this many s; "
+                   "policy: stop before the iteration that would end past this many s (checkpoint and curves of "
+                   "what it reached, metadata stopped: time_budget)")
     p.add_argument("--iterations", type=COUNT, default=100, help="policy: PPO iterations (one episode per robot each)")
     p.add_argument("--envs", type=COUNT, default=64, help="policy: robots drawn per iteration")
     p.add_argument("--epsilon", type=float, default=0.25, help="policy, epopt: fraction of worst trajectories kept")
@@ -491,6 +493,11 @@ def parser() -> argparse.ArgumentParser:
                         "divides --envs (default: 8)")
     p.add_argument("--init", default=None, help="policy: start the actor from this checkpoint (e.g. EPOpt after dr); "
                    "perception: start from this perception checkpoint (e.g. adaptation after dr)")
+    p.add_argument("--critic-warmup", type=int, default=0,
+                   help="policy, with --init: first iterations train the fresh value net only (the actor frozen)")
+    p.add_argument("--init-log-std", type=float, default=None,
+                   help="policy: exploration log std at the start (default: -0.8 from scratch, -1.2 with --init)")
+    p.add_argument("--learning-rate", type=float, default=None, help="policy: PPO's learning rate (default 3e-4)")
     p.add_argument("--adapt-samples", type=COUNT, default=1000,
                    help="policy, epopt+adapt: parameter draws weighed against the target data")
     p.set_defaults(func=cmd_train)

@@ -39,7 +39,15 @@ def train_policy(a) -> int:
         raise ConfigError(f"--randomization {a.randomization}: no such file")
     cfg = TrainConfig(scheme=a.scheme, iterations=a.iterations, envs=a.envs, seed=a.seed, epsilon=a.epsilon,
                       warmup=min(a.warmup, a.iterations), task_group=a.task_group,
-                      randomization=str(paths.user_path(a.randomization)) if a.randomization else None, init=str(paths.user_path(a.init)) if a.init else None)
+                      randomization=str(paths.user_path(a.randomization)) if a.randomization else None, init=str(paths.user_path(a.init)) if a.init else None,
+                      time_budget_s=getattr(a, "time_budget", None), critic_warmup=min(a.critic_warmup, a.iterations))
+    if a.init_log_std is not None:
+        if a.init:
+            cfg.init_log_std_continued = a.init_log_std
+        else:
+            cfg.init_log_std = a.init_log_std
+    if a.learning_rate is not None:
+        cfg.learning_rate = a.learning_rate
     source, extra = None, {}
     if a.scheme == "epopt+adapt":
         if not a.target_data:
@@ -58,6 +66,9 @@ def train_policy(a) -> int:
     res = train(robot, cfg, out, source=source, force=a.force, extra_meta=extra)
     f = res["final"]
     print(f"checkpoint: {res['checkpoint']} (+ .json, .onnx); curves: {Path(res['checkpoint']).with_suffix('')}-curve.png/.csv")
+    if res["stopped"] == "time_budget":
+        print(f"stopped on the time budget ({cfg.time_budget_s:.0f} s) after {res['iterations_done']} of "
+              f"{cfg.iterations} iterations")
     print(f"trained in {res['wall_s'] / 60:.1f} min ({res['env_steps'] / 1e6:.2f} M environment steps); last iteration: "
           f"return {f.get('mean_return', float('nan')):.1f}, worst 10% {f.get('worst10_return', float('nan')):.1f}, "
           f"success {f.get('success', float('nan')):.0%} on its training robots")

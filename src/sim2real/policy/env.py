@@ -24,7 +24,9 @@ Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gy
                home + U(-0.8, 0.8) rad, the nominal IK of another workspace point + U(-0.2, 0.2)
                rad; within the limits) and a target in the task's workspace; with task_group > 1
                the simulations run in groups on common targets, target offsets and start postures
-               (each still its own robot), so that returns within a group compare robots
+               (each still its own robot), so that returns within a group compare robots; the
+               parameters named in `group_shares` (EPOpt: the latencies, which the policy
+               observes as the loop's delay) and the delay's excess are drawn once per group too
   info         "dist" (m), "params" (the drawn parameter vector, the privileged information RMA
                encodes), at the episode's end "success" (within tol for the last 0.5 s),
                "final_error" (m), "terminal_observation"
@@ -148,7 +150,8 @@ class ReachSims:
     def __init__(self, robot, n: int, *, source=None, seed: int = 0, episode_s: float = 8.0,
                  extrinsics: int = 0, extrinsics_fn: Callable | None = None,
                  ground: Callable | None = None, threads: int = 2, targets: int = TARGETS,
-                 task_group: int = 1, features: tuple[str, ...] = (), speed_lag: float = 0.0):
+                 task_group: int = 1, features: tuple[str, ...] = (), speed_lag: float = 0.0,
+                 group_shares: tuple[str, ...] = ()):
         if robot.end_effector is None or robot.floating_base or robot.actuation != "effort":
             raise ConfigError(f"robot '{robot.name}': the reach environment needs a fixed-base, torque-controlled "
                               f"robot with an end effector")
@@ -168,6 +171,16 @@ class ReachSims:
         if task_group < 1 or n % task_group:
             raise ConfigError(f"task_group {task_group} must divide the number of simulations ({n})")
         self.seed, self.task_group = seed, task_group
+        # parameters drawn once per group (each robot keeps its own draw of the rest): what the
+        # policy observes, e.g. the latencies behind its loop_delay feature, so EPOpt's ranking
+        # within a group compares robots under one context and not slow loops against fast ones
+        names = source.names(robot) if source is not None else []
+        unknown = [k for k in group_shares if not any(nm == k or nm.startswith(k + "[") for nm in names)]
+        if source is not None and unknown:
+            raise ConfigError(f"group_shares {unknown}: not parameters of the source ({', '.join(names)})")
+        self.group_shares = tuple(group_shares) if task_group > 1 else ()
+        self._shared_ix = np.array([j for j, nm in enumerate(names)
+                                    if any(nm == k or nm.startswith(k + "[") for k in self.group_shares)], int)
         self.task_rng: list[np.random.Generator] = [self.rng] * n
         self.episodes = np.zeros(n, int)
         self.ctrl_per_action = int(round(robot.control_rate_hz / robot.policy_rate_hz))
@@ -239,6 +252,8 @@ class ReachSims:
             model = self.models[0]
         else:
             theta = self.source.draw(r, self.rng)
+            if len(self._shared_ix):
+                theta[self._shared_ix] = self.source.draw(r, self._group_rng(i, 1))[self._shared_ix]
             prof = self.source.profile(r, theta)
             model = training_model(r, prof)
         self.models[i] = model
@@ -250,7 +265,8 @@ class ReachSims:
         # the graph's filter sets its velocity cap and damper for the delay it measures (the
         # state's age at the next state, twice: safety/filter.LoopDelay); so does each row here,
         # and the policy sees the same figure (a randomized robot's drops and jitter: the excess)
-        excess = int(self.rng.integers(0, DELAY_EXCESS + 1)) if self.source is not None else 0
+        excess_rng = self._group_rng(i, 2) if len(self._shared_ix) else self.rng
+        excess = int(excess_rng.integers(0, DELAY_EXCESS + 1)) if self.source is not None else 0
         d = LoopDelay.ROUND_TRIP * (self.lat_state[i] + 1 + excess) * r.dt
         # the filter starts at 0 and takes a measured delay once it moves its gains (LoopDelay.update:
         # past DAMPER_DELAY_S by more than CHANGE), so a fast loop reads 0 there
@@ -260,7 +276,7 @@ class ReachSims:
         self.strength[i] = res.motor_strength
         self.pos_noise[i], self.vel_noise[i] = res.position_noise, res.velocity_noise
         if self.task_group > 1:
-            self.task_rng[i] = np.random.default_rng([self.seed, int(self.episodes[i]), i // self.task_group])
+            self.task_rng[i] = self._group_rng(i, 0)
         else:
             self.task_rng[i] = self.rng
         d = self._scratch
@@ -284,6 +300,12 @@ class ReachSims:
         self.v_cmd[i] = 0.0
         self.t[i] = 0
         self.ret[i] = 0.0
+
+    def _group_rng(self, i: int, stream: int) -> np.random.Generator:
+        """The draws simulation i shares with its task group this episode (stream 0: targets and
+        start; 1: the shared parameters; 2: the loop delay's excess)."""
+        key = [self.seed, int(self.episodes[i]), i // self.task_group]
+        return np.random.default_rng(key + [stream] if stream else key)
 
     def _new_target(self, i: int) -> None:
         rng = self.task_rng[i]

@@ -8,7 +8,10 @@
                 the simulations run in groups of `task_group` on common targets and start
                 postures (policy/env.py), and the worst epsilon of each group is kept: the
                 paper's ranking is over robots for one task, and across random targets the
-                return would rank the far targets, not the hard robots
+                return would rank the far targets, not the hard robots; a group also shares
+                the latencies (`group_shares`): the policy observes the loop's delay, so it is
+                part of the task, and across delays the ranking kept the slowest loops, not the
+                hard robots
   epopt+adapt   EPOpt on the source distribution adapted to target data (policy/adapt.py: an
                 importance-weighted posterior over drawn parameters from their likelihood of
                 trajectories recorded on the target, refitted as a Gaussian)
@@ -61,6 +64,9 @@ class TrainConfig:
     features: tuple[str, ...] = ("loop_delay",)   # known extrinsic features observed (policy/reach_core.FEATURES)
     speed_lag: float = 0.5         # desired speed low-passed over this x the loop's delay (ReachCore.command_speed)
     init_log_std_continued: float = -1.2   # exploration of an --init actor: it acts already, wide noise undoes it
+    critic_warmup: int = 0         # with --init: first iterations train the (fresh) value net only, the actor frozen
+    group_shares: tuple[str, ...] = ("latency_command", "latency_state")   # EPOpt: drawn once per task group
+    time_budget_s: float | None = None   # stop before the iteration that would end past this much wall time
     extra: dict = field(default_factory=dict)
 
 
@@ -81,12 +87,29 @@ def make_ppo(env, cfg: TrainConfig, sims, verbose=0):
         """PPO whose update, from iteration `warmup` on, sees only the worst-epsilon episodes."""
         epsilon: float | None = None
         warmup_iters = 0
+        critic_iters = 0
         iteration = 0
         kept: int | None = None
 
+        def actor_params(self):
+            p = self.policy
+            return list(p.mlp_extractor.policy_net.parameters()) + list(p.action_net.parameters()) + [p.log_std]
+
         def train(self) -> None:
-            buf = self.rollout_buffer
             self.iteration += 1
+            if self.iteration > self.critic_iters:
+                return self._train()
+            # a started actor's fresh value net: fit it before its advantages move the actor
+            for q in self.actor_params():
+                q.requires_grad_(False)
+            try:
+                self._train()
+            finally:
+                for q in self.actor_params():
+                    q.requires_grad_(True)
+
+        def _train(self) -> None:
+            buf = self.rollout_buffer
             if self.epsilon is None or self.iteration <= self.warmup_iters:
                 self.kept = None
                 return super().train()
@@ -111,6 +134,8 @@ def make_ppo(env, cfg: TrainConfig, sims, verbose=0):
         device="cpu", verbose=verbose)
     if cfg.scheme in ("epopt", "epopt+adapt"):
         model.epsilon, model.warmup_iters = cfg.epsilon, cfg.warmup
+    if cfg.init:
+        model.critic_iters = cfg.critic_warmup
     return model
 
 
@@ -199,13 +224,16 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     torch.set_num_threads(1)
     group = cfg.task_group if cfg.scheme in ("epopt", "epopt+adapt") else 1
     cfg.task_group = group        # the metadata records what ran (1: no groups)
+    shares = tuple(cfg.group_shares) if group > 1 and source is not None else ()
+    cfg.group_shares = shares
     env = ReachVecEnv(robot, cfg.envs, source=source, seed=cfg.seed, episode_s=cfg.episode_s, threads=cfg.threads,
-                      task_group=group, features=tuple(cfg.features), speed_lag=cfg.speed_lag)
+                      task_group=group, features=tuple(cfg.features), speed_lag=cfg.speed_lag, group_shares=shares)
     sims = env.sims
     model = make_ppo(env, cfg, sims)
     if cfg.init:
         load_actor(model, cfg.init, robot, cfg.hidden, tuple(cfg.features))
     rows: list[dict] = []
+    stop = {"budget": False}
     t0 = time.perf_counter()
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -215,7 +243,7 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
             self.bar = tqdm(total=cfg.iterations, desc=f"train policy {cfg.scheme}", unit="it", disable=not progress)
 
         def _on_step(self) -> bool:
-            return True
+            return not stop["budget"]     # False: SB3 ends learn() (the partial rollout is not trained on)
 
         def _on_rollout_end(self) -> None:
             r, s = sims.last_returns, sims.last_success
@@ -223,6 +251,11 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
                          "mean_return": float(np.mean(r)), "worst10_return": float(np.mean(np.sort(r)[:max(1, len(r) // 10)])),
                          "success": float(np.mean(s)), "final_error_m": float(np.mean(sims.last_final_error)),
                          "wall_s": time.perf_counter() - t0})
+            if cfg.time_budget_s is not None and len(rows) < cfg.iterations:
+                # this iteration's update and the next rollout would take about one iteration more
+                took = rows[-1]["wall_s"] - (rows[-2]["wall_s"] if len(rows) > 1 else 0.0)
+                if rows[-1]["wall_s"] + 2 * took > cfg.time_budget_s:
+                    stop["budget"] = True
             self.bar.update(1)
             self.bar.set_postfix(ret=f"{rows[-1]['mean_return']:.1f}", worst=f"{rows[-1]['worst10_return']:.1f}",
                                  success=f"{rows[-1]['success']:.2f}")
@@ -244,11 +277,13 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
                     scheme=cfg.scheme, task=task_definition(),
                     policy_rate_hz=robot.policy_rate_hz, train_wall_s=round(wall, 1),
                     env_steps=int(model.num_timesteps), config={k: v for k, v in asdict(cfg).items() if k != "extra"},
-                    final=rows[-1] if rows else {}, **(extra_meta or {}))
+                    final=rows[-1] if rows else {}, iterations_done=len(rows),
+                    stopped="time_budget" if stop["budget"] else "iterations", **(extra_meta or {}))
     pt = save_checkpoint(out, net, meta, overwrite=True)
     export_onnx(net, n_in, pt.with_suffix(".onnx"))
     write_curves(rows, pt.with_name(pt.stem + "-curve"), f"{robot.name} {cfg.scheme}")
-    return {"checkpoint": str(pt), "wall_s": wall, "env_steps": int(model.num_timesteps), "final": rows[-1] if rows else {}}
+    return {"checkpoint": str(pt), "wall_s": wall, "env_steps": int(model.num_timesteps), "final": rows[-1] if rows else {},
+            "iterations_done": len(rows), "stopped": meta["stopped"]}
 
 
 def task_definition() -> dict:

@@ -92,6 +92,32 @@ def test_task_groups_share_targets_and_start_not_robots(jaco):
         ReachSims(jaco, 4, source=None, threads=1, task_group=3)
 
 
+def test_task_groups_share_the_observed_latencies_when_asked(jaco):
+    src = load_randomization(jaco)
+    names = src.names(jaco)
+    lat = [names.index("latency_command"), names.index("latency_state")]
+    rest = [j for j in range(len(names)) if j not in lat]
+    s = ReachSims(jaco, 4, source=src, seed=3, threads=1, task_group=2, features=("loop_delay",),
+                  group_shares=("latency_command", "latency_state"))
+    s.reset()
+    for _ in range(2):                                           # the first episode and a reset's
+        np.testing.assert_array_equal(s.params[0, lat], s.params[1, lat])
+        np.testing.assert_array_equal(s.params[2, lat], s.params[3, lat])
+        assert not np.allclose(s.params[0, lat], s.params[2, lat])
+        assert not np.allclose(s.params[0, rest], s.params[1, rest])   # the robots are still their own
+        assert s._loop_delay[0] == s._loop_delay[1] and s._loop_delay[2] == s._loop_delay[3]
+        np.testing.assert_array_equal(s.lat_state[::2], s.lat_state[1::2])
+        before = s.params.copy()
+        s.reset()
+        assert not np.allclose(before[:, lat], s.params[:, lat])
+    # without groups nothing is shared; a name the source does not draw is an error
+    solo = ReachSims(jaco, 4, source=src, seed=3, threads=1, task_group=1, group_shares=("latency_state",))
+    solo.reset()
+    assert len(set(solo.params[:, lat[1]])) == 4
+    with pytest.raises(Exception, match="group_shares"):
+        ReachSims(jaco, 4, source=src, threads=1, task_group=2, group_shares=("latency",))
+
+
 def _sims_for(jaco, data):
     prof = parse_profile({"schema": "sim2real/reality/v1", "robot": "jaco", **data})
 

@@ -34,6 +34,23 @@ def test_training_writes_checkpoint_onnx_and_curves(tiny):
     assert meta["train_wall_s"] > 0 and res["env_steps"] == 3 * 4 * 400   # 8 s episodes at 50 Hz
     rows = (out.parent / "tiny-curve.csv").read_text().splitlines()
     assert len(rows) == 1 + 3
+    assert meta["stopped"] == "iterations" and meta["iterations_done"] == 3
+    assert meta["config"]["group_shares"] == ["latency_command", "latency_state"]
+
+
+def test_time_budget_stops_cleanly_and_says_so(jaco, tmp_path):
+    out = tmp_path / "budget"
+    # a budget no iteration fits in twice: it stops after the first (its update included)
+    res = train(jaco, TrainConfig(scheme="dr", envs=2, iterations=5, minibatch=200, epochs=1, threads=1,
+                                  time_budget_s=1e-3), out, progress=False)
+    assert res["stopped"] == "time_budget" and res["iterations_done"] == 1
+    meta = json.loads((tmp_path / "budget.json").read_text())
+    assert meta["stopped"] == "time_budget" and meta["iterations_done"] == 1
+    assert meta["config"]["time_budget_s"] == 1e-3 and meta["final"]["iteration"] == 1
+    for suffix in (".pt", ".onnx", "-curve.csv", "-curve.png"):
+        assert (tmp_path / f"budget{suffix}").is_file(), suffix
+    assert len((tmp_path / "budget-curve.csv").read_text().splitlines()) == 1 + 1
+    LearnedReach(out, jaco)                                      # a checkpoint the runtime loads
 
 
 def test_onnx_matches_the_torch_actor(jaco, tiny):
@@ -154,3 +171,21 @@ def test_init_from_a_checkpoint_that_did_not_observe_the_delay(jaco, tmp_path):
     env_latent = ReachVecEnv(jaco, 2, threads=1, extrinsics=2)      # not a prefix: refused
     with pytest.raises(ConfigError, match="not a prefix"):
         load_actor(make_ppo(env_latent, cfg, env_latent.sims), old.with_suffix(".pt"), jaco, cfg.hidden, ())
+
+
+def test_critic_warmup_trains_the_value_net_only(jaco, tiny, tmp_path):
+    """--critic-warmup N with --init: the first N iterations leave the started actor as it was
+    (and its exploration std) and move the fresh value net; after them the actor learns too."""
+    from sim2real.learn.checkpoint import load_checkpoint
+    start, _ = load_checkpoint(tiny[0], "reach_policy", jaco)
+    obs = np.random.default_rng(2).normal(size=(6, 35))
+    outs = {}
+    for warm in (2, 1):
+        out = tmp_path / f"w{warm}"
+        train(jaco, TrainConfig(scheme="epopt", envs=4, iterations=2, warmup=1, epsilon=0.5, task_group=2, minibatch=200,
+                                epochs=1, threads=1, init=str(tiny[0]), critic_warmup=warm), out, progress=False)
+        net, _ = load_checkpoint(out, "reach_policy", jaco)
+        outs[warm] = np.stack([net(o) for o in obs])
+    a0 = np.stack([start(o) for o in obs])
+    np.testing.assert_array_equal(outs[2], a0)          # both iterations the critic's: the actor as started
+    assert not np.allclose(outs[1], a0)                 # one: the second iteration moved it
