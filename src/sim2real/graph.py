@@ -253,7 +253,9 @@ def doctor_graph(robot: str, backend: str, reality: str | None, lockstep: bool =
     # and on the twin, a motor deadline that a loaded host's stalls (70 ms seen) do not reach: its
     # stiff hold, through the actuator lag and handing back and forth with the doctor's, threw a
     # wrist to 13 rad/s (the doctor's last command is a gravity hold, or a pulse of 50 ms at most)
-    nodes = [NodeDecl(d.name, d.kind, {**d.params, "command_source": "doctor", "watchdog_s": 2.0}, d.remaps)
+    # (and the filter's hold carries no model gravity: the driver's wiring is what is being checked)
+    nodes = [NodeDecl(d.name, d.kind, {**d.params, "command_source": "doctor", "watchdog_s": 2.0,
+                                       "hold_gravity": False}, d.remaps)
              if d.name == "safety_filter" else
              NodeDecl(d.name, d.kind, {**d.params, "command_timeout_s": 0.1}, d.remaps)
              if d.name == "driver" and d.kind == "driver" else d for d in nodes]

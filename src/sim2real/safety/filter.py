@@ -17,9 +17,18 @@ whatever it was told. At full gain, ~36 ms of delay (laggy-noisy) made
 it drive the joints it braked to 15-31x their velocity limit where the controller alone stayed
 under 1.4x; with no damper at all, a 1e300 desired state on the nominal twin overshot to 1.10x.
 `hold()` is
-the safe state: a PD on the position latched when the hold began (no feed-forward), used on NaN,
-watchdog timeout and the teleop lock. `clamp_desired()` keeps desired states (what the
-controller is asked to reach) inside the position and velocity limits.
+the safe state: a PD on the position latched when the hold began, used on NaN, watchdog timeout
+and the teleop lock. Its gains are set for the loop's delay too: a PD acting on states one loop
+delay old is stable only up to a bandwidth of about HOLD_BANDWIDTH / delay, so each joint's
+stiffness and damping are the configured ones or, where lower, those of a critically damped hold
+of that bandwidth on the joint's inertia. With the robot's nominal model (`model`: q -> (gravity
+torque, joint inertias), as the filter node passes it) the hold also carries the nominal gravity,
+so the softer gains do not let the arm sag; without one it uses the configured gains scaled for
+the delay and no feed-forward. The configured gains alone (200 N m/rad, 8 N m s/rad at the
+shoulder, wrist damping x70 its inertia) drove every joint to 10-90 rad/s within a second on a
+34 ms loop (laggy-noisy: the teleop lock made the arm thrash; the doctor's fixtures with 40-60 ms
+likewise). `clamp_desired()` keeps desired states (what the controller is asked to reach) inside
+the position and velocity limits.
 
 Position and PD-target robots (robot.actuation != "effort") are commanded joint positions that
 the motors' own PD tracks: `filter()` then keeps each target inside the position limits (less
@@ -40,6 +49,9 @@ from sim2real.robots.spec import RobotSpec
 BRAKE_FROM = 0.9   # fraction of the velocity limit where accelerating torque starts being cut
 DAMPER_DELAY_S = 0.006   # loop delay up to which the over-speed damper keeps its full gain (the twin's
                          # nominal loop: a state and its command a step each, 2-4 ms)
+HOLD_BANDWIDTH = 0.2     # the hold's natural frequency x the loop's delay (rad): a critically damped
+                         # PD crosses over at ~2.4x it, so the delay costs ~28 deg of its ~76 deg of
+                         # phase margin, leaving room for actuator lag the filter cannot see
 
 try:    # np.clip's ufunc: the same values, without ~3 us of Python wrappers per call on 7 joints
     from numpy._core.umath import clip
@@ -48,8 +60,12 @@ except ImportError:  # numpy < 2
 
 
 class SafetyFilter:
-    def __init__(self, robot: RobotSpec, loop_delay_s: float = 0.0):
+    def __init__(self, robot: RobotSpec, loop_delay_s: float = 0.0, model=None):
+        """model: q -> (gravity torque (n,), joint inertias (n,), kg m^2), the robot's nominal
+        model, for the hold (None: configured gains scaled for the delay, no feed-forward)."""
         s = robot.safety
+        self.model = model
+        self.dt = robot.dt
         self.n = robot.n
         self.limit = robot.effort_limit
         self.vmax = robot.velocity_limit * s.velocity_scale
@@ -64,6 +80,7 @@ class SafetyFilter:
         # so weak wrist joints get gains their small inertia can take at the control rate
         scale = self.limit / self.limit.max()
         self.kp_hold, self.kd_hold = s.hold_kp * scale, s.hold_kd * scale
+        self._hold_gains: tuple[np.ndarray, np.ndarray] | None = None   # (kp, kd) for this hold and delay
         self.set_loop_delay(loop_delay_s)
         self.k_wall = self.limit / max(s.position_margin, 1e-3)   # full torque at the hard limit
         self._hold_q: np.ndarray | None = None
@@ -85,6 +102,7 @@ class SafetyFilter:
             return
         delay = max(float(loop_delay_s), 0.0)
         self.loop_delay_s = delay
+        self._hold_gains = None          # set again for this delay at the hold's next step
         self.gov = min(1.0, (DAMPER_DELAY_S / delay) ** 2 if delay > 0 else 1.0)
         self.kd_over = 4.0 * self.kd_hold * self.gov
 
@@ -167,13 +185,38 @@ class SafetyFilter:
             return np.zeros(self.n) if not self.targets or self._hold_q is None else self._hold_q.copy()
         if self._hold_q is None:
             self._hold_q = (self._last_target if self.targets and self._last_target is not None else q).copy()
+            self._hold_gains = None
         if self.targets:
             return self._hold_q.copy()
-        tau = self.kp_hold * (self._hold_q - q) - self.kd_hold * qd
+        g = None
+        if self.model is not None:
+            g, inertia = self.model(q)
+            if self._hold_gains is None:
+                self._hold_gains = self.hold_gains(inertia)
+        elif self._hold_gains is None:
+            self._hold_gains = self.hold_gains(None)
+        kp, kd = self._hold_gains
+        tau = kp * (self._hold_q - q) - kd * qd
+        if g is not None:
+            tau = tau + g
         return clip(tau, -self.limit, self.limit)
+
+    def hold_gains(self, inertia) -> tuple[np.ndarray, np.ndarray]:
+        """(kp, kd) of the hold for the loop's delay (module docstring): the configured gains, or
+        those of a critically damped hold of bandwidth HOLD_BANDWIDTH / delay where lower. The
+        delay counted is the loop's, at least DAMPER_DELAY_S, plus the hold's own sample period."""
+        delay = float(np.max(self.loop_delay_s)) if np.ndim(self.loop_delay_s) else self.loop_delay_s
+        tau = max(delay, DAMPER_DELAY_S) + self.dt
+        w = HOLD_BANDWIDTH / tau
+        if inertia is None:        # no model: the configured gains, cut as a hold tuned at DAMPER_DELAY_S
+            r = min(1.0, (DAMPER_DELAY_S + self.dt) / tau)
+            return self.kp_hold * r * r, self.kd_hold * r
+        inertia = np.asarray(inertia, float)
+        return np.minimum(self.kp_hold, inertia * w * w), np.minimum(self.kd_hold, 2.0 * inertia * w)
 
     def release(self) -> None:
         self._hold_q = None
+        self._hold_gains = None
 
     def clamp_desired(self, q_d: np.ndarray, qd_d: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         """(q_d, qd_d) inside [lower + margin, upper - margin] and +-velocity limit; True if changed.

@@ -14,6 +14,7 @@ released only by the publisher that set it or /teleop/lock_reset (safety/lock.py
 """
 from __future__ import annotations
 
+import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -36,6 +37,10 @@ PARAMS = {
     "max_future_s": (0.5, "a state stamped further ahead of this node's clock is refused"),
     "state_source": ("driver", "the only node whose /joint_states are taken (name or /ns/name)"),
     "command_source": ("controller", "the only node whose /controller/effort is taken (name or /ns/name)"),
+    "hold_gravity": (True, "the hold (lock, watchdog, bad command) carries the nominal model's gravity torque, so "
+                           "the gains it softens for a slow loop do not let the arm sag; false for a driver "
+                           "nobody has vouched for yet (the doctor's graph): a miswired one would get it on the "
+                           "wrong joints"),
     "loop_delay_s": (0.0, "the loop's delay, s (state and command transport plus actuator lag, e.g. from the "
                           "doctor): the least the velocity cap and over-speed damper are set for; the filter "
                           "also measures it as it runs (safety/filter.py LoopDelay)"),
@@ -47,7 +52,7 @@ class SafetyNode(Node):
         super().__init__("safety_filter", **kwargs)
         p = declare(self, PARAMS)
         self.robot = load_robot(p.robot)
-        self.filter = SafetyFilter(self.robot, loop_delay_s=p.loop_delay_s)
+        self.filter = SafetyFilter(self.robot, loop_delay_s=p.loop_delay_s, model=self._hold_model(p.hold_gravity))
         self.watchdog = p.watchdog_s if p.watchdog_s >= 0 else self.robot.safety.watchdog_s
         self.delay = LoopDelay(p.loop_delay_s, max_age_s=self.watchdog)   # measured as it runs (safety/filter.py)
         self.gate = StampGate(max_future_s=p.max_future_s)
@@ -91,6 +96,19 @@ class SafetyNode(Node):
             self.get_logger().info("teleop lock released")
         elif what:
             self._count(f"lock: {what}")
+
+    def _hold_model(self, on: bool):
+        """q -> (gravity torque, joint inertias) of the nominal model, for the hold; None when off
+        or for position / PD-target robots (their hold keeps a target)."""
+        if not on or self.robot.actuation != "effort":
+            return None
+        from sim2real.control.nominal_model import NominalModel
+        nominal, rest = NominalModel(self.robot), np.zeros(self.robot.n)
+
+        def at(q):
+            M, h = nominal.dynamics(q, rest)
+            return h, np.diag(M)
+        return at
 
     def _on_reset(self, _msg: Empty) -> None:
         if self.lock.reset():
