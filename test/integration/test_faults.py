@@ -31,6 +31,11 @@ def test_a_realtime_flood_from_another_process_neither_moves_nor_endangers_the_a
     assert o.safe, o.unsafe
 
 
+def test_the_lock_holds_the_arm_still_on_a_slow_loop():
+    o = faults_live.lock_slow_loop()
+    assert o.safe, o.unsafe
+
+
 def test_killed_recorder_leaves_a_recoverable_file_and_records_on():
     o = faults_live.recording_kill()
     assert o.safe, o.unsafe

@@ -319,6 +319,7 @@ SCENARIOS = {
     "flood": flood,
     "volatile_lock": volatile_lock,
     "flood_realtime": faults_live.flood_realtime,
+    "lock_slow_loop": faults_live.lock_slow_loop,
     "node_deaths": faults_live.node_deaths,
     "recording_kill": faults_live.recording_kill,
 }

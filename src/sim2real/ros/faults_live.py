@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim2real.ros.fault_outcome import DEAD_DRIFT, OVERSPEED, OVERTRAVEL, Outcome, domains
+from sim2real.ros.fault_outcome import DEAD_DRIFT, LOCK_DRIFT, OVERSPEED, OVERTRAVEL, Outcome, domains
 
 
 class _Observer:
@@ -257,6 +257,52 @@ def flood_realtime(rate_hz: float = 5000.0, seconds: float = 3.0) -> Outcome:
         obs.close()
         _stop_up(up)
     return Outcome(f"{rate_hz / 1e3:g} kHz flood on the desired topics (twin, processes)", injected, unsafe, diags)
+
+
+def lock_slow_loop(reality: str = "config/reality/laggy-noisy.yaml", seconds: float = 4.0) -> Outcome:
+    """The teleop lock on the real-time twin of a slow loop (laggy-noisy: 14 ms of transport, 20 ms
+    of actuator lag), one process per node: the filter's hold must keep the arm where it was. With
+    gains set for a fast loop it threw joints to 14-25 rad/s."""
+    from std_msgs.msg import Bool
+
+    from sim2real import paths
+    from sim2real.robots import load_robot
+    from sim2real.ros.qos import LATCHED
+    robot = load_robot("jaco")
+    domain = next(domains) % 232
+    up, log = _start_up(["--backend", "twin", "--reality", str(paths.resolve(reality)), "--processes",
+                         "--no-camera", "--targets", "1"], domain)
+    obs = _Observer(domain)
+    unsafe, diags, injected = [], [], "-"
+    try:
+        lock = obs.node.create_publisher(Bool, "/teleop/lock", LATCHED)     # as a teleop node's
+        _wait_settled(obs)
+        before = obs.since(time.monotonic() - 0.2)
+        if not before:
+            raise RuntimeError("no joint states from the graph within 90 s: is the machine overloaded?")
+        q0 = before[-1][1]
+        t_lock = time.monotonic()
+        lock.publish(Bool(data=True))
+        injected = f"lock for {seconds:g} s"
+        time.sleep(seconds)
+        during = obs.since(t_lock + 0.1)      # the lock's first states on their way
+        if during:
+            drift = max(float(np.max(np.abs(q - q0))) for _, q, _ in during)
+            speed = max(float(np.max(np.abs(qd) / robot.velocity_limit)) for _, _, qd in during)
+            if speed > OVERSPEED:
+                unsafe.append(f"joint at {speed:.2f}x its velocity limit under the lock")
+            if drift > LOCK_DRIFT:
+                unsafe.append(f"the locked arm moved {drift:.2f} rad")
+        else:
+            unsafe.append("no joint states under the lock")
+        lock.publish(Bool(data=False))
+        with obs.lock:
+            diags = list(dict.fromkeys(d.split(";")[0] for d in obs.diags if "lock" in d))[:2]
+    finally:
+        obs.close()
+        _stop_up(up)
+    name = Path(reality).stem
+    return Outcome(f"teleop lock on a slow loop ({name} twin, processes)", injected, unsafe, diags)
 
 
 def recording_kill(settle_s: float = 3.0) -> Outcome:
