@@ -84,6 +84,30 @@ class _Observer:
             rclpy.shutdown(context=self.ctx)
 
 
+def _motion(states, q0, robot) -> tuple[float, float, float]:
+    """Over observed states (wall, q, qd): the largest move from q0 (rad), the largest speed as a
+    share of the joint's velocity limit, and the furthest past a hard position limit (rad)."""
+    drift = max(float(np.max(np.abs(q - q0))) for _, q, _ in states)
+    speed = max(float(np.max(np.abs(qd) / robot.velocity_limit)) for _, _, qd in states)
+    travel = max(float(np.max(np.maximum(q - robot.position_upper, robot.position_lower - q))) for _, q, _ in states)
+    return drift, speed, travel
+
+
+def _unsafe_motion(states, q0, robot, drift_limit: float, while_: str) -> list[str]:
+    """What was unsafe in the observed states `while_` the fault lasted (empty: nothing)."""
+    if not states:
+        return [f"no joint states {while_}"]
+    drift, speed, travel = _motion(states, q0, robot)
+    out = []
+    if speed > OVERSPEED:
+        out.append(f"joint at {speed:.2f}x its velocity limit {while_}")
+    if travel > OVERTRAVEL:
+        out.append(f"joint {travel:.3f} rad past a hard limit {while_}")
+    if drift > drift_limit:
+        out.append(f"the arm moved {drift:.2f} rad {while_}")
+    return out
+
+
 def _children(pid: int) -> dict[str, int]:
     """run_node kind -> pid among the descendants of `pid`."""
     out = {}
@@ -129,8 +153,7 @@ def node_deaths(kinds=("safety", "controller", "policy", "mux", "driver"), settl
             if q0 is not None and after:
                 pre_restart = [s for s in after if kind != "driver" or s[0] < t_kill + 0.5]
                 if pre_restart:
-                    drift = max(float(np.max(np.abs(q - q0))) for _, q, _ in pre_restart)
-                    speed = max(float(np.max(np.abs(qd) / robot.velocity_limit)) for _, _, qd in pre_restart)
+                    drift, speed, _ = _motion(pre_restart, q0, robot)
                     if drift > DEAD_DRIFT:
                         unsafe.append(f"arm drifted {drift:.2f} rad")
                     if speed > OVERSPEED:
@@ -236,20 +259,7 @@ def flood_realtime(rate_hz: float = 5000.0, seconds: float = 3.0) -> Outcome:
         reached = float(fl.stdout.strip().splitlines()[-1]) if fl.stdout.strip() else 0.0
         injected = f"{reached * seconds * 2:.0f} messages ({reached:.0f}/s on 2 topics)"
         time.sleep(1.0)
-        during = obs.since(t_flood)
-        if during:
-            drift = max(float(np.max(np.abs(q - q0))) for _, q, _ in during)
-            speed = max(float(np.max(np.abs(qd) / robot.velocity_limit)) for _, _, qd in during)
-            travel = max(float(np.max(np.maximum(q - robot.position_upper, robot.position_lower - q)))
-                         for _, q, _ in during)
-            if speed > OVERSPEED:
-                unsafe.append(f"joint at {speed:.2f}x its velocity limit")
-            if travel > OVERTRAVEL:
-                unsafe.append(f"joint {travel:.3f} rad past a hard limit")
-            if drift > DEAD_DRIFT:
-                unsafe.append(f"the flood moved the arm {drift:.2f} rad")
-        else:
-            unsafe.append("no joint states during the flood")
+        unsafe += _unsafe_motion(obs.since(t_flood), q0, robot, DEAD_DRIFT, "during the flood")
         with obs.lock:
             diags = [d for d in obs.diags if "flood" in d or "without a fresh command" in d or "holding" in d]
         diags = list(dict.fromkeys(d.split(";")[0] if "teleop_mux" not in d else d for d in diags))[:3]
@@ -285,16 +295,8 @@ def lock_slow_loop(reality: str = "config/reality/laggy-noisy.yaml", seconds: fl
         lock.publish(Bool(data=True))
         injected = f"lock for {seconds:g} s"
         time.sleep(seconds)
-        during = obs.since(t_lock + 0.1)      # the lock's first states on their way
-        if during:
-            drift = max(float(np.max(np.abs(q - q0))) for _, q, _ in during)
-            speed = max(float(np.max(np.abs(qd) / robot.velocity_limit)) for _, _, qd in during)
-            if speed > OVERSPEED:
-                unsafe.append(f"joint at {speed:.2f}x its velocity limit under the lock")
-            if drift > LOCK_DRIFT:
-                unsafe.append(f"the locked arm moved {drift:.2f} rad")
-        else:
-            unsafe.append("no joint states under the lock")
+        # from 0.1 s on: the lock's first states on their way
+        unsafe += _unsafe_motion(obs.since(t_lock + 0.1), q0, robot, LOCK_DRIFT, "under the lock")
         lock.publish(Bool(data=False))
         with obs.lock:
             diags = list(dict.fromkeys(d.split(";")[0] for d in obs.diags if "lock" in d))[:2]
