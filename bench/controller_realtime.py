@@ -1,9 +1,12 @@
 """Does a controller mode keep up at 500 Hz in the real-time ROS graph (twin, one process)?
 
     .venv/bin/python bench/controller_realtime.py MODE [PROFILE] [SECONDS] [--no-camera]
+        [--controller-process] [--perception]
 
 The camera renders (in a process of its own, as in `sim2real up`; ros/camera_process.py) unless
 --no-camera: the issue's condition. Its frames are counted as a subscriber receives them.
+--perception composes the perception node (the CNN on every frame) beside the controller, as
+`sim2real up --perception learned` does.
 
 Prints the driver's counters: steps, commands that reached it (share of all steps, start-up
 included), the share of steps from the first command on whose command answered the previous state
@@ -18,22 +21,26 @@ from sim2real.graph import build_graph
 from sim2real.ros.compose import Composition
 
 camera = "--no-camera" not in sys.argv
-own = "--controller-process" in sys.argv
+own = [k for k, flag in (("controller", "--controller-process"), ("perception", "--perception-process"))
+       if flag in sys.argv]        # nodes run in a process of their own instead of composed here
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 mode = args[0]
 prof = args[1] if len(args) > 1 else "config/reality/heavy-sticky.yaml"
 prof = None if prof == "nominal" else prof      # nominal: no reality profile (no drops, no latency)
 dur = float(args[2]) if len(args) > 2 else 15.0
-decls = build_graph("jaco", "twin", prof, camera=camera, targets=3, duration_s=dur, controller=mode)
-proc = None
+perception = "learned" if {"--perception", "--perception-process"} & set(sys.argv) else "sim"   # the CNN on the frames
+decls = build_graph("jaco", "twin", prof, camera=camera, targets=3, duration_s=dur, controller=mode,
+                    perception=perception)
+procs = []
 if own:
     import os
     import subprocess
     from sim2real.ros.compose import ros_args
-    ctl = next(x for x in decls if x.kind == "controller")
-    decls = [x for x in decls if x is not ctl]
-    proc = subprocess.Popen([sys.executable, "-m", "sim2real.ros.run_node", "controller", *ros_args(ctl, True)],
-                            env={**os.environ, "ROS_DOMAIN_ID": "77"})
+    for kind in own:
+        decl = next(x for x in decls if x.kind == kind)
+        decls = [x for x in decls if x is not decl]
+        procs.append(subprocess.Popen([sys.executable, "-m", "sim2real.ros.run_node", kind, *ros_args(decl, True)],
+                                      env={**os.environ, "ROS_DOMAIN_ID": "77"}))
 with Composition(decls, domain_id=77) as c:
     d = c.nodes["driver"]
     k = c.nodes.get("controller")
@@ -69,6 +76,10 @@ with Composition(decls, domain_id=77) as c:
         probe = Node("camera_probe", context=c.context)
         probe.create_subscription(Image, "/camera/image_raw", lambda m: images.append(_time.monotonic()), 2)
         c.executor.add_node(probe)
+        targets = []          # what perception made of them (when it runs)
+        if perception == "learned":
+            from geometry_msgs.msg import PointStamped
+            probe.create_subscription(PointStamped, "/perception/target", lambda m: targets.append(1), 10)
     c.spin(until_driver_done=True, timeout_s=dur + 30)
     n, ok = len(fresh), sum(fresh)
     print(f"{mode} (camera {'on' if camera else 'off'}): driver steps {d.steps}, commands received {d.commands} "
@@ -83,11 +94,14 @@ with Composition(decls, domain_id=77) as c:
               f"(rated {d.robot.camera.rate_hz:g} Hz), longest gap {1e3 * max(np.diff(images)):.0f} ms")
     elif camera:
         print(f"camera: {len(images)} frames received")
+    if camera and perception == "learned":
+        print(f"perception ({'its own process' if 'perception' in own else 'composed here'}): "
+              f"{len(targets)} targets published")
     if law_cost:
         us = 1e6 * np.asarray(law_cost)
         print(f"{mode}: cost per state (law.command wall time) median {np.median(us):.0f} us, "
               f"p90 {np.percentile(us, 90):.0f} us, p99 {np.percentile(us, 99):.0f} us, max {us.max():.0f} us")
-if proc is not None:
+for proc in procs:
     import signal
     proc.send_signal(signal.SIGINT)
     try:
