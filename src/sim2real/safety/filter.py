@@ -25,7 +25,7 @@ of that bandwidth on the joint's inertia. With the robot's nominal model (`model
 torque, joint inertias), as the filter node passes it) the hold also carries the nominal gravity,
 so the softer gains do not let the arm sag; without one it uses the configured gains scaled for
 the delay and no feed-forward. The configured gains alone (200 N m/rad, 8 N m s/rad at the
-shoulder, wrist damping x70 its inertia) drove every joint to 10-90 rad/s within a second on a
+shoulder, wrist damping 53-170 x its inertia per s) drove every joint to 10-90 rad/s within a second on a
 34 ms loop (laggy-noisy: the teleop lock made the arm thrash; the doctor's fixtures with 40-60 ms
 likewise). `clamp_desired()` keeps desired states (what the controller is asked to reach) inside
 the position and velocity limits.
