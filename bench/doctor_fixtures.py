@@ -117,8 +117,10 @@ def main(argv=None) -> int:
                 print(f"{fx.stem:12s} run {k + 1}: exit {rc}  found {len(row['found'])}/{len(exp)}  "
                       f"false {len(row['false'])}  latency {row.get('latency', '-')}  ({wall:.0f} s)"
                       + (f"  aborted: {row['aborted']}" if row.get("aborted") else ""), flush=True)
+                unknown = {tuple(u) for u in row.get("cannot_tell", [])}
                 for m in row["missed"]:
-                    print(f"    missed: {m[0]} {m[1]} ({exp[m]})")
+                    said = "reported as cannot tell" if tuple(m) in unknown else "not flagged"
+                    print(f"    missed: {m[0]} {m[1]} ({exp[m]}; {said})")
                 for f in row.get("false_detail", []):
                     print(f"    false:  {f}")
                 for f in row.get("notes", []):
