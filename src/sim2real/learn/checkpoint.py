@@ -115,6 +115,14 @@ def _sizes(meta_path: Path, meta) -> list[int]:
 TRAIN_COMMAND = {"reach_policy": "policy", "perception": "perception"}   # kind -> `sim2real train` subcommand
 
 
+def load_metadata(meta_path: Path):
+    """A checkpoint's NAME.json, parsed; ConfigError naming the file when it cannot be read."""
+    try:
+        return json.loads(Path(meta_path).read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{meta_path}: unreadable metadata ({e})") from None
+
+
 def read_metadata(path: str | Path, kind: str, robot, required=REQUIRED) -> tuple[Path, Path, dict]:
     """(NAME.pt, NAME.json, metadata) of a checkpoint of `kind` for `robot`: both files there, the
     metadata readable, holding `required`, of that kind and robot (and its joint order, where the
@@ -123,10 +131,7 @@ def read_metadata(path: str | Path, kind: str, robot, required=REQUIRED) -> tupl
     if not pt.is_file() or not meta_path.is_file():
         raise ConfigError(f"{pt}: checkpoint missing (need {pt.name} and {meta_path.name}); "
                           f"train one with `sim2real train {TRAIN_COMMAND.get(kind, kind.replace('_', '-'))}`")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{meta_path}: unreadable metadata ({e})") from None
+    meta = load_metadata(meta_path)
     if not isinstance(meta, dict):
         raise ConfigError(f"{meta_path}: metadata is not a JSON object")
     missing = [k for k in required if k not in meta]

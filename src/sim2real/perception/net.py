@@ -151,22 +151,17 @@ def open_onnx_checkpoint(path: str | Path, robot, check, what: str, train_cmd: s
     """(NAME.pt path, metadata, ONNX Runtime session) of a perception checkpoint: NAME.json read
     and checked (`check(meta_path, meta, robot)`), NAME.onnx loaded on `threads` threads; a
     ConfigError naming the file and `train_cmd` when a part is missing or unreadable."""
-    import json
-
     import onnxruntime as ort
 
     from sim2real.errors import ConfigError
-    from sim2real.learn.checkpoint import checkpoint_files
+    from sim2real.learn.checkpoint import checkpoint_files, load_metadata
     pt, meta_path = checkpoint_files(path)
     onnx = pt.with_suffix(".onnx")
     for f in (meta_path, onnx):
         if not f.is_file():
             raise ConfigError(f"{f}: missing (a {what} is NAME.pt, NAME.json and NAME.onnx; "
                               f"train one with `{train_cmd}`)")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{meta_path}: unreadable metadata ({e})") from None
+    meta = load_metadata(meta_path)
     check(meta_path, meta, robot)
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
