@@ -37,6 +37,7 @@ class HoldTerm:
     def __init__(self, robot, ref: ReferenceModel):
         self.k = self.GAIN * np.asarray(robot.kp, float)
         self.z_max = self.MAX * np.asarray(robot.kd, float) * ref.v_ref
+        self._z_lo = -self.z_max
         self.slow = self.SLOW * ref.v_ref
         self.a = min(1.0, robot.dt / self.TAU_S)
         self.z: np.ndarray | None = None
@@ -55,10 +56,9 @@ class HoldTerm:
         rest = (np.abs(qd) < self.slow) & (np.abs(qd_d) < self.slow)
         z = self.z
         z += self.a * (np.where(rest, self.k * (q_d - q), 0.0) - z)
-        np.clip(z, -self.z_max, self.z_max, out=z)
-        bad = ~np.isfinite(z)
-        if bad.any():      # a NaN state must not stay in the term
-            z[bad] = 0.0
+        _clip(z, self._z_lo, self.z_max, out=z)
+        if not np.isfinite(z).all():      # a NaN state must not stay in the term
+            z[~np.isfinite(z)] = 0.0
         return z
 
 

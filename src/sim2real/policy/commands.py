@@ -158,52 +158,60 @@ def bench_env(a) -> int:
     sims = env.sims
     env.reset()
     rng = np.random.default_rng(a.seed)
+    sims.log_physics()
     rounds = []
-    for _ in range(3):      # interleaved: the machine's load drifts
+    span = a.seconds / 2
+    for _ in range(5):      # interleaved, short: the machine's speed drifts (by 30% within a minute here)
         steps0, t0 = sims.physics_steps, time.perf_counter()
         k = 0
-        while time.perf_counter() - t0 < a.seconds:
+        while time.perf_counter() - t0 < span:
             env.step_async(rng.uniform(-1, 1, (a.envs, robot.n)).astype(np.float32))
             env.step_wait()
             k += 1
         env_rate = k * a.envs / (time.perf_counter() - t0)
         env_phys = (sims.physics_steps - steps0) / (time.perf_counter() - t0)
-        # bare physics: the same models and states through the same rollout call, a policy
-        # period (10 control periods) per call and nothing else
-        S = sims.S.copy()
-        steps = sims.ctrl_per_action * sims.substeps
-        U = np.repeat(sims._ctrl[:, :1], steps, axis=1)
+        # bare physics: the environment's last policy period replayed, the same models, states
+        # and controls through one rollout call over the machine's threads, and nothing else
+        S, U = sims.log[0].copy(), sims.log[1].reshape(a.envs, -1, sims.nu).copy()
+        steps = U.shape[1]
         out = np.zeros((a.envs, steps, sims.nstate))
         t0, n = time.perf_counter(), 0
-        while time.perf_counter() - t0 < a.seconds:
+        while time.perf_counter() - t0 < span:
             mj_rollout.rollout(sims.models, sims.datas, S, U, nstep=steps, state=out, skip_checks=True,
                                persistent_pool=True, chunk_size=sims.chunk)
             n += a.envs * steps
         bare = n / (time.perf_counter() - t0)
         t0, m1 = time.perf_counter(), 0
         d = mujoco.MjData(sims.models[0])
-        while time.perf_counter() - t0 < a.seconds / 2:
+        while time.perf_counter() - t0 < span / 2:
             for i in range(a.envs):
                 mujoco.mj_setState(sims.models[i], d, S[i], mujoco.mjtState.mjSTATE_FULLPHYSICS)
-                for _ in range(steps):
+                for j in range(steps):
+                    d.ctrl[:] = U[i, j]
                     mujoco.mj_step(sims.models[i], d)
             m1 += a.envs * steps
         one = m1 / (time.perf_counter() - t0)
-        rounds.append((env_rate, env_phys, bare, one))
+        kept = sims.t != 0       # (a simulation reset after the period starts anew)
+        replay_err = float(np.abs(out[kept, -1, 1:] - sims.S[kept, 1:]).max())   # (the time aside)
+        rounds.append((env_rate, env_phys, bare, one, replay_err, env_phys / bare))
     r = np.median(np.array(rounds), axis=0)
     mismatch = tracking_mismatch(robot, seed=a.seed)
     res = {"robot": robot.name, "envs": a.envs, "threads": sims.threads, "machine": _machine(),
            "env_steps_per_s": float(r[0]), "env_physics_steps_per_s": float(r[1]),
            "bare_rollout_steps_per_s": float(r[2]), "bare_mj_step_one_thread_per_s": float(r[3]),
-           "env_pct_of_bare": float(100 * r[1] / r[2]), **mismatch}
+           "env_pct_of_bare": float(100 * r[5]), "env_pct_of_bare_rounds": [float(100 * x[5]) for x in rounds],
+           "replay_max_state_diff": float(np.max(np.array(rounds)[:, 4])),
+           **mismatch}
     if a.json:
         print(json.dumps(res, indent=1))
         return 0
     print(f"bench env: {robot.name}, {a.envs} randomized simulations, {sims.threads} threads; machine {_machine()}")
     print(f"  environment: {r[0]:,.0f} policy steps/s = {r[1]:,.0f} physics steps/s (resets, observations, rewards included)")
-    print(f"  bare physics, same simulations, same rollout call: {r[2]:,.0f} steps/s "
+    print(f"  bare physics, the environment's last period replayed (same simulations, states and controls), "
+          f"one rollout call: {r[2]:,.0f} steps/s "
           f"(mj_step loop, one thread: {r[3]:,.0f})")
-    print(f"  environment at {res['env_pct_of_bare']:.0f}% of bare physics (median of 3 interleaved rounds)")
+    print(f"  environment at {res['env_pct_of_bare']:.0f}% of bare physics (median of 5 interleaved rounds: "
+          f"{', '.join(f'{x:.0f}' for x in res['env_pct_of_bare_rounds'])}%)")
     print(f"  tracking mismatch, env controller vs the graph's {mismatch['graph_controller']} on the same desired "
           f"trajectory (nominal robot): joint RMS {mismatch['joint_rms_diff_mrad']:.1f} mrad, end effector RMS "
           f"{mismatch['ee_rms_diff_mm']:.1f} mm (tracking error itself: env {mismatch['env_track_rms_mrad']:.1f}, "

@@ -1,5 +1,11 @@
 """The policy's training environment: many reach simulations stepped together, each with its own
-dynamics drawn from a source distribution, on MuJoCo's threaded multi-simulation API.
+dynamics drawn from a source distribution, on MuJoCo's multi-simulation API (mujoco.rollout:
+per-simulation MjModels, so randomized dynamics cost nothing extra). The simulations run in
+blocks, one per thread (`threads`, default 2: both cores; _Block): rollout releases the GIL, so
+one block's physics runs while the other's controller, in numpy, holds the interpreter.
+`sim2real bench env` sets its throughput beside bare physics (the same period replayed in one
+threaded rollout call): 47-55% here, where one rollout call over all the simulations per control
+period, the pool's threads idle during the Python between calls, gave 37-41%.
 
 Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gymnasium.Env):
   observation  float32 (layout: policy/reach_core.ReachLayout; 4n + 6 [+ extrinsics] values):
@@ -15,9 +21,9 @@ Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gy
                policy period / control period steps, each robot.substeps physics steps
   reward       reach_core.reward: -2 d + 0.5 [d < tol] + 0.5 exp(-d / 1 cm) - 0.02 |a - a_prev|^2 / n
                - 0.1 |q - home|^2 / n - 0.15 |u|^2 / n (d: true end effector to target, m; q true
-               joints, rad; u the load utilization of a reference 1 kg at the hand in posture q,
-               reach_core.load_utilization: the share of each joint's authority under the
-               graph's controller that holding it takes)
+               joints, rad; u the load utilization of a reference 1 kg at the hand in the posture
+               measured at the step's end, reach_core.load_utilization: the share of each
+               joint's authority under the graph's controller that holding it takes)
   episode      episode_s of simulated time (truncation only; no termination), TARGETS targets
                one after another (each episode_s / TARGETS, as the graph cycles them); reset draws
                a new robot from the source, a start posture (a third each: home + U(-0.4, 0.4) rad,
@@ -65,6 +71,8 @@ names/draw/profile, e.g. the adapted Gaussian of policy/adapt.py).
 """
 from __future__ import annotations
 
+import copy
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import gymnasium as gym
@@ -105,27 +113,45 @@ class Tracker:
         self.friction = nominal.frictionloss.copy()
         self.limit = robot.effort_limit
         self._M = np.zeros((nominal.model.nv, nominal.model.nv))
-        self.M: np.ndarray | None = None      # (N, n, n), set by inertia() once a policy period
+        self._jac = np.zeros((3, nominal.model.nv))
+        self.M: np.ndarray | None = None      # (N, n, n), filled by inertia() once a policy period
 
-    def inertia(self, q: np.ndarray) -> np.ndarray:
-        """The nominal joint-space inertia at each row of q (N, n) -> (N, n, n): kinematics,
-        composite rigid bodies, mj_fullM (no dynamics pass: ~15 us a posture)."""
-        m, d = self.nominal.model, self.nominal.data
-        out = np.empty((len(q), q.shape[1], q.shape[1]))
+    def inertia(self, q: np.ndarray, data: mujoco.MjData, M: np.ndarray,
+                jac_z: np.ndarray | None = None) -> np.ndarray:
+        """The nominal joint-space inertia at each row of q (N, n) into M (N, n, n), and the
+        nominal end effector there (N, 3), returned; with `jac_z` (N, n), the vertical row of the
+        Jacobian at the reward's reference payload (reach_core.load_utilization) into it. One
+        pass a posture: kinematics, composite rigid bodies, mj_fullM (no dynamics pass: ~15 us).
+        `data`: the nominal model's MjData to use (one per thread)."""
+        nm = self.nominal
+        m = nm.model
+        ee = np.empty((len(q), 3))
         for i, x in enumerate(q):
-            d.qpos[self.nominal.qadr] = x
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_comPos(m, d)
-            mujoco.mj_crb(m, d)
-            mujoco.mj_fullM(m, d, self._M)
-            out[i] = self._M[self.nominal._ix]
-        self.M = out
-        return out
+            data.qpos[nm.qadr] = x
+            mujoco.mj_kinematics(m, data)
+            mujoco.mj_comPos(m, data)
+            mujoco.mj_crb(m, data)
+            mujoco.mj_fullM(m, data, self._M)
+            M[i] = self._M[nm._ix]
+            ee[i] = data.xpos[nm.ee]
+            if jac_z is not None:
+                mujoco.mj_jac(m, data, self._jac, None, ee[i] + LOAD_OFFSET * data.xmat[nm.ee].reshape(3, 3)[:, 2], nm.ee)
+                jac_z[i] = self._jac[2, nm.dadr]
+        return ee
 
-    def torque(self, q, qd, q_d, qd_d) -> np.ndarray:
-        a = self.ref.accel(q, qd, Desired(q_d, qd_d)) + self.hold.update(q, qd, q_d, qd_d)
-        tau = np.einsum("nij,nj->ni", self.M, a) + self.damping * qd + self.friction * np.tanh(qd_d / V_EPS)
-        return np.clip(tau, -self.limit, self.limit)
+    def feedforward(self, qd_d: np.ndarray) -> np.ndarray:
+        """The nominal Coulomb friction in the direction of the desired motion (constant over a
+        policy period: the desired velocity is)."""
+        return self.friction * np.tanh(qd_d / V_EPS)
+
+    def torque(self, q, qd, q_d, qd_d, ff) -> np.ndarray:
+        """Unclipped: the safety filter's effort limit clips it (SafetyFilter.limits)."""
+        a = self.ref.accel(q, qd, Desired(q_d, qd_d))
+        a += self.hold.update(q, qd, q_d, qd_d)
+        tau = np.matmul(self.M, a[:, :, None])[:, :, 0]
+        tau += self.damping * qd
+        tau += ff
+        return tau
 
 
 def training_model(robot, profile) -> mujoco.MjModel:
@@ -144,6 +170,80 @@ def training_model(robot, profile) -> mujoco.MjModel:
     return spec.compile()
 
 
+class _Block:
+    """A contiguous block of the simulations whose loop runs in a thread of its own (one block per
+    thread, ReachSims.advance): its rows' controller state (the hold term), safety filter rows,
+    sensor-noise stream and MjData (physics, and the nominal model's kinematics), so blocks
+    share nothing while they run (the same seed gives the same trajectories whatever the
+    threads' interleaving)."""
+
+    def __init__(self, sims: "ReachSims", b: int, start: int, stop: int, base: mujoco.MjModel):
+        self.b, self.sl = b, slice(start, stop)
+        self.start, self.size = start, stop - start
+        self.local = np.arange(self.size)
+        self.tracker = Tracker(sims.robot, sims.nominal)
+        self.safety = SafetyFilter(sims.robot)
+        self.rng = np.random.default_rng([sims.seed, 7919, b])     # sensor noise, this block's rows
+        self.data = mujoco.MjData(base)                            # physics
+        self._rollout = mj_rollout.Rollout(nthread=0)              # on the calling thread, GIL released
+        self.kin = copy.copy(sims.nominal.data)                    # the nominal model's kinematics
+        self.ee = np.zeros((self.size, 3))          # after a period: true end effector, load, measured state
+        self.load = np.zeros((self.size, sims.robot.n))
+        self.jac_z = np.zeros((self.size, sims.robot.n))
+        self.q_obs = np.zeros((self.size, sims.robot.n))
+        self.qd_obs = np.zeros((self.size, sims.robot.n))
+        self.ee_obs = np.zeros((self.size, 3))
+
+    def run(self, s: "ReachSims", q_d: np.ndarray, qd_d: np.ndarray, k0: int) -> None:
+        """One policy period of the loop for this block's rows (ReachSims.advance), then what the
+        policy's step needs of them: the true end effector and load, and the next measurement."""
+        sl, L, nj = self.sl, self.local, s.robot.n
+        dt, T = s.robot.dt, s.core.period
+        q_d, qd_d = q_d[sl], qd_d[sl]
+        S, out, ctrl = s.S[sl], s._out[sl], s._ctrl[sl]
+        xh, cmdh, lagged = s.xh[sl], s.cmdh[sl], s.lagged[sl]
+        lat_s, lat_c = s.lat_state[sl], s.lat_cmd[sl]
+        alpha, strength = s.alpha[sl], s.strength[sl]
+        models, datas = s.models[sl], [self.data]
+        # sensor noise of the measurements this period takes: at the control periods after the
+        # first (whose measurement is the one the policy saw, ReachSims.q_meas) and at its end
+        noise = self.rng.standard_normal((s.ctrl_per_action, self.size, 2, nj))
+        noise *= s.noise_std[sl]
+
+        def measured(k, j):
+            x = xh[L, (k - lat_s) % HISTORY]
+            x += noise[j]
+            return x[:, 0], x[:, 1]
+
+        ff = self.tracker.feedforward(qd_d)
+        # the desired state is stamped with the state the policy saw: a state measured j periods
+        # later is j periods after it
+        ahead = np.minimum(np.arange(s.ctrl_per_action) * dt, 2 * T)
+        q_des = q_d + qd_d * ahead[:, None, None]
+        k = k0
+        for j in range(s.ctrl_per_action):
+            q, qd = (s.q_meas[sl], s.qd_meas[sl]) if j == 0 else measured(k, j - 1)
+            tau = self.tracker.torque(q, qd, q_des[j], qd_d, ff)
+            tau, _ = self.safety.limits(tau, q, qd)      # the graph's safety filter, on the same states
+            cmdh[:, k % HISTORY] = tau
+            arrived = cmdh[L, (k - lat_c) % HISTORY]
+            lagged += alpha * (arrived - lagged)
+            ctrl[:, :, :nj] = (strength * lagged)[:, None, :]
+            if s.log is not None:
+                s.log[1][sl, j] = ctrl
+            self._rollout.rollout(models, datas, S, ctrl, nstep=s.substeps, state=out, skip_checks=True)
+            S[:] = out[:, -1]
+            k += 1
+            xh[:, k % HISTORY] = S[:, s.iqv].reshape(-1, 2, nj)
+        self.ee[:] = s._ee(S[:, s.iq], self.kin)       # the true end effector (the reward's distance)
+        # the next measurement: what the policy sees, the next period's M(q) (once a period: it
+        # changes slowly) and first control state, and the reward's load term in that posture
+        self.q_obs[:], self.qd_obs[:] = measured(k, -1)
+        s.q_meas[sl], s.qd_meas[sl] = self.q_obs, self.qd_obs
+        self.ee_obs[:] = self.tracker.inertia(self.q_obs, self.kin, self.tracker.M, self.jac_z)
+        self.load[:] = load_utilization(self.tracker.M, self.jac_z, s.core.amax, s.gravity)
+
+
 class ReachSims:
     """N reach simulations (batched numpy in, batched numpy out). See the module docstring."""
 
@@ -159,8 +259,7 @@ class ReachSims:
         self.task = ReachTask.from_robot(robot)
         self.core = ReachCore(robot, self.task, extrinsics, features=features, speed_lag=speed_lag)
         self.nominal = NominalModel(robot)
-        self.tracker = Tracker(robot, self.nominal)
-        self.safety = SafetyFilter(robot)
+        self.gravity = float(np.linalg.norm(self.nominal.model.opt.gravity))
         self._loop_delay = np.zeros(n)
         self.extrinsics_fn, self.ground = extrinsics_fn, ground
         self.rng = np.random.default_rng(seed)
@@ -188,8 +287,8 @@ class ReachSims:
         self.horizon = int(round(episode_s * robot.policy_rate_hz))
         self.hold_steps = int(round(HOLD_S * robot.policy_rate_hz))
         self.switch_every = max(1, self.horizon // targets)
-        self.threads = threads
-        self.chunk = -(-n // threads)   # one chunk per thread: rollout's default (n / 10 threads) syncs 10x as often
+        self.threads = max(1, min(int(threads), n))
+        self.chunk = -(-n // self.threads)   # bench env's bare rollout: one chunk per thread (the default, n / 10 threads, syncs 10x as often)
         base = training_model(robot, NOMINAL)
         self.qadr, self.dadr = joint_indices(base, robot.joint_names)
         self.gq, _ = joint_indices(base, robot.gripper_joints)
@@ -198,8 +297,9 @@ class ReachSims:
         off = mujoco.mj_stateSize(base, mujoco.mjtState.mjSTATE_TIME)
         self.iq = off + self.qadr
         self.iv = off + base.nq + self.dadr
+        self.iqv = np.concatenate([self.iq, self.iv])
         self.models: list[mujoco.MjModel] = [base] * n
-        self.datas = [mujoco.MjData(base) for _ in range(threads)]
+        self.datas = [mujoco.MjData(base) for _ in range(self.threads)]
         self._scratch = mujoco.MjData(base)
         self.n_params = 0 if source is None else len(source.names(robot))
         self.params = np.zeros((n, self.n_params))
@@ -210,12 +310,12 @@ class ReachSims:
         self.lat_state = np.zeros(n, int)
         self.alpha = np.ones((n, nj))        # actuator lag filter gain per control period
         self.strength = np.ones((n, nj))
-        self.pos_noise = np.zeros((n, nj))
-        self.vel_noise = np.zeros((n, nj))
+        self.noise_std = np.zeros((n, 2, nj))           # position, velocity noise
+        self.pos_noise, self.vel_noise = self.noise_std[:, 0], self.noise_std[:, 1]
         # the loop's state: physics, true joint history, command history, lagged torque
         self.S = np.zeros((n, self.nstate))
-        self.qh = np.zeros((n, HISTORY, nj))
-        self.qdh = np.zeros((n, HISTORY, nj))
+        self.xh = np.zeros((n, HISTORY, 2, nj))     # (q, qd) history
+        self.qh, self.qdh = self.xh[:, :, 0], self.xh[:, :, 1]
         self.cmdh = np.zeros((n, HISTORY, nj))
         self.lagged = np.zeros((n, nj))
         self.k = 0                           # control periods stepped (history index k % HISTORY)
@@ -224,6 +324,7 @@ class ReachSims:
         self.target_bias = np.zeros((n, 3))
         self.q_d = np.zeros((n, nj))
         self.q_meas = np.zeros((n, nj))      # what each policy saw last (its action is relative to it)
+        self.qd_meas = np.zeros((n, nj))     # ... and the controller's first state of the period
         self.prev_action = np.zeros((n, nj))
         self.v_cmd = np.zeros((n, nj))       # the desired speed (reach_core.ReachCore.command_speed)
         self.t = np.zeros(n, int)
@@ -237,6 +338,15 @@ class ReachSims:
         self._out = np.zeros((n, self.substeps, self.nstate))
         self.physics_steps = 0
         self.fixed_start: np.ndarray | None = None   # every episode from this posture (benchmarks)
+        # the loop runs in blocks of rows, one per thread (_Block)
+        edges = np.linspace(0, n, self.threads + 1).round().astype(int)
+        self.blocks = [_Block(self, b, int(edges[b]), int(edges[b + 1]), base) for b in range(self.threads)]
+        self._block_of = np.repeat(np.arange(self.threads), np.diff(edges))
+        self.M = np.zeros((n, nj, nj))               # the tracker's nominal inertia, this period's
+        for blk in self.blocks:
+            blk.tracker.M = self.M[blk.sl]
+        self.log: tuple[np.ndarray, np.ndarray] | None = None    # log_physics()
+        self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="reach-sims") if self.threads > 1 else None
 
     # ---- episodes -----------------------------------------------------------------------------
     def reset(self, idx=None) -> np.ndarray:
@@ -258,7 +368,8 @@ class ReachSims:
             model = training_model(r, prof)
         self.models[i] = model
         self.params[i] = theta
-        self.tracker.hold.reset(i)
+        blk = self.blocks[self._block_of[i]]
+        blk.tracker.hold.reset(i - blk.start)
         res = prof.resolve(r)
         self.lat_cmd[i] = min(int(round(res.latency_command / r.dt)), HISTORY // 2 - 1)
         self.lat_state[i] = min(int(round(res.latency_state / r.dt)), HISTORY // 2 - 1)
@@ -271,7 +382,7 @@ class ReachSims:
         # the filter starts at 0 and takes a measured delay once it moves its gains (LoopDelay.update:
         # past DAMPER_DELAY_S by more than CHANGE), so a fast loop reads 0 there
         self._loop_delay[i] = d if d > (1.0 + LoopDelay.CHANGE) * DAMPER_DELAY_S else 0.0
-        self.safety.set_loop_delay(self._loop_delay)
+        blk.safety.set_loop_delay(self._loop_delay[blk.sl])
         self.alpha[i] = np.where(res.actuator_lag > 0, 1.0 - np.exp(-r.dt / np.maximum(res.actuator_lag, 1e-12)), 1.0)
         self.strength[i] = res.motor_strength
         self.pos_noise[i], self.vel_noise[i] = res.position_noise, res.velocity_noise
@@ -340,57 +451,60 @@ class ReachSims:
 
     def advance(self, q_d: np.ndarray, qd_d: np.ndarray) -> None:
         """One policy period of the loop for a desired state published now: (q_d, qd_d) (N, n),
-        extrapolated with its velocity to each measurement's time, as the controller node does."""
-        dt, T = self.robot.dt, self.core.period
-        self.tracker.inertia(self.measured()[0])      # M(q) once a period: it changes slowly
-        for j in range(self.ctrl_per_action):
-            q, qd = self.measured()
-            # the desired state is stamped with the state the policy saw: a state measured j
-            # periods later is j periods after it
-            tau = self.tracker.torque(q, qd, q_d + qd_d * min(j * dt, 2 * T), qd_d)
-            tau, _ = self.safety.limits(tau, q, qd)      # the graph's safety filter, on the same states
-            self.cmdh[:, self.k % HISTORY] = tau
-            arrived = self.cmdh[self._rows, (self.k - self.lat_cmd) % HISTORY]
-            self.lagged += self.alpha * (arrived - self.lagged)
-            self._ctrl[:, :, :self.robot.n] = (self.strength * self.lagged)[:, None, :]
-            mj_rollout.rollout(self.models, self.datas, self.S, self._ctrl, nstep=self.substeps, state=self._out,
-                               skip_checks=True, persistent_pool=self.threads > 1, chunk_size=self.chunk)
-            self.S[:] = self._out[:, -1]
-            self.k += 1
-            self.qh[:, self.k % HISTORY] = self.S[:, self.iq]
-            self.qdh[:, self.k % HISTORY] = self.S[:, self.iv]
+        extrapolated with its velocity to each measurement's time, as the controller node does.
+        Each block of rows in its own thread (_Block.run)."""
+        k0 = self.k
+        if self.log is not None:
+            self.log[0][:] = self.S
+        later = [self._pool.submit(b.run, self, q_d, qd_d, k0) for b in self.blocks[1:]]
+        self.blocks[0].run(self, q_d, qd_d, k0)
+        for f in later:
+            f.result()
+        self.k = k0 + self.ctrl_per_action
         self.physics_steps += self.n * self.ctrl_per_action * self.substeps
 
+    def log_physics(self) -> None:
+        """Keep the last period's physics input: the states it started from and the controls
+        each step got (self.log; `sim2real bench env` replays them as bare physics)."""
+        self.log = (np.zeros_like(self.S), np.zeros((self.n, self.ctrl_per_action, self.substeps, self.nu)))
+
+    def reseed(self, seed: int) -> None:
+        """The random streams from this seed: draws, targets (self.rng) and each block's sensor noise."""
+        self.rng = np.random.default_rng(seed)
+        for b in self.blocks:
+            b.rng = np.random.default_rng([seed, 7919, b.b])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
     # ---- the policy's step --------------------------------------------------------------------
-    def _ee(self, q: np.ndarray) -> np.ndarray:
-        return np.stack([self.nominal.ee_position(x) for x in q])
-
-    def _ee_and_load(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The end effector (N, 3) and the reference payload's load utilization (N, n) at each
-        row of q (the reward's load term, reach_core.load_utilization; M: the tracker's, of this
-        period's measured joints): one kinematics pass per simulation."""
+    def _ee(self, q: np.ndarray, data: mujoco.MjData) -> np.ndarray:
+        """The nominal end effector at each row of q (N, n) -> (N, 3); `data`: the nominal
+        model's MjData to use (one per thread)."""
         nm = self.nominal
-        m, d = nm.model, nm.data
         ee = np.empty((len(q), 3))
-        jz = np.empty((len(q), q.shape[1]))
-        jac = np.zeros((3, m.nv))
         for i, x in enumerate(q):
-            d.qpos[nm.qadr] = x
-            mujoco.mj_kinematics(m, d)
-            mujoco.mj_comPos(m, d)
-            ee[i] = d.xpos[nm.ee]
-            point = ee[i] + LOAD_OFFSET * d.xmat[nm.ee].reshape(3, 3)[:, 2]
-            mujoco.mj_jac(m, d, jac, None, point, nm.ee)
-            jz[i] = jac[2, nm.dadr]
-        g = float(np.linalg.norm(m.opt.gravity))
-        return ee, load_utilization(self.tracker.M, jz, self.core.amax, g)
+            data.qpos[nm.qadr] = x
+            mujoco.mj_kinematics(nm.model, data)
+            ee[i] = data.xpos[nm.ee]
+        return ee
 
-    def _observe(self, idx: np.ndarray) -> np.ndarray:
-        q, qd = self.measured(idx)
-        self.q_meas[idx] = q
+    def _observe(self, idx: np.ndarray, measured: tuple | None = None) -> np.ndarray:
+        """The observation of rows idx: of their state measured now (`measured`: (q, qd, FK(q))
+        as the blocks took it at the end of the period)."""
+        if measured is None:     # (resets) in this thread, the blocks idle
+            q, qd = self.measured(idx)
+            M = np.empty((len(idx), self.robot.n, self.robot.n))
+            ee = self.blocks[0].tracker.inertia(q, self.nominal.data, M)
+            self.M[idx] = M
+        else:
+            q, qd, ee = measured
+        self.q_meas[idx], self.qd_meas[idx] = q, qd
         seen = self.target[idx] + self.target_bias[idx] + self.rng.normal(0.0, TARGET_NOISE / 2, (len(idx), 3))
         z = self.extrinsics_fn(self.params[idx]) if self.extrinsics_fn is not None else None
-        return self.core.observe(q, qd, seen, self._ee(q), self.q_d[idx], self.prev_action[idx], z,
+        return self.core.observe(q, qd, seen, ee, self.q_d[idx], self.prev_action[idx], z,
                                  {"loop_delay": self._loop_delay[idx]})
 
     def step(self, action: np.ndarray):
@@ -402,7 +516,8 @@ class ReachSims:
         q_d, qd_d = self.core.desired(action, self.q_meas, self.q_d, self.v_cmd)
         self.advance(q_d, qd_d)
         q_true = self.S[:, self.iq]
-        ee_true, load = self._ee_and_load(q_true)
+        cat = lambda name: np.concatenate([getattr(b, name) for b in self.blocks])   # noqa: E731
+        ee_true, load = cat("ee"), cat("load")
         dist = np.linalg.norm(ee_true - self.target, axis=1)
         rew = reward(dist, action, self.prev_action, self.task.tol_m, q_true, r.home, load)
         self.q_d, self.prev_action = q_d + qd_d * self.core.period, action
@@ -412,7 +527,7 @@ class ReachSims:
         done = self.t >= self.horizon
         for i in np.flatnonzero((self.t % self.switch_every == 0) & ~done):
             self._new_target(i)
-        obs = self._observe(self._rows)
+        obs = self._observe(self._rows, (cat("q_obs"), cat("qd_obs"), cat("ee_obs")))
         infos = [{"dist": float(dist[i]), "params": self.params[i].copy()} for i in range(n)]
         for i in np.flatnonzero(done):
             self.last_returns[i], self.last_success[i] = self.ret[i], self.near[i] >= self.hold_steps
@@ -443,7 +558,7 @@ class ReachVecEnv(VecEnv):
     def reset(self):
         for i, s in enumerate(self._seeds):
             if s is not None:
-                self.sims.rng = np.random.default_rng(s)
+                self.sims.reseed(s)
         self._reset_seeds()
         return self.sims.reset()
 
@@ -454,7 +569,7 @@ class ReachVecEnv(VecEnv):
         return self.sims.step(self._actions)
 
     def close(self):
-        pass
+        self.sims.close()
 
     def get_attr(self, attr_name, indices=None):
         return [getattr(self, attr_name)] * len(self._get_indices(indices))
@@ -482,7 +597,7 @@ class ReachEnv(gym.Env):
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
         if seed is not None:
-            self.sims.rng = np.random.default_rng(seed)
+            self.sims.reseed(seed)
         obs = self.sims.reset()
         return obs[0], {"params": self.sims.params[0].copy()}
 

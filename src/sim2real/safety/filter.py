@@ -68,6 +68,7 @@ class SafetyFilter:
         self.dt = robot.dt
         self.n = robot.n
         self.limit = robot.effort_limit
+        self._neg_limit = -self.limit
         self.vmax = robot.velocity_limit * s.velocity_scale
         self._v_brake = BRAKE_FROM * self.vmax
         self.lo = robot.position_lower + s.position_margin   # -inf stays -inf
@@ -88,7 +89,6 @@ class SafetyFilter:
         if self.targets:
             self.pd_kp, self.pd_kd = robot.pd_kp, robot.pd_kd
             self._pd_k = np.maximum(self.pd_kp, 1e-9)
-            self._neg_limit = -self.limit
         self._last_target: np.ndarray | None = None
 
     def set_loop_delay(self, loop_delay_s: float) -> None:
@@ -130,29 +130,29 @@ class SafetyFilter:
         broadcast, so (N, n) batches of simulations work too (the policy's training environment
         runs its loop through this)."""
         reasons = []
-        out = np.clip(tau, -self.limit, self.limit)
-        if np.any(out != tau):
+        out = clip(tau, self._neg_limit, self.limit)
+        if (out != tau).any():
             reasons.append("effort limit")
         over_hi, over_lo = q > self.hi, q < self.lo
-        if np.any(over_hi | over_lo):
+        if (over_hi | over_lo).any():
             wall = np.where(over_hi, -self.k_wall * (q - self.hi), self.k_wall * (self.lo - q)) - self.kd_hold * qd
             out = np.where(over_hi, np.minimum(out, 0.0) + np.minimum(wall, 0.0), out)
             out = np.where(over_lo, np.maximum(out, 0.0) + np.maximum(wall, 0.0), out)
             reasons.append("position limit")
         speed = np.abs(qd)
-        near = speed > BRAKE_FROM * self.vmax
-        if np.any(near):
+        near = speed > self._v_brake
+        if near.any():
             # a governor: the torque along the motion is capped from +limit at BRAKE_FROM x vmax to
             # none at vmax; above vmax a damper brakes the excess, its gain set for the loop's
             # delay (module docstring). (A full reverse torque at the limit reversed a light joint
             # within one 2 ms step and chattered past the limit.)
-            s_ = np.clip((speed - BRAKE_FROM * self.vmax) / ((1.0 - BRAKE_FROM) * self.vmax), 0.0, 1.0)
+            s_ = clip((speed - self._v_brake) / ((1.0 - BRAKE_FROM) * self.vmax), 0.0, 1.0)
             sgn = np.sign(qd)
             along = np.minimum(out * sgn, self.limit * (1.0 - self.gov * s_))
             along -= self.kd_over * np.maximum(speed - self.vmax, 0.0)
             out = np.where(near, along * sgn, out)
             reasons.append("velocity limit")
-        return np.clip(out, -self.limit, self.limit), reasons
+        return clip(out, self._neg_limit, self.limit), reasons
 
     def _filter_targets(self, target: np.ndarray, q: np.ndarray, qd: np.ndarray) -> tuple[np.ndarray, list[str]]:
         reasons = []
