@@ -192,7 +192,7 @@ def bench_env(a) -> int:
             m1 += a.envs * steps
         one = m1 / (time.perf_counter() - t0)
         kept = sims.t != 0       # (a simulation reset after the period starts anew)
-        replay_err = float(np.abs(out[kept, -1, 1:] - sims.S[kept, 1:]).max())   # (the time aside)
+        replay_err = float(np.abs(out[kept, -1, 1:] - sims.S[kept, 1:]).max()) if kept.any() else 0.0   # (the time aside)
         rounds.append((env_rate, env_phys, bare, one, replay_err, env_phys / bare))
     r = np.median(np.array(rounds), axis=0)
     mismatch = tracking_mismatch(robot, seed=a.seed)

@@ -1,11 +1,12 @@
 """The policy's training environment: many reach simulations stepped together, each with its own
 dynamics drawn from a source distribution, on MuJoCo's multi-simulation API (mujoco.rollout:
 per-simulation MjModels, so randomized dynamics cost nothing extra). The simulations run in
-blocks, one per thread (`threads`, default 2: both cores; _Block): rollout releases the GIL, so
-one block's physics runs while the other's controller, in numpy, holds the interpreter.
-`sim2real bench env` sets its throughput beside bare physics (the same period replayed in one
-threaded rollout call): 47-55% here, where one rollout call over all the simulations per control
-period, the pool's threads idle during the Python between calls, gave 37-41%.
+blocks, one per core (`threads`, default 2; _Block): block 0 in this process, each other in a
+forked process of its own sharing the arrays (_BlockProcess), so the blocks' controllers, in
+numpy, and their physics run side by side. `sim2real bench env` sets the throughput beside bare
+physics (the same period replayed in one threaded rollout call): one rollout call over all the
+simulations per control period, the pool idle during the Python between calls, gave 37-41%; two
+blocks as threads (rollout releases the GIL, numpy does not) 49-51%; as processes 56-59%.
 
 Contract (one environment; `ReachVecEnv` is N of them, `ReachEnv` is one as a gymnasium.Env):
   observation  float32 (layout: policy/reach_core.ReachLayout; 4n + 6 [+ extrinsics] values):
@@ -72,7 +73,11 @@ names/draw/profile, e.g. the adapted Gaussian of policy/adapt.py).
 from __future__ import annotations
 
 import copy
-from concurrent.futures import ThreadPoolExecutor
+import mmap
+import multiprocessing
+import signal
+import traceback
+import weakref
 from typing import Callable
 
 import gymnasium as gym
@@ -100,6 +105,13 @@ DELAY_EXCESS = 2        # control periods the measured loop delay may exceed its
 HISTORY = 32            # control periods of state and command history (latencies up to 62 ms at 500 Hz)
 OBS_BOUND = 100.0       # observations are scaled to order 1 (policy/reach_core.py); this bounds the space
 V_EPS = 0.02            # rad/s, as control/computed_torque.py smooths the friction sign
+
+
+def shared_zeros(shape, dtype=float) -> np.ndarray:
+    """Zeros in an anonymous shared mapping: a block's process (forked, _Block) and this one see
+    the same memory."""
+    nbytes = max(1, int(np.prod(shape)) * np.dtype(dtype).itemsize)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype, int(np.prod(shape))).reshape(shape)
 
 
 class Tracker:
@@ -171,28 +183,29 @@ def training_model(robot, profile) -> mujoco.MjModel:
 
 
 class _Block:
-    """A contiguous block of the simulations whose loop runs in a thread of its own (one block per
-    thread, ReachSims.advance): its rows' controller state (the hold term), safety filter rows,
-    sensor-noise stream and MjData (physics, and the nominal model's kinematics), so blocks
-    share nothing while they run (the same seed gives the same trajectories whatever the
-    threads' interleaving)."""
+    """A contiguous block of the simulations whose loop runs on a core of its own (one block per
+    process, ReachSims.advance): its rows' controller state (the hold term, in shared memory),
+    safety filter rows, sensor-noise stream and MjData (physics, and the nominal model's
+    kinematics), so blocks share nothing while they run (the same seed gives the same
+    trajectories however many blocks run)."""
 
     def __init__(self, sims: "ReachSims", b: int, start: int, stop: int, base: mujoco.MjModel):
         self.b, self.sl = b, slice(start, stop)
         self.start, self.size = start, stop - start
         self.local = np.arange(self.size)
         self.tracker = Tracker(sims.robot, sims.nominal)
+        self.tracker.hold.z = shared_zeros((self.size, sims.robot.n))
         self.safety = SafetyFilter(sims.robot)
-        self.rng = np.random.default_rng([sims.seed, 7919, b])     # sensor noise, this block's rows
+        self.rng = _block_rng(sims.seed, b)                        # sensor noise, this block's rows
         self.data = mujoco.MjData(base)                            # physics
-        self._rollout = mj_rollout.Rollout(nthread=0)              # on the calling thread, GIL released
+        self._rollout = mj_rollout.Rollout(nthread=0)              # on the calling thread
         self.kin = copy.copy(sims.nominal.data)                    # the nominal model's kinematics
-        self.ee = np.zeros((self.size, 3))          # after a period: true end effector, load, measured state
-        self.load = np.zeros((self.size, sims.robot.n))
-        self.jac_z = np.zeros((self.size, sims.robot.n))
-        self.q_obs = np.zeros((self.size, sims.robot.n))
-        self.qd_obs = np.zeros((self.size, sims.robot.n))
-        self.ee_obs = np.zeros((self.size, 3))
+        self.ee = shared_zeros((self.size, 3))          # after a period: true end effector, load, measured state
+        self.load = shared_zeros((self.size, sims.robot.n))
+        self.jac_z = shared_zeros((self.size, sims.robot.n))
+        self.q_obs = shared_zeros((self.size, sims.robot.n))
+        self.qd_obs = shared_zeros((self.size, sims.robot.n))
+        self.ee_obs = shared_zeros((self.size, 3))
 
     def run(self, s: "ReachSims", q_d: np.ndarray, qd_d: np.ndarray, k0: int) -> None:
         """One policy period of the loop for this block's rows (ReachSims.advance), then what the
@@ -229,7 +242,7 @@ class _Block:
             arrived = cmdh[L, (k - lat_c) % HISTORY]
             lagged += alpha * (arrived - lagged)
             ctrl[:, :, :nj] = (strength * lagged)[:, None, :]
-            if s.log is not None:
+            if s.log_on:
                 s.log[1][sl, j] = ctrl
             self._rollout.rollout(models, datas, S, ctrl, nstep=s.substeps, state=out, skip_checks=True)
             S[:] = out[:, -1]
@@ -242,6 +255,92 @@ class _Block:
         s.q_meas[sl], s.qd_meas[sl] = self.q_obs, self.qd_obs
         self.ee_obs[:] = self.tracker.inertia(self.q_obs, self.kin, self.tracker.M, self.jac_z)
         self.load[:] = load_utilization(self.tracker.M, self.jac_z, s.core.amax, s.gravity)
+
+
+def _block_rng(seed: int, b: int) -> np.random.Generator:
+    return np.random.default_rng([seed, 7919, b])
+
+
+class _BlockProcess:
+    """A block's loop in a forked process: it shares the simulations' arrays (shared_zeros) with
+    this one, gets each period's desired states, new models and flags through a pipe, and
+    answers when its rows have stepped. In one process the GIL serialized the two blocks'
+    Python (they waited ~1 ms a period each for it); here each has an interpreter of its own.
+    It ignores SIGINT (the parent's Ctrl-C stops it through close()) and leaves when its pipe
+    closes, whichever way the parent ends."""
+
+    def __init__(self, sims: "ReachSims", blk: _Block):
+        self.blk = blk
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve_block, args=(sims, blk, child, self.conn), daemon=True,
+                                name=f"reach-sims-block{blk.b}")
+        self.proc.start()
+        child.close()
+        self._busy = False
+
+    def start_run(self, q_d, qd_d, k0, models, log_on) -> None:
+        self.conn.send(("run", (np.asarray(q_d), np.asarray(qd_d), k0, models, log_on)))
+        self._busy = True
+
+    def finish_run(self) -> None:
+        self._busy = False
+        self._answer()
+
+    def call(self, what: str, arg) -> None:
+        self.conn.send((what, arg))
+        self._answer()
+
+    def _answer(self) -> None:
+        try:
+            err = self.conn.recv()
+        except EOFError:
+            raise RuntimeError(f"the process of simulation block {self.blk.b} ended (exit code "
+                               f"{self.proc.exitcode})") from None
+        if err is not None:
+            raise RuntimeError(f"simulation block {self.blk.b} failed:\n{err}")
+
+    def stop(self) -> None:
+        try:
+            if self._busy:
+                self.conn.recv()
+            self.conn.send(("stop", None))
+        except (OSError, EOFError, BrokenPipeError):
+            pass
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.conn.close()
+
+
+def _stop_workers(workers: list) -> None:
+    for w in workers:
+        w.stop()
+
+
+def _serve_block(sims: "ReachSims", blk: _Block, conn, parent_end) -> None:
+    """The block process's loop (see _BlockProcess)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent_end.close()
+    while True:
+        try:
+            what, arg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if what == "stop":
+            return
+        try:
+            if what == "seed":
+                blk.rng = _block_rng(arg, blk.b)
+            elif what == "run":
+                q_d, qd_d, k0, models, sims.log_on = arg
+                for i, m in models.items():
+                    sims.models[i] = m
+                blk.safety.set_loop_delay(sims._loop_delay[blk.sl])
+                blk.run(sims, q_d, qd_d, k0)
+            conn.send(None)
+        except Exception:
+            conn.send(traceback.format_exc())
 
 
 class ReachSims:
@@ -260,7 +359,7 @@ class ReachSims:
         self.core = ReachCore(robot, self.task, extrinsics, features=features, speed_lag=speed_lag)
         self.nominal = NominalModel(robot)
         self.gravity = float(np.linalg.norm(self.nominal.model.opt.gravity))
-        self._loop_delay = np.zeros(n)
+        self._loop_delay = shared_zeros(n)
         self.extrinsics_fn, self.ground = extrinsics_fn, ground
         self.rng = np.random.default_rng(seed)
         # common random numbers: simulations i and j with i // task_group == j // task_group start
@@ -306,25 +405,26 @@ class ReachSims:
         nj = robot.n
         self._rows = np.arange(n)
         # the loop's per-simulation effects
-        self.lat_cmd = np.zeros(n, int)      # control periods
-        self.lat_state = np.zeros(n, int)
-        self.alpha = np.ones((n, nj))        # actuator lag filter gain per control period
-        self.strength = np.ones((n, nj))
-        self.noise_std = np.zeros((n, 2, nj))           # position, velocity noise
+        self.lat_cmd = shared_zeros(n, int)      # control periods
+        self.lat_state = shared_zeros(n, int)
+        self.alpha = shared_zeros((n, nj))   # actuator lag filter gain per control period
+        self.strength = shared_zeros((n, nj))
+        self.alpha[:], self.strength[:] = 1.0, 1.0
+        self.noise_std = shared_zeros((n, 2, nj))           # position, velocity noise
         self.pos_noise, self.vel_noise = self.noise_std[:, 0], self.noise_std[:, 1]
         # the loop's state: physics, true joint history, command history, lagged torque
-        self.S = np.zeros((n, self.nstate))
-        self.xh = np.zeros((n, HISTORY, 2, nj))     # (q, qd) history
+        self.S = shared_zeros((n, self.nstate))
+        self.xh = shared_zeros((n, HISTORY, 2, nj))     # (q, qd) history
         self.qh, self.qdh = self.xh[:, :, 0], self.xh[:, :, 1]
-        self.cmdh = np.zeros((n, HISTORY, nj))
-        self.lagged = np.zeros((n, nj))
+        self.cmdh = shared_zeros((n, HISTORY, nj))
+        self.lagged = shared_zeros((n, nj))
         self.k = 0                           # control periods stepped (history index k % HISTORY)
         # the policy's side
         self.target = np.zeros((n, 3))
         self.target_bias = np.zeros((n, 3))
         self.q_d = np.zeros((n, nj))
-        self.q_meas = np.zeros((n, nj))      # what each policy saw last (its action is relative to it)
-        self.qd_meas = np.zeros((n, nj))     # ... and the controller's first state of the period
+        self.q_meas = shared_zeros((n, nj))      # what each policy saw last (its action is relative to it)
+        self.qd_meas = shared_zeros((n, nj))     # ... and the controller's first state of the period
         self.prev_action = np.zeros((n, nj))
         self.v_cmd = np.zeros((n, nj))       # the desired speed (reach_core.ReachCore.command_speed)
         self.t = np.zeros(n, int)
@@ -333,20 +433,26 @@ class ReachSims:
         self.last_returns = np.zeros(n)      # of each env's last finished episode
         self.last_success = np.zeros(n, bool)
         self.last_final_error = np.zeros(n)
-        self._ctrl = np.zeros((n, self.substeps, self.nu))
+        self._ctrl = shared_zeros((n, self.substeps, self.nu))
         self._ctrl[:, :, nj:] = robot.gripper_hold
-        self._out = np.zeros((n, self.substeps, self.nstate))
+        self._out = shared_zeros((n, self.substeps, self.nstate))
         self.physics_steps = 0
         self.fixed_start: np.ndarray | None = None   # every episode from this posture (benchmarks)
-        # the loop runs in blocks of rows, one per thread (_Block)
+        # the loop runs in blocks of rows, one per core (_Block)
         edges = np.linspace(0, n, self.threads + 1).round().astype(int)
         self.blocks = [_Block(self, b, int(edges[b]), int(edges[b + 1]), base) for b in range(self.threads)]
         self._block_of = np.repeat(np.arange(self.threads), np.diff(edges))
-        self.M = np.zeros((n, nj, nj))               # the tracker's nominal inertia, this period's
+        self.M = shared_zeros((n, nj, nj))               # the tracker's nominal inertia, this period's
         for blk in self.blocks:
             blk.tracker.M = self.M[blk.sl]
-        self.log: tuple[np.ndarray, np.ndarray] | None = None    # log_physics()
-        self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="reach-sims") if self.threads > 1 else None
+        # the last period's physics input, kept once log_physics() asks
+        self.log = (shared_zeros(self.S.shape), shared_zeros((n, self.ctrl_per_action, self.substeps, self.nu)))
+        self.log_on = False
+        # block 0 runs in this process, each other block in a process of its own (forked: it
+        # shares the arrays above; a model drawn here for one of its rows is sent with the next run)
+        self._pending: list[dict[int, mujoco.MjModel]] = [{} for _ in self.blocks]
+        self._workers = [_BlockProcess(self, blk) for blk in self.blocks[1:]]
+        self._finalizer = weakref.finalize(self, _stop_workers, list(self._workers))
 
     # ---- episodes -----------------------------------------------------------------------------
     def reset(self, idx=None) -> np.ndarray:
@@ -367,6 +473,7 @@ class ReachSims:
             prof = self.source.profile(r, theta)
             model = training_model(r, prof)
         self.models[i] = model
+        self._pending[self._block_of[i]][i] = model
         self.params[i] = theta
         blk = self.blocks[self._block_of[i]]
         blk.tracker.hold.reset(i - blk.start)
@@ -452,32 +559,36 @@ class ReachSims:
     def advance(self, q_d: np.ndarray, qd_d: np.ndarray) -> None:
         """One policy period of the loop for a desired state published now: (q_d, qd_d) (N, n),
         extrapolated with its velocity to each measurement's time, as the controller node does.
-        Each block of rows in its own thread (_Block.run)."""
+        Each block of rows in its own process (_Block.run), all at once."""
         k0 = self.k
-        if self.log is not None:
+        if self.log_on:
             self.log[0][:] = self.S
-        later = [self._pool.submit(b.run, self, q_d, qd_d, k0) for b in self.blocks[1:]]
+        for w in self._workers:
+            pending, self._pending[w.blk.b] = self._pending[w.blk.b], {}
+            w.start_run(q_d, qd_d, k0, pending, self.log_on)
         self.blocks[0].run(self, q_d, qd_d, k0)
-        for f in later:
-            f.result()
+        for w in self._workers:
+            w.finish_run()
         self.k = k0 + self.ctrl_per_action
         self.physics_steps += self.n * self.ctrl_per_action * self.substeps
 
     def log_physics(self) -> None:
         """Keep the last period's physics input: the states it started from and the controls
         each step got (self.log; `sim2real bench env` replays them as bare physics)."""
-        self.log = (np.zeros_like(self.S), np.zeros((self.n, self.ctrl_per_action, self.substeps, self.nu)))
+        self.log_on = True
 
     def reseed(self, seed: int) -> None:
         """The random streams from this seed: draws, targets (self.rng) and each block's sensor noise."""
         self.rng = np.random.default_rng(seed)
         for b in self.blocks:
-            b.rng = np.random.default_rng([seed, 7919, b.b])
+            b.rng = _block_rng(seed, b.b)
+        for w in self._workers:
+            w.call("seed", seed)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        """Stops the blocks' processes (also done when this object is collected or the
+        interpreter exits)."""
+        self._finalizer()
 
     # ---- the policy's step --------------------------------------------------------------------
     def _ee(self, q: np.ndarray, data: mujoco.MjData) -> np.ndarray:
