@@ -386,7 +386,9 @@ class ReachSims:
         self.horizon = int(round(episode_s * robot.policy_rate_hz))
         self.hold_steps = int(round(HOLD_S * robot.policy_rate_hz))
         self.switch_every = max(1, self.horizon // targets)
-        self.threads = max(1, min(int(threads), n))
+        # one block per core; where processes cannot fork (not Linux), one block
+        forks = "fork" in multiprocessing.get_all_start_methods()
+        self.threads = max(1, min(int(threads), n)) if forks else 1
         self.chunk = -(-n // self.threads)   # bench env's bare rollout: one chunk per thread (the default, n / 10 threads, syncs 10x as often)
         base = training_model(robot, NOMINAL)
         self.qadr, self.dadr = joint_indices(base, robot.joint_names)
