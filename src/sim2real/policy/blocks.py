@@ -74,6 +74,16 @@ class Tracker:
                 jac_z[i] = self._jac[2, nm.dadr]
         return ee
 
+    def end_effector(self, q: np.ndarray, data: mujoco.MjData) -> np.ndarray:
+        """The nominal end effector at each row of q (N, n) -> (N, 3): kinematics only."""
+        nm = self.nominal
+        ee = np.empty((len(q), 3))
+        for i, x in enumerate(q):
+            data.qpos[nm.qadr] = x
+            mujoco.mj_kinematics(nm.model, data)
+            ee[i] = data.xpos[nm.ee]
+        return ee
+
     def feedforward(self, qd_d: np.ndarray) -> np.ndarray:
         """The nominal Coulomb friction in the direction of the desired motion (constant over a
         policy period: the desired velocity is)."""
@@ -155,7 +165,7 @@ class Block:
             S[:] = out[:, -1]
             k += 1
             xh[:, k % HISTORY] = S[:, s.iqv].reshape(-1, 2, nj)
-        self.ee[:] = s._ee(S[:, s.iq], self.kin)       # the true end effector (the reward's distance)
+        self.ee[:] = self.tracker.end_effector(S[:, s.iq], self.kin)       # the true end effector (the reward's distance)
         # the next measurement: what the policy sees, the next period's M(q) (once a period: it
         # changes slowly) and first control state, and the reward's load term in that posture
         self.q_obs[:], self.qd_obs[:] = measured(k, -1)

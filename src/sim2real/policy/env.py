@@ -365,17 +365,6 @@ class ReachSims:
         self._finalizer()
 
     # ---- the policy's step --------------------------------------------------------------------
-    def _ee(self, q: np.ndarray, data: mujoco.MjData) -> np.ndarray:
-        """The nominal end effector at each row of q (N, n) -> (N, 3); `data`: the nominal
-        model's MjData to use (one per thread)."""
-        nm = self.nominal
-        ee = np.empty((len(q), 3))
-        for i, x in enumerate(q):
-            data.qpos[nm.qadr] = x
-            mujoco.mj_kinematics(nm.model, data)
-            ee[i] = data.xpos[nm.ee]
-        return ee
-
     def _observe(self, idx: np.ndarray, measured: tuple | None = None) -> np.ndarray:
         """The observation of rows idx: of their state measured now (`measured`: (q, qd, FK(q))
         as the blocks took it at the end of the period)."""
