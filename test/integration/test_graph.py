@@ -37,16 +37,29 @@ def test_teleop_overrides_and_control_returns():
         spin_sim(g, 1.0)
         d = g.nodes["driver"]
         goal = d.robot.home + np.array([0.3, 0, 0, 0, 0, 0, 0])
-        # keyboard input at ~100 Hz sim time: until the mux hands over (the probe's publisher is
-        # discovered in wall time, while lockstep runs many sim-s per wall-s), then 1.5 s more
+        # keyboard input at 100 Hz of the mux's own clock, one message at a time: its rate limit
+        # counts in the sim time it has received on /clock, and under load DDS may deliver a queue
+        # of messages at once (CI saw a burst refused as flooding). Until the mux hands over (the
+        # probe's publisher is discovered in wall time, while lockstep runs many sim-s per wall-s),
+        # then 1.5 s more
+        mux = g.nodes["teleop_mux"]
+        keyboard = mux.mux.inputs["keyboard"]
+
+        def key():
+            seen = (keyboard.stamp, sum(mux.refused.values()))
+            probe.teleop.publish(convert.joint_state(d.sim.time, d.robot.joint_names, goal, np.zeros(7)))
+            t0 = time.monotonic()
+            while (keyboard.stamp, sum(mux.refused.values())) == seen and time.monotonic() - t0 < 1:
+                g.executor.spin_once(timeout_sec=0.05)     # until the mux took (or refused) it
+            got = mux._now()
+            while mux._now() < got + 0.01 and time.monotonic() - t0 < 20:
+                g.executor.spin_once(timeout_sec=0.05)
         deadline = time.monotonic() + 20
         while not probe.active or probe.active[-1] != "keyboard":
             assert time.monotonic() < deadline, "the mux never switched to keyboard"
-            probe.teleop.publish(convert.joint_state(d.sim.time, d.robot.joint_names, goal, np.zeros(7)))
-            spin_sim(g, 0.01)
+            key()
         for _ in range(150):
-            probe.teleop.publish(convert.joint_state(d.sim.time, d.robot.joint_names, goal, np.zeros(7)))
-            spin_sim(g, 0.01)
+            key()
         assert probe.active[-1] == "keyboard"
         q = d.sim.joint_state()[0]
         assert abs(q[0] - goal[0]) < 0.02             # the arm followed the teleop goal
