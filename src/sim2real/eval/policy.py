@@ -142,13 +142,39 @@ def score(ts, dist, n_targets, task, period) -> list[ReachEpisode]:
     return out
 
 
+def worst10(returns, axis: int = -1):
+    """Mean of the lowest 10% of returns (at least one) along `axis`: the EPOpt paper's tail."""
+    r = np.sort(np.asarray(returns, dtype=float), axis=axis)
+    k = max(1, r.shape[axis] // 10)
+    return np.take(r, np.arange(k), axis=axis).mean(axis=axis)
+
+
+def paired_interval(stat, a: np.ndarray, b: np.ndarray | None = None, *, draws: int = 2000,
+                    level: float = 0.9, seed: int = 0) -> dict:
+    """stat(a) (or stat(a) - stat(b)) with a percentile bootstrap interval. a and b hold returns
+    per target along their last axis, the same targets in the same order (the same seed): a draw
+    resamples the targets once for both, so what the targets drawn move cancels in a difference.
+    Consecutive targets share the arm's start state, so the interval treats weakly dependent
+    episodes as independent."""
+    a = np.asarray(a, dtype=float)
+    b = None if b is None else np.asarray(b, dtype=float)
+
+    def f(i):
+        return float(stat(a[..., i])) - (0.0 if b is None else float(stat(b[..., i])))
+    value = f(slice(None))
+    idx = np.random.default_rng(seed).integers(0, a.shape[-1], size=(draws, a.shape[-1]))
+    boot = np.array([f(i) for i in idx])
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return {"value": value, "lo": float(lo), "hi": float(hi), "level": level}
+
+
 def summarize(eps: list[ReachEpisode]) -> dict:
     r = np.array([e.ret for e in eps])
     reach = [e.time_to_reach_s for e in eps if e.success]
     return {"episodes": len(eps), "success": float(np.mean([e.success for e in eps])) if eps else float("nan"),
             "final_error_cm": 100 * float(np.mean([e.final_error_m for e in eps])) if eps else float("nan"),
             "return": float(r.mean()) if len(r) else float("nan"),
-            "worst10_return": float(np.mean(np.sort(r)[:max(1, len(r) // 10)])) if len(r) else float("nan"),
+            "worst10_return": float(worst10(r)) if len(r) else float("nan"),
             "time_to_reach_s": float(np.median(reach)) if reach else float("nan")}
 
 
@@ -226,7 +252,7 @@ def parse_sweep(text: str) -> tuple[str, np.ndarray]:
     except (ValueError, IndexError):
         raise ConfigError(f"--sweep {text!r}: expected KEY=LOW:HIGH[:COUNT], e.g. payload=0:1.5") from None
     if key not in ("payload", "mass_scale", "ground_friction") or k < 2 or hi < lo:
-        raise ConfigError(f"--sweep {text!r}: KEY is payload or mass_scale, LOW <= HIGH, COUNT >= 2")
+        raise ConfigError(f"--sweep {text!r}: KEY is payload, mass_scale or ground_friction, LOW <= HIGH, COUNT >= 2")
     return key, np.linspace(lo, hi, k)
 
 
@@ -237,19 +263,24 @@ def sweep(robot, profile, names, key, values, episodes, seed, out_png, progress=
     from sim2real.control.nominal_model import NominalModel
     nominal = NominalModel(robot)
     res: dict[str, dict] = {}
+    returns: dict[str, np.ndarray] = {}
     for name in names:
         try:
             pol = load_policy(name, robot, nominal, (checkpoints or {}).get(name))
         except ConfigError as e:
             res[name] = {"missing": str(e)}
             continue
-        rows = []
+        rows, rets = [], []
         for v in values:
-            s = summarize(run_reach(robot, with_param(profile, key, v), pol, episodes, seed))
+            eps = run_reach(robot, with_param(profile, key, v), pol, episodes, seed)
+            s = summarize(eps)
+            rets.append([e.ret for e in eps])
             rows.append({key: float(v), **s})
             progress(f"  {name} {key}={v:g}: return {s['return']:.1f}, worst 10% {s['worst10_return']:.1f}, "
                      f"success {s['success']:.0%}")
         res[name] = {"rows": rows}
+        returns[name] = np.array(rets)          # (points, targets)
+    compare_tails(res, returns)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -259,9 +290,11 @@ def sweep(robot, profile, names, key, values, episodes, seed, out_png, progress=
             continue
         x = [row[key] for row in r["rows"]]
         ax[0].plot(x, [row["return"] for row in r["rows"]], marker="o", label=name)
-        ax[1].plot(x, [row["worst10_return"] for row in r["rows"]], marker="o", label=name)
+        line, = ax[1].plot(x, [row["worst10_return"] for row in r["rows"]], marker="o", label=name)
+        ax[1].fill_between(x, [row["worst10_interval"]["lo"] for row in r["rows"]],
+                           [row["worst10_interval"]["hi"] for row in r["rows"]], color=line.get_color(), alpha=0.15)
     ax[0].set_title("mean return")
-    ax[1].set_title("worst 10% return")
+    ax[1].set_title("worst 10% return (band: 90% bootstrap over targets)")
     for a in ax:
         a.set_xlabel(f"{key}{' (kg)' if key == 'payload' else ''}")
         a.grid(alpha=0.3)
@@ -273,6 +306,28 @@ def sweep(robot, profile, names, key, values, episodes, seed, out_png, progress=
     fig.savefig(out_png, dpi=90)
     plt.close(fig)
     return res
+
+
+def compare_tails(res: dict, returns: dict) -> None:
+    """Adds to each policy's sweep result its worst 10% across the whole sweep ("sweep_worst10":
+    the lowest tenth of all its returns, every point's targets pooled) and each point's worst 10%
+    its interval ("worst10_interval"), with 90% bootstrap intervals,
+    and for every policy after the first, the paired differences to the first ("versus"): per
+    point and pooled, worst 10% minus the first policy's on the same targets."""
+    names = list(returns)
+    for name in names:
+        for row, r in zip(res[name]["rows"], returns[name]):
+            row["worst10_interval"] = paired_interval(worst10, r)
+        res[name]["sweep_worst10"] = paired_interval(lambda x: worst10(x.reshape(-1)), returns[name])
+    if len(names) < 2:
+        return
+    base = names[0]
+    for name in names[1:]:
+        a, b = returns[name], returns[base]
+        res[name]["versus"] = {
+            "policy": base,
+            "worst10_diff": [paired_interval(worst10, a[k], b[k]) for k in range(len(a))],
+            "sweep_worst10_diff": paired_interval(lambda x: worst10(x.reshape(-1)), a, b)}
 
 
 def evaluate_graph(robot, reality, name: str, episodes: int, seed: int, out_dir, checkpoint=None) -> dict:

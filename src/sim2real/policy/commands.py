@@ -100,12 +100,25 @@ def eval_policy(a) -> int:
             print(json.dumps({"profile": profile.name, "sweep": key, "results": res,
                               "checkpoints": {k: str(v) for k, v in ckpts.items()}}, indent=1))
         else:
-            print(f"{'policy':<12} " + " ".join(f"{key}={v:<6g}" for v in values) + "   (mean / worst 10% return)")
+            cols = [f"{key}={v:g}" for v in values]
+            w = max(11, *(len(c) for c in cols))
+            print(f"{'policy':<12} " + " ".join(f"{c:>{w}}" for c in cols) + f" {'whole sweep':>22}")
+            ci = lambda d: f"{d['value']:+.1f} [{d['lo']:+.1f}, {d['hi']:+.1f}]"   # noqa: E731
             for name, r in res.items():
                 if "rows" not in r:
                     print(f"{name:<12} missing: {r['missing']}")
                     continue
-                print(f"{name:<12} " + " ".join(f"{row['return']:5.0f}/{row['worst10_return']:<5.0f}" for row in r["rows"]))
+                print(f"{name:<12} " + " ".join(f"{row['return']:.0f} / {row['worst10_return']:.1f}".rjust(w)
+                                                 for row in r["rows"])
+                      + f" {'worst 10% ' + ci(r['sweep_worst10']):>22}")
+            print("  (mean / worst 10% return per target; whole sweep: the lowest tenth of every point's "
+                  "returns, with a 90% bootstrap interval over the targets)")
+            for name, r in res.items():
+                if "versus" in r:
+                    v = r["versus"]
+                    print(f"{name} - {v['policy']}, worst 10% on the same targets: "
+                          + ", ".join(f"{c} {ci(d)}" for c, d in zip(cols, v["worst10_diff"]))
+                          + f"; whole sweep {ci(v['sweep_worst10_diff'])}")
             print(f"plot: {png}")
         return 0
     res = {"lockstep": ev.evaluate(robot, profile, names, a.episodes, a.seed, checkpoints=ckpts, progress=log)}
