@@ -47,3 +47,24 @@ def test_compare_tails_pairs_each_policy_with_the_first():
     assert [round(d["value"], 9) for d in v["worst10_diff"]] == [1.0, 2.0, 3.0]
     assert np.isclose(res["dr"]["sweep_worst10"]["value"], worst10(base.reshape(-1)))
     assert all("worst10_interval" in row for row in res["epopt"]["rows"])
+
+
+def test_sweep_at_the_cli_prints_the_paired_tails(tmp_path):
+    import json
+    import subprocess
+    import sys
+    args = [sys.executable, "-m", "sim2real.cli", "eval", "policy", "--sweep", "payload=0:1:2", "--episodes", "3",
+            "--policies", "planner", "epopt", "--out", str(tmp_path)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "whole sweep" in r.stdout
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("epopt - planner")]
+    assert len(line) == 1 and "payload=0 " in line[0] and "payload=1 " in line[0]
+    assert (tmp_path / "policy-sweep-payload-nominal.png").stat().st_size > 0
+    r = subprocess.run(args + ["--json"], capture_output=True, text=True, timeout=300)
+    res = json.loads(r.stdout)["results"]
+    assert "versus" not in res["planner"] and res["epopt"]["versus"]["policy"] == "planner"
+    assert len(res["epopt"]["versus"]["worst10_diff"]) == 2
+    for row in res["planner"]["rows"]:
+        iv = row["worst10_interval"]
+        assert iv["lo"] <= row["worst10_return"] <= iv["hi"]
