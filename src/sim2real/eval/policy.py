@@ -308,26 +308,26 @@ def sweep(robot, profile, names, key, values, episodes, seed, out_png, progress=
     return res
 
 
+def sweep_worst10(returns: np.ndarray) -> float:
+    """The worst 10% of a whole sweep: the lowest tenth of every point's returns pooled."""
+    return worst10(returns.reshape(-1))
+
+
 def compare_tails(res: dict, returns: dict) -> None:
-    """Adds to each policy's sweep result its worst 10% across the whole sweep ("sweep_worst10":
-    the lowest tenth of all its returns, every point's targets pooled) and each point's worst 10%
-    its interval ("worst10_interval"), with 90% bootstrap intervals,
-    and for every policy after the first, the paired differences to the first ("versus"): per
-    point and pooled, worst 10% minus the first policy's on the same targets."""
+    """Adds 90% bootstrap intervals to each policy's sweep result: each point's worst 10%
+    ("worst10_interval") and the whole sweep's ("sweep_worst10"); for every policy after the first,
+    the paired differences to the first on the same targets ("versus"), per point and pooled."""
     names = list(returns)
     for name in names:
         for row, r in zip(res[name]["rows"], returns[name]):
             row["worst10_interval"] = paired_interval(worst10, r)
-        res[name]["sweep_worst10"] = paired_interval(lambda x: worst10(x.reshape(-1)), returns[name])
-    if len(names) < 2:
-        return
-    base = names[0]
+        res[name]["sweep_worst10"] = paired_interval(sweep_worst10, returns[name])
     for name in names[1:]:
-        a, b = returns[name], returns[base]
+        a, b = returns[name], returns[names[0]]
         res[name]["versus"] = {
-            "policy": base,
+            "policy": names[0],
             "worst10_diff": [paired_interval(worst10, a[k], b[k]) for k in range(len(a))],
-            "sweep_worst10_diff": paired_interval(lambda x: worst10(x.reshape(-1)), a, b)}
+            "sweep_worst10_diff": paired_interval(sweep_worst10, a, b)}
 
 
 def evaluate_graph(robot, reality, name: str, episodes: int, seed: int, out_dir, checkpoint=None) -> dict:

@@ -45,7 +45,7 @@ def test_compare_tails_pairs_each_policy_with_the_first():
     v = res["epopt"]["versus"]
     assert v["policy"] == "dr"
     assert [round(d["value"], 9) for d in v["worst10_diff"]] == [1.0, 2.0, 3.0]
-    assert np.isclose(res["dr"]["sweep_worst10"]["value"], worst10(base.reshape(-1)))
+    assert np.isclose(res["dr"]["sweep_worst10"]["value"], np.mean(np.sort(base.reshape(-1))[:15]))
     assert all("worst10_interval" in row for row in res["epopt"]["rows"])
 
 
