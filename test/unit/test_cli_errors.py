@@ -83,6 +83,7 @@ def test_existing_recordings_are_not_overwritten(tmp_path):
     (["eval", "policy", "--checkpoints", "planner=x.pt"], ("SCHEME=FILE.pt",)),
     (["eval", "policy", "--checkpoints", "epopt=no/such.pt"], ("no such file",)),
     (["train", "policy", "--scheme", "epopt", "--envs", "12"], ("--task-group 8 must divide --envs 12",)),
+    (["train", "policy", "--scheme", "dr", "--envs", "12", "--task-group", "8"], ("--task-group 8 must divide",)),
     (["train", "policy", "--randomization", "no/such.yaml"], ("--randomization", "no such file")),
 ])
 def test_policy_checkpoints_and_training_options(args, needles):

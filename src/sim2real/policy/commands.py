@@ -32,13 +32,14 @@ def train_policy(a) -> int:
     if a.scheme not in SCHEMES:
         raise ConfigError(f"unknown scheme '{a.scheme}'; choose one of: {', '.join(SCHEMES)}")
     out = Path(a.out) if a.out else paths.checkpoint(robot.name, checkpoint_kind(a.scheme))
-    if a.scheme in ("epopt", "epopt+adapt") and a.envs % a.task_group:
-        raise ConfigError(f"--task-group {a.task_group} must divide --envs {a.envs} (EPOpt ranks the robots "
-                          f"of each group on common targets)")
+    group = a.task_group if a.task_group is not None else (8 if a.scheme in ("epopt", "epopt+adapt") else 1)
+    if a.envs % group:
+        raise ConfigError(f"--task-group {group} must divide --envs {a.envs} (the robots of a group share "
+                          f"targets, start and latencies; EPOpt ranks them among themselves)")
     if a.randomization and not paths.user_path(a.randomization).is_file():
         raise ConfigError(f"--randomization {a.randomization}: no such file")
     cfg = TrainConfig(scheme=a.scheme, iterations=a.iterations, envs=a.envs, seed=a.seed, epsilon=a.epsilon,
-                      warmup=min(a.warmup, a.iterations), task_group=a.task_group,
+                      warmup=min(a.warmup, a.iterations), task_group=group,
                       randomization=str(paths.user_path(a.randomization)) if a.randomization else None, init=str(paths.user_path(a.init)) if a.init else None,
                       time_budget_s=getattr(a, "time_budget", None), critic_warmup=min(a.critic_warmup, a.iterations))
     if a.init_log_std is not None:

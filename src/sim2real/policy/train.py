@@ -1,7 +1,10 @@
 """Training the reach policy with stable-baselines3's PPO, in four schemes:
 
   nominal       the nominal model only, no randomization
-  dr            domain randomization: each episode a robot drawn from config/randomization/<robot>.yaml
+  dr            domain randomization: each episode a robot drawn from config/randomization/<robot>.yaml;
+                with --task-group G the robots run in groups of G on common targets, start postures
+                and latencies as EPOpt's do, and every trajectory is trained on (EPOpt with
+                epsilon 1: the budget-matched control of its selection)
   epopt         EPOpt-epsilon (Rajeswaran et al. 2016, Algorithm 1): each iteration N robots are
                 drawn and rolled out (one episode each); after a warm-up on all of them, the
                 policy update uses only the trajectories whose return is in the worst epsilon;
@@ -47,7 +50,8 @@ class TrainConfig:
     iterations: int = 100
     epsilon: float = 0.25          # EPOpt: the worst fraction of trajectories kept
     warmup: int = 30               # EPOpt: iterations on all trajectories first
-    task_group: int = 8            # EPOpt: simulations sharing targets and start (ranked among themselves)
+    task_group: int | None = None  # simulations sharing targets, start and latencies (EPOpt ranks among them);
+                                   # None: 8 for epopt and epopt+adapt, 1 (none) for dr and nominal
     hidden: tuple[int, ...] = (64, 64)
     learning_rate: float = 3e-4
     epochs: int = 8
@@ -65,7 +69,7 @@ class TrainConfig:
     speed_lag: float = 0.5         # desired speed low-passed over this x the loop's delay (ReachCore.command_speed)
     init_log_std_continued: float = -1.2   # exploration of an --init actor: it acts already, wide noise undoes it
     critic_warmup: int = 0         # with --init: first iterations train the (fresh) value net only, the actor frozen
-    group_shares: tuple[str, ...] = ("latency_command", "latency_state")   # EPOpt: drawn once per task group
+    group_shares: tuple[str, ...] = ("latency_command", "latency_state")   # drawn once per task group
     time_budget_s: float | None = None   # stop before the iteration that would end past this much wall time
     extra: dict = field(default_factory=dict)
 
@@ -222,7 +226,7 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
         source = load_randomization(robot, cfg.randomization)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)
-    group = cfg.task_group if cfg.scheme in ("epopt", "epopt+adapt") else 1
+    group = cfg.task_group if cfg.task_group is not None else (8 if cfg.scheme in ("epopt", "epopt+adapt") else 1)
     cfg.task_group = group        # the metadata records what ran (1: no groups)
     shares = tuple(cfg.group_shares) if group > 1 and source is not None else ()
     cfg.group_shares = shares

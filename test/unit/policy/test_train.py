@@ -100,6 +100,21 @@ def test_epopt_update_uses_only_the_worst_trajectories(jaco):
     assert seen == [4, 2] and model.kept == 2    # warm-up on all, then the worst half
 
 
+def test_dr_shares_tasks_only_when_asked(jaco, tmp_path):
+    """dr runs without task groups unless given one; then the groups share targets and start (as
+    EPOpt's do) and the latencies, every trajectory is trained on, and the metadata says so."""
+    runs = {}
+    for name, group in (("solo", None), ("grouped", 2)):
+        train(jaco, TrainConfig(scheme="dr", envs=4, iterations=1, task_group=group, minibatch=200, epochs=1,
+                                threads=1), tmp_path / name, progress=False)
+        runs[name] = json.loads((tmp_path / f"{name}.json").read_text())["config"]
+    assert runs["solo"]["task_group"] == 1 and runs["solo"]["group_shares"] == []
+    assert runs["grouped"]["task_group"] == 2
+    assert runs["grouped"]["group_shares"] == ["latency_command", "latency_state"]
+    with pytest.raises(ConfigError, match="task_group 3 must divide"):
+        train(jaco, TrainConfig(scheme="dr", envs=4, iterations=1, task_group=3), tmp_path / "bad", progress=False)
+
+
 def test_epopt_ranks_robots_within_their_task_group():
     r = np.array([5.0, -1.0, 3.0, 2.0, -9.0, 0.0, 7.0, 8.0])
     assert sorted(epopt_keep(r, 0.25)) == [1, 4]                 # one batch: the two worst overall
