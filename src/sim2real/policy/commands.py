@@ -70,7 +70,8 @@ def train_policy(a) -> int:
     if res["stopped"] == "time_budget":
         print(f"stopped on the time budget ({cfg.time_budget_s:.0f} s) after {res['iterations_done']} of "
               f"{cfg.iterations} iterations")
-    print(f"trained in {res['wall_s'] / 60:.1f} min ({res['env_steps'] / 1e6:.2f} M environment steps); last iteration: "
+    chain = f" ({res['chain_wall_s'] / 60:.1f} min with the stages before it)" if res.get("chain_wall_s") else ""
+    print(f"trained in {res['wall_s'] / 60:.1f} min{chain} ({res['env_steps'] / 1e6:.2f} M environment steps); last iteration: "
           f"return {f.get('mean_return', float('nan')):.1f}, worst 10% {f.get('worst10_return', float('nan')):.1f}, "
           f"success {f.get('success', float('nan')):.0%} on its training robots")
     return 0

@@ -26,7 +26,8 @@ the rollout buffer, and EPOpt's selection keeps whole columns.
 Outputs, beside the checkpoint NAME.pt (+ .json, learn/checkpoint.py's format: the
 deterministic actor as a ReLU MLP, observation layout in the metadata): NAME.onnx (the same
 network for ONNX Runtime), NAME-curve.csv and NAME-curve.png (per iteration: environment steps,
-mean return, worst-10% return, success rate, wall time).
+mean return, worst-10% return, success rate, wall time). A run started from a checkpoint
+(--init) records it and `chain_wall_s`: its own wall time plus that checkpoint's chain.
 """
 from __future__ import annotations
 
@@ -269,6 +270,15 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     cb.bar.close()
     wall = time.perf_counter() - t0
 
+    chain = {}
+    if cfg.init:     # what this training stands on: its wall time and the stages before it
+        from sim2real.learn.checkpoint import checkpoint_files, load_metadata
+        before = load_metadata(checkpoint_files(cfg.init)[1])
+        start_s = float(before.get("chain_wall_s", before.get("train_wall_s", 0.0)))
+        chain = {"chain_wall_s": round(wall + start_s, 1),
+                 "init_checkpoint": {"file": checkpoint_files(cfg.init)[0].name, "scheme": before.get("scheme"),
+                                     "train_wall_s": before.get("train_wall_s"), "chain_wall_s": round(start_s, 1),
+                                     "created": before.get("created")}}
     net = actor_mlp(model, cfg.hidden)
     n_in, n_out = sims.core.layout.size, robot.n
     norm = {"in_mean": [0.0] * n_in, "in_std": [1.0] * n_in, "out_mean": [0.0] * n_out, "out_std": [1.0] * n_out}
@@ -282,12 +292,12 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
                     policy_rate_hz=robot.policy_rate_hz, train_wall_s=round(wall, 1),
                     env_steps=int(model.num_timesteps), config={k: v for k, v in asdict(cfg).items() if k != "extra"},
                     final=rows[-1] if rows else {}, iterations_done=len(rows),
-                    stopped="time_budget" if stop["budget"] else "iterations", **(extra_meta or {}))
+                    stopped="time_budget" if stop["budget"] else "iterations", **chain, **(extra_meta or {}))
     pt = save_checkpoint(out, net, meta, overwrite=True)
     export_onnx(net, n_in, pt.with_suffix(".onnx"))
     write_curves(rows, pt.with_name(pt.stem + "-curve"), f"{robot.name} {cfg.scheme}")
     return {"checkpoint": str(pt), "wall_s": wall, "env_steps": int(model.num_timesteps), "final": rows[-1] if rows else {},
-            "iterations_done": len(rows), "stopped": meta["stopped"]}
+            "iterations_done": len(rows), "stopped": meta["stopped"], "chain_wall_s": meta.get("chain_wall_s")}
 
 
 def task_definition() -> dict:

@@ -199,8 +199,11 @@ def test_critic_warmup_trains_the_value_net_only(jaco, tiny, tmp_path):
         out = tmp_path / f"w{warm}"
         train(jaco, TrainConfig(scheme="epopt", envs=4, iterations=2, warmup=1, epsilon=0.5, task_group=2, minibatch=200,
                                 epochs=1, threads=1, init=str(tiny[0]), critic_warmup=warm), out, progress=False)
-        net, _ = load_checkpoint(out, "reach_policy", jaco)
+        net, meta = load_checkpoint(out, "reach_policy", jaco)
         outs[warm] = np.stack([net(o) for o in obs])
+        started = json.loads((tiny[0].parent / "tiny.json").read_text())
+        assert meta["init_checkpoint"]["file"] == "tiny.pt" and meta["init_checkpoint"]["scheme"] == "epopt"
+        assert meta["chain_wall_s"] == pytest.approx(meta["train_wall_s"] + started["train_wall_s"], abs=0.11)
     a0 = np.stack([start(o) for o in obs])
     np.testing.assert_array_equal(outs[2], a0)          # both iterations the critic's: the actor as started
     assert not np.allclose(outs[1], a0)                 # one: the second iteration moved it
