@@ -490,7 +490,7 @@ def parser() -> argparse.ArgumentParser:
                    help="policy: the ranges file the robots are drawn from (default: config/randomization/<robot>.yaml)")
     p.add_argument("--task-group", type=COUNT, default=None,
                    help="policy: robots sharing targets, start posture and latencies (EPOpt ranks them among "
-                        "themselves); divides --envs (default: 8 for epopt, 1 (no groups) for dr and nominal)")
+                        "themselves); divides --envs (default: 8 for epopt and epopt+adapt, 1 (no groups) for dr and nominal)")
     p.add_argument("--init", default=None, help="policy: start the actor from this checkpoint (e.g. EPOpt after dr); "
                    "perception: start from this perception checkpoint (e.g. adaptation after dr)")
     p.add_argument("--critic-warmup", type=int, default=0,

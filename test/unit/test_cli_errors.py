@@ -82,9 +82,12 @@ def test_existing_recordings_are_not_overwritten(tmp_path):
      ("not among the policies evaluated",)),
     (["eval", "policy", "--checkpoints", "planner=x.pt"], ("SCHEME=FILE.pt",)),
     (["eval", "policy", "--checkpoints", "epopt=no/such.pt"], ("no such file",)),
-    (["train", "policy", "--scheme", "epopt", "--envs", "12"], ("--task-group 8 must divide --envs 12",)),
+    (["train", "policy", "--scheme", "epopt", "--envs", "12"], ("--task-group 8 (the epopt default) must divide --envs 12",)),
     (["train", "policy", "--scheme", "dr", "--envs", "12", "--task-group", "8"], ("--task-group 8 must divide",)),
     (["train", "policy", "--randomization", "no/such.yaml"], ("--randomization", "no such file")),
+    # onto the shipped file: refused before the adaptation reads the (here missing) recording
+    (["train", "policy", "--scheme", "epopt+adapt", "--target-data", "no/such.mcap"],
+     ("reach_policy_epopt_adapt.pt: exists", "--force")),
 ])
 def test_policy_checkpoints_and_training_options(args, needles):
     one_line_error(run(*args), *needles)

@@ -26,18 +26,22 @@ def _machine() -> str:
 
 def train_policy(a) -> int:
     from sim2real.eval.policy import checkpoint_kind
-    from sim2real.policy.train import SCHEMES, TrainConfig, train
+    from sim2real.learn.checkpoint import refuse_overwrite
+    from sim2real.policy.train import SCHEMES, TrainConfig, task_group, train
     from sim2real.robots import load_robot
     robot = load_robot(a.robot)
     if a.scheme not in SCHEMES:
         raise ConfigError(f"unknown scheme '{a.scheme}'; choose one of: {', '.join(SCHEMES)}")
     out = Path(a.out) if a.out else paths.checkpoint(robot.name, checkpoint_kind(a.scheme))
-    group = a.task_group if a.task_group is not None else (8 if a.scheme in ("epopt", "epopt+adapt") else 1)
+    group = task_group(a.scheme, a.task_group)
     if a.envs % group:
-        raise ConfigError(f"--task-group {group} must divide --envs {a.envs} (the robots of a group share "
+        given = "" if a.task_group is not None else f" (the {a.scheme} default)"
+        raise ConfigError(f"--task-group {group}{given} must divide --envs {a.envs} (the robots of a group share "
                           f"targets, start and latencies; EPOpt ranks them among themselves)")
     if a.randomization and not paths.user_path(a.randomization).is_file():
         raise ConfigError(f"--randomization {a.randomization}: no such file")
+    if not a.force:
+        refuse_overwrite(out)         # before any adaptation or training
     cfg = TrainConfig(scheme=a.scheme, iterations=a.iterations, envs=a.envs, seed=a.seed, epsilon=a.epsilon,
                       warmup=min(a.warmup, a.iterations), task_group=group,
                       randomization=str(paths.user_path(a.randomization)) if a.randomization else None, init=str(paths.user_path(a.init)) if a.init else None,

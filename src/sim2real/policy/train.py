@@ -75,6 +75,11 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
+def task_group(scheme: str, given: int | None) -> int:
+    """The robots per task group: as given, else 8 for EPOpt (it ranks within groups), 1 (none) otherwise."""
+    return given if given is not None else (8 if scheme in ("epopt", "epopt+adapt") else 1)
+
+
 def epopt_keep(returns: np.ndarray, epsilon: float, group: int = 1) -> np.ndarray:
     """The trajectories EPOpt trains on: the worst epsilon by return of each group of `group`
     consecutive simulations (sharing targets and start), or of all of them for group 1."""
@@ -227,7 +232,7 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
         source = load_randomization(robot, cfg.randomization)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(1)
-    group = cfg.task_group if cfg.task_group is not None else (8 if cfg.scheme in ("epopt", "epopt+adapt") else 1)
+    group = task_group(cfg.scheme, cfg.task_group)
     cfg.task_group = group        # the metadata records what ran (1: no groups)
     shares = tuple(cfg.group_shares) if group > 1 and source is not None else ()
     cfg.group_shares = shares
@@ -274,10 +279,10 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     if cfg.init:     # what this training stands on: its wall time and the stages before it
         from sim2real.learn.checkpoint import checkpoint_files, load_metadata
         before = load_metadata(checkpoint_files(cfg.init)[1])
-        start_s = float(before.get("chain_wall_s", before.get("train_wall_s", 0.0)))
-        chain = {"chain_wall_s": round(wall + start_s, 1),
+        start_s = before.get("chain_wall_s", before.get("train_wall_s"))     # None: not recorded
+        chain = {"chain_wall_s": None if start_s is None else round(wall + float(start_s), 1),
                  "init_checkpoint": {"file": checkpoint_files(cfg.init)[0].name, "scheme": before.get("scheme"),
-                                     "train_wall_s": before.get("train_wall_s"), "chain_wall_s": round(start_s, 1),
+                                     "train_wall_s": before.get("train_wall_s"), "chain_wall_s": start_s,
                                      "created": before.get("created")}}
     net = actor_mlp(model, cfg.hidden)
     n_in, n_out = sims.core.layout.size, robot.n

@@ -101,8 +101,8 @@ def test_epopt_update_uses_only_the_worst_trajectories(jaco):
 
 
 def test_dr_shares_tasks_only_when_asked(jaco, tmp_path):
-    """dr runs without task groups unless given one; then the groups share targets and start (as
-    EPOpt's do) and the latencies, every trajectory is trained on, and the metadata says so."""
+    """dr runs without task groups unless given one; then it runs in groups that share the latencies
+    (what the groups share is test_env's), and the metadata says so."""
     runs = {}
     for name, group in (("solo", None), ("grouped", 2)):
         train(jaco, TrainConfig(scheme="dr", envs=4, iterations=1, task_group=group, minibatch=200, epochs=1,
