@@ -278,10 +278,11 @@ def train(robot, cfg: TrainConfig, out: Path, *, source=None, force=False, progr
     chain = {}
     if cfg.init:     # what this training stands on: its wall time and the stages before it
         from sim2real.learn.checkpoint import checkpoint_files, load_metadata
-        before = load_metadata(checkpoint_files(cfg.init)[1])
+        init_pt, init_meta = checkpoint_files(cfg.init)
+        before = load_metadata(init_meta)
         start_s = before.get("chain_wall_s", before.get("train_wall_s"))     # None: not recorded
         chain = {"chain_wall_s": None if start_s is None else round(wall + float(start_s), 1),
-                 "init_checkpoint": {"file": checkpoint_files(cfg.init)[0].name, "scheme": before.get("scheme"),
+                 "init_checkpoint": {"file": init_pt.name, "scheme": before.get("scheme"),
                                      "train_wall_s": before.get("train_wall_s"), "chain_wall_s": start_s,
                                      "created": before.get("created")}}
     net = actor_mlp(model, cfg.hidden)
